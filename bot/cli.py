@@ -132,7 +132,7 @@ def ask(
         if as_json:
             click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
         else:
-            click.echo(render_answer(answer))
+            click.echo(render_answer(answer) + ("\n" if question == "-" else ""))
 
 
 def render_answer(answer: Answer) -> str:
