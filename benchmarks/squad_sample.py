@@ -55,21 +55,24 @@ def load_sample(path: Path) -> list[dict]:
 def build_store(
     articles: list[dict], folder: Path, settings: Settings, embedder: Embedder
 ) -> ChromaStore:
-    folder.mkdir(parents=True)
+    """A store under ``folder`` holding ``articles``, ingested as files by the real pipeline."""
+    texts = folder / "articles"
+    texts.mkdir(parents=True)
     for article in articles:
         text = "\n\n".join(paragraph["context"] for paragraph in article["paragraphs"])
-        (folder / f"{article['title']}.txt").write_text(text, encoding="utf-8")
+        (texts / f"{article['title']}.txt").write_text(text, encoding="utf-8")
     store = ChromaStore.open_persistent(folder / "data", embedder.fingerprint)
-    ingest_files([folder], store, embedder, settings.chunking)
+    ingest_files([texts], store, embedder, settings.chunking)
     return store
 
 
-def questions(article: dict, answerable: bool) -> list[tuple[str, list[str]]]:
+def questions(article: dict, answerable: bool | None = None) -> list[tuple[str, list[str]]]:
+    """``(question, gold answers)`` of an article: answerable ones, unanswerable ones, or all."""
     return [
         (qa["question"], [answer["text"] for answer in qa["answers"]])
         for paragraph in article["paragraphs"]
         for qa in paragraph["qas"]
-        if qa["is_impossible"] != answerable
+        if answerable is None or qa["is_impossible"] != answerable
     ]
 
 

@@ -13,7 +13,7 @@ import click
 
 from bot.answering import Answer
 from bot.app import build_answerer, open_store
-from config.errors import InquoteError
+from config.errors import InquoteError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import make_embedder
 from ingest.pipeline import IngestOutcome, ingest_files, reindex
@@ -86,6 +86,9 @@ def cli(
 def ingest(settings: Settings, paths: tuple[Path, ...]) -> None:
     """Add or update articles from files and folders (.txt, .md, .html)."""
     files = list(find_articles(paths))
+    if not files:
+        named = ", ".join(str(path) for path in paths)
+        raise SourceError(f"No .txt, .md or .html files found in {named}")
     embedder = make_embedder(settings)
     store = open_store(settings, embedder)
     if len(files) < PROGRESS_FROM:

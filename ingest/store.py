@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -129,7 +130,8 @@ class ChromaStore:
             )
         )
         nodes = result.nodes or []
-        similarities = result.similarities or [0.0] * len(nodes)
+        # ChromaVectorStore reports exp(-distance); with cosine distance that is exp(cos - 1).
+        similarities = [1.0 + math.log(value) for value in result.similarities or []]
         ids = sorted({str(node.metadata["article_id"]) for node in nodes})
         articles = self._articles_by_id(ids)
         scored = []

