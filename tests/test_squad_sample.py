@@ -38,7 +38,7 @@ def answerer(folder: Path, articles: list[dict], defaults: Settings, embedder) -
 
 def verbatim(answerer: Answerer, quotes: tuple[Quote, ...]) -> bool:
     for quote in quotes:
-        article = answerer._store.get_article(quote.article_id)
+        article = answerer.store.get_article(quote.article_id)
         if article is None or article.text[quote.start : quote.end] != quote.text:
             return False
     return True
@@ -51,7 +51,7 @@ def test_answerable_questions_are_retrieved_and_answered(
     pairs = [pair for article in data for pair in questions(article, True)[::EVERY]]
     retrieved = answered = 0
     for question, golds in pairs:
-        hits = asker._store.query(real_embedder.embed_query(question), 5)
+        hits = asker.store.query(real_embedder.embed_query(question), 5)
         retrieved += any(gold in hit.chunk.text for hit in hits for gold in golds)
         answer = asker.ask(question)
         answered += not answer.abstained
