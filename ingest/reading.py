@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -15,6 +16,7 @@ from ingest.schema import Article, article_id_for, content_hash
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE_PATTERNS = (
     (re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b"), "iso"),
@@ -54,12 +56,7 @@ def read_article(path: Path) -> Article:
         raise SourceError(f"{path}: cannot read it ({exc.strerror})") from exc
     if b"\x00" in raw:
         raise SourceError(f"{path}: looks binary, not {suffix} text")
-    try:
-        markup = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SourceError(
-            f"{path}: not UTF-8 text (byte {exc.start}); convert it, e.g. `iconv -t UTF-8`"
-        ) from exc
+    markup = _decode(path, raw, declared_charset(raw) if suffix in {".html", ".htm"} else None)
     source = str(path.resolve())
     if suffix in {".html", ".htm"}:
         page = extract_html(markup)
@@ -71,6 +68,26 @@ def read_article(path: Path) -> Article:
         title = front.get("title") or (heading.group(1) if heading else "")
         return make_article(source, text, title=title, published=front.get("date", ""))
     return make_article(source, markup)
+
+
+def declared_charset(raw: bytes) -> str | None:
+    """The charset an HTML page declares in its first bytes (``<meta charset>``), if any."""
+    match = _CHARSET.search(raw[:4096])
+    return match.group(1).decode("ascii").lower() if match else None
+
+
+def _decode(path: Path, raw: bytes, charset: str | None) -> str:
+    """UTF-8 (the default), or the page's declared charset when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    if charset:
+        with contextlib.suppress(LookupError, UnicodeDecodeError):
+            return raw.decode(charset)
+    raise SourceError(
+        f"{path}: not UTF-8 text (byte {utf8_error.start}); convert it, e.g. `iconv -t UTF-8`"
+    ) from utf8_error
 
 
 def make_article(source: str, raw_text: str, title: str = "", published: str = "") -> Article:

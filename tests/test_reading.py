@@ -89,6 +89,28 @@ def test_bad_files_fail_with_a_reason(
     assert str(path) in str(caught.value)
 
 
+def test_html_in_a_declared_legacy_charset_is_decoded(tmp_path: Path) -> None:
+    page = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=windows-1252">'
+        "<title>Café “news”</title></head><body><p>Señor Müller paid 5 €.</p></body></html>"
+    )
+    path = tmp_path / "legacy.html"
+    path.write_bytes(page.encode("windows-1252"))
+    article = read_article(path)
+    assert article.title == "Café “news”"
+    assert article.text == "Señor Müller paid 5 €."
+
+
+def test_html_in_an_undeclared_legacy_charset_fails(tmp_path: Path) -> None:
+    path = tmp_path / "legacy.html"
+    path.write_bytes("<p>Señor Müller</p>".encode("latin-1"))
+    with pytest.raises(SourceError, match="not UTF-8 text"):
+        read_article(path)
+    path.write_bytes('<meta charset="no-such-codec"><p>Señor</p>'.encode("latin-1"))
+    with pytest.raises(SourceError, match="not UTF-8 text"):
+        read_article(path)
+
+
 def test_missing_file_fails_with_a_reason(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such file"):
         read_article(tmp_path / "gone.txt")
