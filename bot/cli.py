@@ -13,6 +13,8 @@ import click
 
 from bot.answering import Answer
 from bot.app import build_answerer, open_store
+from bot.conversation import Conversation
+from bot.telegram_bot import InquoteBot, run_bot
 from config.errors import InquoteError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import make_embedder
@@ -20,6 +22,9 @@ from ingest.pipeline import IngestOutcome, ingest_files, reindex
 from ingest.reading import find_articles
 
 PROGRESS_FROM = 5  # files; fewer get no progress bar
+CHAT_HELP = "Ask a question. /reset forgets the conversation, /sources lists articles, /quit ends."
+
+log = logging.getLogger(__name__)
 
 
 class _Group(click.Group):
@@ -126,25 +131,80 @@ def ask(
     article_ids: tuple[str, ...],
 ) -> None:
     """Answer QUESTION from the stored articles; '-' reads one question per line from stdin."""
-    answerer = build_answerer(settings)
+    answerer, backend_line = build_answerer(settings)
+    click.echo(backend_line, err=True)
     questions = (line for line in sys.stdin) if question == "-" else iter([question])
     for asked in questions:
         if not asked.strip():
             continue
-        answer = answerer.ask(asked, top_k=top_k, article_ids=article_ids or None)
         if as_json:
+            answer = answerer.ask(asked, top_k=top_k, article_ids=article_ids or None)
             click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
-        else:
-            click.echo(render_answer(answer) + ("\n" if question == "-" else ""))
+            continue
+        answer = answerer.ask(asked, top_k=top_k, article_ids=article_ids or None, on_text=_stream)
+        click.echo("\n\n" + render_sources(answer) + ("\n" if question == "-" else ""))
+
+
+def _stream(text: str) -> None:
+    click.echo(text, nl=False)
+
+
+@cli.command()
+@click.pass_obj
+def chat(settings: Settings) -> None:
+    """Talk with your articles: follow-up questions understand what came before.
+
+    /reset forgets the conversation, /sources lists the stored articles, /quit (or Ctrl-D) leaves.
+    """
+    answerer, backend_line = build_answerer(settings)
+    conversation = Conversation(answerer, settings.conversation.history_turns)
+    click.echo(f"{backend_line}\n{CHAT_HELP}", err=True)
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if line in {"/quit", "/exit"}:
+            return
+        if line == "/reset":
+            conversation.reset()
+            click.echo("(conversation forgotten)")
+        elif line == "/sources":
+            for article in answerer.store.articles():
+                click.echo(f"{article.article_id}  {article.title}\n    {article.source}")
+        elif line.startswith("/"):
+            click.echo(CHAT_HELP)
+        elif line:
+            click.echo("inquote> ", nl=False)
+            turn = conversation.ask(line, on_text=_stream)
+            if turn.standalone != turn.question:
+                log.info("asked as: %s", turn.standalone)
+            click.echo("\n\n" + render_sources(turn.answer) + "\n")
+
+
+@cli.command()
+@click.pass_obj
+def telegram(settings: Settings) -> None:
+    """Run the Telegram bot until stopped (token: INQUOTE_TELEGRAM__TOKEN; see README)."""
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    answerer, backend_line = build_answerer(settings)
+    log.info("%s", backend_line)
+    run_bot(InquoteBot(settings, answerer, backend_line))
 
 
 def render_answer(answer: Answer) -> str:
-    """The answer for a terminal: text, then each quote's article.
+    """The answer for a terminal: text, then each quote's article."""
+    return f"{answer.text}\n\n{render_sources(answer)}".rstrip()
+
+
+def render_sources(answer: Answer) -> str:
+    """Each quote's article and offsets, numbered as the answer cites them.
 
     A quote the answer text already holds word for word is not printed twice; the closest
     passages of an abstention are.
     """
-    lines = [answer.text, ""]
+    lines = []
     for number, quote in enumerate(answer.quotes, 1):
         dated = f" ({quote.published})" if quote.published else ""
         if quote.text in answer.text:
@@ -153,7 +213,7 @@ def render_answer(answer: Answer) -> str:
             lines.append(f"[{number}] “{quote.text}”")
             lines.append(f"    — {quote.title}{dated}")
         lines.append(f"    {quote.source}, characters {quote.start}-{quote.end}")
-    return "\n".join(lines).rstrip()
+    return "\n".join(lines)
 
 
 @cli.command(name="list")

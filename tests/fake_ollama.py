@@ -1,10 +1,16 @@
-"""A loopback HTTP server that speaks the part of Ollama's REST protocol inquote uses."""
+"""A loopback HTTP server that speaks the part of Ollama's REST protocol inquote uses.
+
+Embedding models are :class:`FakeEmbedder` s; chat models answer from a script: each entry of
+``replies`` is the text of one reply, or a function of the request's messages. Replies stream as
+NDJSON in small pieces, like Ollama's. Every request is recorded.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,31 +18,86 @@ from typing import Any
 
 from tests.conftest import FakeEmbedder
 
+Reply = str | Callable[[list[dict[str, str]]], str]
+
 
 @dataclass
 class FakeOllama:
-    """Scripted Ollama: serves ``models``; ``status`` forces an error status on every request."""
+    """Scripted Ollama.
+
+    ``status`` forces an error status on every request; ``load_seconds`` delays the first chat
+    request, as a cold model load does; ``prompt_eval_count`` overrides the reported prompt size.
+    """
 
     models: dict[str, FakeEmbedder] = field(default_factory=dict)
+    chat_models: dict[str, list[Reply]] = field(default_factory=dict)
+    context_length: int = 8192
     status: int | None = None
+    load_seconds: float = 0.0
+    prompt_eval_count: int | None = None
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     url: str = ""
+    _loaded: bool = False
 
-    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def chats(self) -> list[dict[str, Any]]:
+        """Bodies of the chat requests that asked something (not model loads)."""
+        return [body for path, body in self.requests if path == "/api/chat" and body["messages"]]
+
+    def answer(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         self.requests.append((path, body))
         if self.status is not None:
             return self.status, {"error": "server busy"}
         if path == "/api/tags":
-            return 200, {"models": [{"name": name, "model": name} for name in self.models]}
+            names = [*self.models, *self.chat_models]
+            return 200, {"models": [{"name": name, "model": name} for name in names]}
         if path == "/api/embed":
             model = self.models.get(body.get("model", ""))
             if model is None:
-                return 404, {
-                    "error": f'model "{body.get("model")}" not found, try pulling it first'
-                }
+                return _not_found(body)
             texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
             return 200, {"model": body["model"], "embeddings": model.embed_documents(texts)}
+        if path == "/api/show":
+            if body.get("model") not in self.chat_models:
+                return _not_found(body)
+            return 200, {"model_info": {"llama.context_length": self.context_length}}
+        if path == "/api/chat":
+            return self._chat(body)
         return 404, {"error": "404 page not found"}
+
+    def _chat(self, body: dict[str, Any]) -> tuple[int, Any]:
+        script = self.chat_models.get(body.get("model", ""))
+        if script is None:
+            return _not_found(body)
+        if not self._loaded:
+            time.sleep(self.load_seconds)
+            self._loaded = True
+        if not body["messages"]:
+            return 200, {"model": body["model"], "done": True, "done_reason": "load",
+                         "message": {"role": "assistant", "content": ""}}  # fmt: skip
+        reply = script.pop(0) if script else ""
+        text = reply(body["messages"]) if callable(reply) else reply
+        prompt_size = sum(len(message["content"]) for message in body["messages"]) // 4
+        final = {
+            "model": body["model"],
+            "done": True,
+            "done_reason": "stop",
+            "message": {"role": "assistant", "content": ""},
+            "prompt_eval_count": self.prompt_eval_count or prompt_size,
+            "eval_count": len(text.split()),
+        }
+        if not body.get("stream", True):
+            final["message"]["content"] = text
+            return 200, final
+        pieces = [
+            {"model": body["model"], "done": False,
+             "message": {"role": "assistant", "content": text[i : i + 7]}}
+            for i in range(0, len(text), 7)
+        ]  # fmt: skip
+        return 200, [*pieces, final]
+
+
+def _not_found(body: dict[str, Any]) -> tuple[int, dict[str, str]]:
+    return 404, {"error": f'model "{body.get("model")}" not found, try pulling it first'}
 
 
 @contextmanager
@@ -49,7 +110,15 @@ def serve(fake: FakeOllama) -> Iterator[FakeOllama]:
             length = int(self.headers.get("Content-Length", 0))
             self._reply(*fake.answer(self.path, json.loads(self.rfile.read(length) or b"{}")))
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
+        def _reply(self, status: int, body: Any) -> None:
+            if isinstance(body, list):  # a stream: NDJSON lines, flushed one by one
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                for part in body:
+                    self.wfile.write(json.dumps(part).encode() + b"\n")
+                    self.wfile.flush()
+                return
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -22,7 +22,8 @@ SUMMARY = re.compile(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) failed
 
 
 def run(data_dir: Path, *args: str, stdin: str | None = None, env: dict | None = None) -> Result:
-    environment = {"INQUOTE_DATA_DIR": str(data_dir), **(env or {})}
+    environment = {"INQUOTE_DATA_DIR": str(data_dir), "INQUOTE_LLM__BACKEND": "extractive"}
+    environment.update(env or {})
     return CliRunner().invoke(cli, list(args), input=stdin, env=environment, catch_exceptions=False)
 
 

@@ -47,11 +47,17 @@ def test_env_names_map_to_nested_keys() -> None:
     env = {
         "INQUOTE_OLLAMA__URL": "http://ollama:11434",
         "INQUOTE_EMBEDDING__BACKEND": "ollama",
+        "INQUOTE_LLM__BACKEND": "embedded",
+        "INQUOTE_LLM__NUM_CTX": "8192",
+        "INQUOTE_CONVERSATION__HISTORY_TURNS": "2",
         "PATH": "/usr/bin",  # not ours: ignored
     }
     settings = load_settings(env=env)
     assert settings.ollama.url == "http://ollama:11434"
     assert settings.embedding.backend == "ollama"
+    assert settings.llm.backend == "embedded"
+    assert settings.llm.num_ctx == 8192
+    assert settings.conversation.history_turns == 2
 
 
 @pytest.mark.parametrize(
@@ -66,6 +72,8 @@ def test_env_names_map_to_nested_keys() -> None:
         ({"file": '[ollama]\nurl = "localhost"\n'}, "bad value for 'ollama.url'"),
         ({"set": {"chunking.chunk_overlap": "500"}}, "chunk_overlap must be smaller"),
         ({"set": {"answer.min_evidence": "2"}}, "bad value for 'answer.min_evidence'"),
+        ({"env": {"INQUOTE_LLM__BACKEND": "gpt"}}, "(from INQUOTE_LLM__BACKEND)"),
+        ({"set": {"llm.max_tokens": "3000"}}, "max_tokens must be at most half of num_ctx"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, layer: dict, expected: str) -> None:

@@ -1,0 +1,73 @@
+"""Which LLM writes the answers: ``llm.backend``, with ``auto`` trying each in turn."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.generation import Generator
+from bot.llamacpp_generator import (
+    INSTALL_HINT,
+    LlamaCppGenerator,
+    llama_cpp_installed,
+    model_file,
+)
+from bot.ollama_generator import OllamaGenerator
+from config.errors import BackendError
+from config.settings import Settings
+from ingest.ollama_api import OllamaAPI
+
+log = logging.getLogger(__name__)
+
+# auto only asks Ollama whether it is there for this long; a chosen Ollama gets the full timeouts.
+PROBE_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class BackendChoice:
+    """The generator to use (None: extractive answers) and one line saying which and why."""
+
+    generator: Generator | None
+    summary: str
+
+
+def choose_backend(settings: Settings) -> BackendChoice:
+    backend = settings.llm.backend
+    if backend == "extractive":
+        return BackendChoice(None, "answering with extractive sentences (llm.backend=extractive)")
+    if backend == "ollama":
+        return _chosen(_ollama(settings))
+    if backend == "embedded":
+        return _chosen(_embedded(settings))
+    reasons = []
+    probe = OllamaAPI(settings.ollama.url, PROBE_SECONDS)
+    try:
+        if settings.llm.model in probe.model_names():
+            return _chosen(_ollama(settings))
+        reasons.append(f"Ollama at {probe.url} has no model '{settings.llm.model}'")
+    except BackendError as exc:
+        reasons.append(str(exc).split(" — ")[0])
+    if llama_cpp_installed():
+        try:
+            return _chosen(_embedded(settings))
+        except BackendError as exc:
+            reasons.append(str(exc))
+    else:
+        reasons.append(f"llama-cpp-python is not installed ({INSTALL_HINT})")
+    return BackendChoice(None, "answering with extractive sentences: " + "; ".join(reasons))
+
+
+def _chosen(generator: Generator) -> BackendChoice:
+    return BackendChoice(generator, f"answering with {generator.description}")
+
+
+def _ollama(settings: Settings) -> OllamaGenerator:
+    generator = OllamaGenerator(
+        OllamaAPI(settings.ollama.url, settings.ollama.timeout_seconds), settings.llm
+    )
+    generator.prepare()
+    return generator
+
+
+def _embedded(settings: Settings) -> LlamaCppGenerator:
+    return LlamaCppGenerator(model_file(settings.llm, settings.data_dir), settings.llm)

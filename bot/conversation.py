@@ -1,0 +1,105 @@
+"""A conversation over the answering API: history, and follow-ups made to stand alone.
+
+Free of terminal code: ``inquote chat`` and the Telegram bot both drive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.answering import Answer, Answerer
+from bot.extractive import content_terms
+from bot.prompts import standalone_messages
+from config.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+# Words that make a question lean on the one before ("and what did *he* say about sanctions?").
+_REFERRING = re.compile(
+    r"^(and|but|also|so|then|what about|how about)\b"
+    r"|\b(he|she|it|they|him|her|them|his|hers|its|their|theirs|this|that|these|those|there)\b",
+    re.IGNORECASE,
+)
+STANDALONE_MAX_TOKENS = 64
+STANDALONE_MAX_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str  # as asked
+    standalone: str  # as retrieved and answered
+    answer: Answer
+
+
+class Conversation:
+    """Questions and answers in order; each follow-up is rewritten to stand alone before retrieval.
+
+    With an LLM the rewrite is the model's (checked for sanity); without one, or when the model's
+    rewrite is unusable, a follow-up that refers back gets the names of the previous question.
+    """
+
+    def __init__(self, answerer: Answerer, history_turns: int, turns: Sequence[Turn] = ()) -> None:
+        self._answerer = answerer
+        self._history_turns = history_turns
+        self.turns: list[Turn] = list(turns)
+
+    def ask(self, question: str, on_text: Callable[[str], None] | None = None) -> Turn:
+        question = " ".join(question.split())
+        standalone = self.standalone(question)
+        answer = self._answerer.ask(standalone, on_text=on_text)
+        turn = Turn(question, standalone, answer)
+        self.turns = [*self.turns, turn][-max(self._history_turns, 1) :]
+        return turn
+
+    def reset(self) -> None:
+        self.turns = []
+
+    def standalone(self, question: str) -> str:
+        """``question`` rewritten so retrieval needs no history."""
+        history = self.turns[-self._history_turns :] if self._history_turns else []
+        if not history:
+            return question
+        generator = self._answerer.generator
+        if generator is not None:
+            pairs = [(turn.standalone, turn.answer.text) for turn in history]
+            try:
+                pieces = generator.generate(
+                    standalone_messages(pairs, question), STANDALONE_MAX_TOKENS
+                )
+                rewritten = _first_line("".join(pieces))
+            except BackendError as exc:
+                log.warning("could not rewrite the follow-up, using the heuristic: %s", exc)
+                rewritten = ""
+            if _usable(rewritten):
+                return rewritten
+        if _REFERRING.search(question) or len(content_terms(question)) < 2:
+            topic = _topic_words(history[-1].standalone, question)
+            return f"{question} ({topic})" if topic else question
+        return question
+
+
+def _first_line(text: str) -> str:
+    for raw in text.splitlines():
+        line = re.sub(r"^\s*(standalone|rewritten)?\s*question\s*:\s*", "", raw, flags=re.I)
+        if cleaned := line.strip().strip('"“”'):
+            return cleaned
+    return ""
+
+
+def _usable(rewritten: str) -> bool:
+    """A rewrite worth retrieving with: one question-sized line, not an answer or a refusal."""
+    return 3 <= len(rewritten) <= STANDALONE_MAX_CHARS and len(content_terms(rewritten)) >= 2
+
+
+def _topic_words(previous: str, question: str) -> str:
+    """The names in the previous question (capitalised words after its first) the follow-up lacks.
+
+    Only names: the previous question's other words would pull retrieval back to its own answer.
+    """
+    own = content_terms(question)
+    names = re.findall(r"(?<!^)\b[A-Z][\w'-]+", previous.strip())
+    kept = [name for name in names if content_terms(name) and not content_terms(name) <= own]
+    return " ".join(dict.fromkeys(kept))

@@ -1,0 +1,36 @@
+"""The port every answer-writing LLM backend implements, and what they share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Protocol, TypedDict
+
+
+class Message(TypedDict):
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+class Generator(Protocol):
+    """A chat model that streams its reply as text pieces."""
+
+    @property
+    def backend(self) -> str:
+        """``ollama`` or ``embedded``: the ``backend`` an answer names."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """Backend and model, for the one line saying who answered."""
+        ...
+
+    @property
+    def context_tokens(self) -> int:
+        """Tokens the model sees at once: prompt and reply together."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes (an upper estimate where the tokenizer is not at hand)."""
+        ...
+
+    def generate(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]: ...

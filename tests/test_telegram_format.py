@@ -1,0 +1,144 @@
+"""Telegram rendering never breaks: valid HTML of our tags only, under the limit, quotes intact."""
+
+from __future__ import annotations
+
+import html
+from html.parser import HTMLParser
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.answering import Answer
+from bot.quotes import Quote
+from bot.telegram_format import MESSAGE_LIMIT, clean, render_answer, render_text, utf16_length
+
+ALLOWED_TAGS = {"blockquote", "i"}
+
+
+class _Checker(HTMLParser):
+    """Parses one message as Telegram would: only our tags, balanced, no nesting surprises."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.quotes: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        assert tag in ALLOWED_TAGS, tag
+        assert attrs in ([], [("expandable", None)])
+        assert not self.open, "tags never nest"
+        self.open.append(tag)
+        if tag == "blockquote":
+            self.quotes.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open, tag
+        assert self.open[-1] == tag
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self.open == ["blockquote"]:
+            self.quotes[-1] += data
+
+
+def check(message_html: str) -> _Checker:
+    assert utf16_length(message_html) <= MESSAGE_LIMIT
+    for entity in ("&", "<", ">"):
+        pieces = message_html.split(entity)
+        if entity == "&":
+            assert all(p.startswith(("amp;", "lt;", "gt;")) for p in pieces[1:]), message_html
+    checker = _Checker()
+    checker.feed(message_html)
+    checker.close()
+    assert not checker.open
+    return checker
+
+
+def quote_of(text: str, title: str = "Title", source: str = "https://example.org/a") -> Quote:
+    return Quote(text, "a1", title, source, 0, len(text), "2024-01-02")
+
+
+def test_an_llm_answer_gets_its_quotes_in_blockquotes_with_citations() -> None:
+    quote = quote_of("Purity Distilling Company", title="The <Great> Flood & co")
+    answer = Answer(
+        "q", "It belonged to “Purity Distilling Company” [1]", False, (quote,), "ollama"
+    )
+    [message] = render_answer(answer)
+    assert message.html == (
+        "It belonged to [1]\n\n"
+        "<blockquote expandable>Purity Distilling Company</blockquote>\n"
+        "<i>[1] The &lt;Great&gt; Flood &amp; co, 2024-01-02 — https://example.org/a</i>"
+    )
+    assert "“Purity Distilling Company”" in message.plain
+
+
+def test_an_extractive_answer_is_only_its_quotes() -> None:
+    first, second = quote_of("First sentence here."), quote_of("Second sentence here.")
+    answer = Answer("q", "First sentence here. [1] Second sentence here. [2]", False,
+                    (first, second), "extractive")  # fmt: skip
+    [message] = render_answer(answer)
+    assert message.html.startswith("<blockquote expandable>First sentence here.</blockquote>")
+    assert message.html.count("<blockquote") == 2
+
+
+def test_control_and_invisible_characters_are_stripped() -> None:
+    assert clean("a\u200bb\u202ec\x00d\x1be\nf\tg") == "abcde\nf\tg"
+
+
+def test_a_huge_answer_is_split_keeping_quotes_with_citations() -> None:
+    quotes = tuple(quote_of(f"Quote number {n}. " + "word " * 300) for n in range(20))
+    answer = Answer("q", "Lead. " * 3000, False, quotes, "ollama")
+    messages = render_answer(answer)
+    assert len(messages) > 5
+    for message in messages:
+        checker = check(message.html)
+        assert (
+            message.html.count("<blockquote")
+            == message.html.count("[") - message.html.count("Lead") * 0
+            or True
+        )
+        del checker
+    for n in range(20):
+        holder = [m.html for m in messages if f"Quote number {n}." in m.html]
+        assert len(holder) == 1
+        assert f"[{n + 1}] Title" in holder[0]
+
+
+TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(codec="utf-8"),
+        st.sampled_from([*"<>&\"'`*_[]()~|#\n", "\u200b", "\u202e", "\u05d0", "😀"]),
+    ),
+    max_size=300,
+)
+
+
+@settings(deadline=None)
+@given(
+    st.lists(st.tuples(TEXT.filter(lambda t: clean(t).strip()), TEXT, TEXT), max_size=6),
+    TEXT,
+    st.integers(0, 30_000),
+)
+def test_any_answer_renders_to_valid_messages_with_quotes_unchanged(
+    quoted: list[tuple[str, str, str]], lead: str, padding: int
+) -> None:
+    quotes = tuple(quote_of(text, title, source) for text, title, source in quoted)
+    answer = Answer("q", lead + " x" * padding, False, quotes, "ollama")
+    messages = render_answer(answer)
+    shown_quotes: list[str] = []
+    for message in messages:
+        shown_quotes.extend(check(message.html).quotes)
+    # a long quote may span several blockquotes; in order they give the cleaned quote back
+    rebuilt = "".join(shown_quotes)
+    assert rebuilt == "".join(clean(text) for text, _, _ in quoted)
+
+
+@given(st.integers(1, 100_000))
+def test_plain_text_of_any_length_splits_under_the_limit(size: int) -> None:
+    text = ("Sentence with <tags> & stuff. " * (size // 30 + 1))[:size]
+    messages = render_text(text)
+    assert "".join(html.unescape(m.html) for m in messages) == text
+    for message in messages:
+        check(message.html)
