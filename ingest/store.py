@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
+import httpx
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
@@ -27,6 +28,8 @@ from llama_index.core.vector_stores.types import (
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
+from config.settings import StoreSettings
+from ingest.locking import DataDirLock
 from ingest.schema import (
     ARTICLE_VECTOR,
     ARTICLES_COLLECTION,
@@ -59,6 +62,7 @@ class ChromaStore:
         self, client: Any, fingerprint: EmbeddingFingerprint, *, check_fingerprint: bool = True
     ) -> None:
         self._client = client
+        self._lock: DataDirLock | None = None
         self.fingerprint = fingerprint
         try:
             self._finish_interrupted_reindex()
@@ -80,9 +84,17 @@ class ChromaStore:
 
     @classmethod
     def open_persistent(
-        cls, data_dir: Path, fingerprint: EmbeddingFingerprint, *, check_fingerprint: bool = True
+        cls,
+        data_dir: Path,
+        fingerprint: EmbeddingFingerprint,
+        *,
+        check_fingerprint: bool = True,
+        write: bool = False,
     ) -> ChromaStore:
-        """The embedded store under ``data_dir`` (created on first use)."""
+        """The embedded store under ``data_dir`` (created on first use).
+
+        ``write`` takes the data directory's writer lock for the life of the process.
+        """
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -90,9 +102,52 @@ class ChromaStore:
                 f"Cannot create the data directory {data_dir} ({exc.strerror}); "
                 "choose another with --data-dir or INQUOTE_DATA_DIR"
             ) from exc
+        lock = DataDirLock(data_dir) if write else None
+        if lock is not None:
+            lock.acquire()
         settings = ChromaSettings(anonymized_telemetry=False)
         client = chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+        store = cls(client, fingerprint, check_fingerprint=check_fingerprint)
+        store._lock = lock  # held as long as the store is
+        return store
+
+    @classmethod
+    def open_server(
+        cls,
+        store: StoreSettings,
+        fingerprint: EmbeddingFingerprint,
+        *,
+        check_fingerprint: bool = True,
+        client_version: str = chromadb.__version__,
+    ) -> ChromaStore:
+        """A Chroma server's store; refused when the server's version differs from the client's."""
+        token = store.auth_token.get_secret_value()
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        settings = ChromaSettings(anonymized_telemetry=False)
+        try:
+            client = chromadb.HttpClient(
+                host=store.host, port=store.port, ssl=store.ssl, headers=headers, settings=settings
+            )
+            server_version = str(client.get_version())
+        except (ValueError, ChromaError, httpx.HTTPError) as exc:
+            raise StoreError(
+                f"The Chroma server at {store.url} is not reachable ({exc}) — start it with "
+                "`docker compose up -d chroma` or `chroma run --path DIR --port "
+                f"{store.port}`, or set store.mode = embedded"
+            ) from exc
+        if _major(server_version) != _major(client_version):
+            raise StoreError(
+                f"The Chroma server at {store.url} runs version {server_version}, but inquote "
+                f"uses the chromadb {client_version} client; run the server image "
+                f"chromadb/chroma:{client_version} (as docker-compose.yml does)"
+            )
         return cls(client, fingerprint, check_fingerprint=check_fingerprint)
+
+    def close(self) -> None:
+        """Releases the writer lock, if this store holds it."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -319,3 +374,13 @@ def _chunk_from_node(node: Any) -> Chunk:
         end=int(metadata["end"]),
         text=node.get_content(),
     )
+
+
+def _major(version: str) -> str:
+    """The API generation of a Chroma version.
+
+    Chroma 1.x servers report their API version (1.0.0), not their package's, and speak to every
+    1.x client; 0.x servers speak another API. docker-compose.yml also pins the server image to the
+    exact client version.
+    """
+    return version.split(".", maxsplit=1)[0]

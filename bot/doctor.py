@@ -1,0 +1,151 @@
+"""``inquote doctor``: is everything inquote needs there and working? Each check says how to fix it.
+
+Checks never change anything, except that the embedded model file is assembled from its package
+when the embedded backend is configured (as the first question would).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from bot.app import open_store
+from bot.backends import PROBE_SECONDS
+from bot.llamacpp_generator import INSTALL_HINT, llama_cpp_installed, model_file
+from config.errors import InquoteError
+from config.settings import Settings
+from ingest.embedding import make_embedder
+from ingest.ollama_api import OllamaAPI
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def as_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def run_checks(settings: Settings, config_file: Path | None) -> list[Check]:
+    checks = [
+        Check(
+            "config",
+            "ok",
+            f"defaults{f' + {config_file}' if config_file else ''} + INQUOTE_* variables; "
+            f"data dir {settings.data_dir}",
+        )
+    ]
+    for check in (_store, _llm, _telegram):
+        checks.append(_guarded(check, settings))
+    return checks
+
+
+def _guarded(check: Callable[[Settings], Check], settings: Settings) -> Check:
+    """A check that raised one of our errors is a failed check whose message says the fix."""
+    try:
+        return check(settings)
+    except InquoteError as exc:
+        name = check.__name__.strip("_")
+        detail, _, fix = str(exc).partition(" — ")
+        return Check(name, "fail", detail, fix)
+
+
+def _store(settings: Settings) -> Check:
+    embedder = make_embedder(settings)
+    store = open_store(settings, embedder)
+    where = (
+        f"server at {settings.store.url}"
+        if settings.store.mode == "server"
+        else f"embedded in {settings.data_dir / 'chroma'}"
+    )
+    fingerprint = store.fingerprint
+    return Check(
+        "store",
+        "ok",
+        f"{where}: {len(store.articles())} articles, {store.chunk_count()} chunks; embeddings "
+        f"{fingerprint.model} ({fingerprint.dimension} dimensions), as configured",
+    )
+
+
+def _llm(settings: Settings) -> Check:
+    llm = settings.llm
+    if llm.backend == "extractive":
+        return Check("llm", "ok", "extractive answers (no LLM), as llm.backend says")
+    if llm.backend == "ollama":
+        return _ollama(settings, OllamaAPI(settings.ollama.url, settings.ollama.timeout_seconds))
+    if llm.backend == "embedded":
+        return _embedded(settings)
+    ollama = _guarded(lambda s: _ollama(s, OllamaAPI(s.ollama.url, PROBE_SECONDS)), settings)
+    if ollama.status != "fail":
+        return Check("llm", ollama.status, f"auto → {ollama.detail}", ollama.fix)
+    embedded = _guarded(_embedded, settings)
+    if embedded.status == "ok":
+        return Check("llm", "warn", f"auto → {embedded.detail}, because {ollama.detail}",
+                     ollama.fix)  # fmt: skip
+    return Check(
+        "llm",
+        "warn",
+        f"auto → extractive answers (no LLM), because {ollama.detail} and {embedded.detail}",
+        ollama.fix,
+    )
+
+
+def _ollama(settings: Settings, api: OllamaAPI) -> Check:
+    model = settings.llm.model
+    if model not in api.model_names():
+        return Check(
+            "llm",
+            "fail",
+            f"Ollama at {api.url} has no model '{model}'",
+            f"run `ollama pull {model}`",
+        )
+    with api.errors(model, "a model description", api.timeout):
+        info = api.client.show(model).modelinfo or {}
+    trained = next((int(v) for k, v in info.items() if k.endswith(".context_length") and v), None)
+    detail = f"ollama: {model} pulled at {api.url}; num_ctx {settings.llm.num_ctx}"
+    if trained is not None and trained < settings.llm.num_ctx:
+        return Check("llm", "warn", f"{detail}, more than the {trained} it was trained for",
+                     f"set llm.num_ctx to {trained} or less")  # fmt: skip
+    trained_note = f" (trained for {trained})" if trained else ""
+    if settings.embedding.backend == "ollama":
+        embedding = settings.embedding.ollama_model
+        if embedding not in api.model_names():
+            return Check("llm", "fail", f"Ollama has no embedding model '{embedding}'",
+                         f"run `ollama pull {embedding}`")  # fmt: skip
+    return Check("llm", "ok", detail + trained_note)
+
+
+def _embedded(settings: Settings) -> Check:
+    if not llama_cpp_installed():
+        return Check("llm", "fail", "llama-cpp-python is not installed", INSTALL_HINT)
+    path = model_file(settings.llm, settings.data_dir)
+    return Check("llm", "ok", f"embedded: {path.name} via llama-cpp-python ({path})")
+
+
+def _telegram(settings: Settings) -> Check:
+    telegram = settings.telegram
+    token = telegram.token.get_secret_value()
+    if not token:
+        return Check("telegram", "ok", "not configured (INQUOTE_TELEGRAM__TOKEN is not set)")
+    try:
+        response = httpx.get(f"{telegram.base_url}{token}/getMe", timeout=10)
+    except httpx.HTTPError:
+        return Check("telegram", "fail", f"the Bot API at {telegram.base_url} is not reachable",
+                     "check the network, or telegram.base_url")  # fmt: skip
+    if response.status_code != httpx.codes.OK:
+        return Check("telegram", "fail", f"Telegram refused the token ({response.status_code})",
+                     "check INQUOTE_TELEGRAM__TOKEN against what @BotFather gave you")  # fmt: skip
+    username = response.json().get("result", {}).get("username", "?")
+    if not (telegram.allowed_users or telegram.allowed_chats or telegram.admins):
+        return Check("telegram", "warn", f"token works for @{username}, but nobody may use it",
+                     "set telegram.allowed_users (INQUOTE_TELEGRAM__ALLOWED_USERS)")  # fmt: skip
+    return Check("telegram", "ok", f"token works for @{username}")

