@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,9 @@ from bot.telegram_bot import InquoteBot, run_bot
 from config.errors import InquoteError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
-from ingest.pipeline import IngestOutcome, ingest_files, reindex
+from ingest.feeds import FeedRegistry, poll_feed
+from ingest.fetching import Fetcher
+from ingest.pipeline import IngestOutcome, IngestReport, ingest_files, ingest_url, reindex
 from ingest.reading import find_articles
 from ingest.store import ChromaStore
 
@@ -86,28 +90,127 @@ def cli(
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--feed", "feed_urls", multiple=True, metavar="URL",
+    help="An RSS or Atom feed: add its entries' articles, and remember it (repeatable).",
+)  # fmt: skip
+@click.option("--watch", is_flag=True, help="Keep polling every remembered feed.")
+@click.option(
+    "--interval", type=click.IntRange(min=30), default=900, show_default=True,
+    help="Seconds between polls with --watch.",
+)  # fmt: skip
 @click.pass_obj
-def ingest(settings: Settings, paths: tuple[Path, ...]) -> None:
-    """Add or update articles from files and folders (.txt, .md, .html)."""
+def ingest(
+    settings: Settings,
+    sources: tuple[str, ...],
+    feed_urls: tuple[str, ...],
+    watch: bool,
+    interval: int,
+) -> None:
+    """Add or update articles from files, folders and URLs (.txt, .md, .html, .pdf; web pages)."""
+    urls = [source for source in sources if source.startswith(("http://", "https://"))]
+    paths = [Path(source) for source in sources if source not in urls]
     files = list(find_articles(paths))
-    if not files:
+    if paths and not files:
         named = ", ".join(str(path) for path in paths)
-        raise SourceError(f"No .txt, .md or .html files found in {named}")
+        raise SourceError(f"No .txt, .md, .html or .pdf files found in {named}")
+    if not (sources or feed_urls or watch):
+        raise click.UsageError("Name files, folders or URLs, or a --feed to add.")
     embedder = make_embedder(settings)
     store = _writable_store(settings, embedder)
+    threshold = settings.dedup.near_duplicate_threshold
+    report = IngestReport()
     if len(files) < PROGRESS_FROM:
-        report = ingest_files(files, store, embedder, settings.chunking, _echo_outcome)
+        report = ingest_files(
+            files,
+            store,
+            embedder,
+            settings.chunking,
+            _echo_outcome,
+            near_duplicate_threshold=threshold,
+        )
     else:
         with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr) as bar:
             report = ingest_files(
-                files, store, embedder, settings.chunking, lambda _: bar.update(1)
+                files,
+                store,
+                embedder,
+                settings.chunking,
+                lambda _: bar.update(1),
+                near_duplicate_threshold=threshold,
             )
+    fetcher = Fetcher(settings.fetch)
+
+    def ingest_link(url: str) -> IngestOutcome:
+        outcome = ingest_url(
+            url, fetcher, store, embedder, settings.chunking, near_duplicate_threshold=threshold
+        )
+        _echo_outcome(outcome)
+        report.outcomes.append(outcome)
+        return outcome
+
+    for url in urls:
+        ingest_link(url)
+    if feed_urls or watch:
+        _poll_feeds(settings, fetcher, feed_urls, ingest_link, watch=watch, interval=interval)
     click.echo(f"{report.summary()} — {store.chunk_count()} chunks in the store")
     for outcome in report.failed:
         click.echo(f"  failed: {outcome.reason}", err=True)
-    if report.failed:
+    if report.failed and not watch:
         sys.exit(1)
+
+
+def _poll_feeds(
+    settings: Settings,
+    fetcher: Fetcher,
+    feed_urls: tuple[str, ...],
+    ingest_link: Callable[[str], IngestOutcome],
+    *,
+    watch: bool,
+    interval: int,
+) -> None:
+    """Polls the given feeds once, or (``watch``) every remembered feed until interrupted."""
+    registry = FeedRegistry(settings.data_dir)
+    for url in feed_urls:
+        registry.add(url)
+    registry.save()
+    while True:
+        feeds = list(registry.feeds.values()) if watch else [registry.feeds[u] for u in feed_urls]
+        for feed in feeds:
+            try:
+                results = poll_feed(feed, fetcher, ingest_link)
+                click.echo(f"feed {feed.url}: {len(results)} new entries", err=True)
+            except SourceError as exc:  # a feed that is down now may be back at the next poll
+                feed.last_error = str(exc)
+                click.echo(f"feed {feed.url}: {exc}", err=True)
+            registry.save()
+        if not watch:
+            return
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            return
+
+
+@cli.command()
+@click.pass_obj
+def feeds(settings: Settings) -> None:
+    """Show the remembered feeds (add one with `inquote ingest --feed URL`)."""
+    registry = FeedRegistry(settings.data_dir)
+    for feed in registry.feeds.values():
+        polled = (
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(feed.last_polled))
+            if feed.last_polled
+            else "never"
+        )
+        click.echo(f"{feed.url}  {feed.title}")
+        click.echo(
+            f"    {len(feed.seen)} entries seen, {feed.articles} articles added, polled {polled}"
+        )
+        if feed.last_error:
+            click.echo(f"    last error: {feed.last_error}")
+    click.echo(f"{len(registry.feeds)} feeds")
 
 
 def _writable_store(
@@ -120,7 +223,9 @@ def _writable_store(
 
 
 def _echo_outcome(outcome: IngestOutcome) -> None:
-    if outcome.status != "failed":
+    if outcome.status == "duplicate":
+        click.echo(f"duplicate  {outcome.article_id}  {outcome.title}: {outcome.reason}", err=True)
+    elif outcome.status != "failed":
         click.echo(f"{outcome.status:>9}  {outcome.article_id}  {outcome.title}", err=True)
 
 
@@ -252,17 +357,22 @@ def render_sources(answer: Answer) -> str:
 def list_articles(settings: Settings, as_json: bool) -> None:
     """Show the stored articles."""
     store = open_store(settings, make_embedder(settings))
-    articles = store.articles()
+    articles = sorted(store.article_summaries(), key=lambda a: (a.title.lower(), a.article_id))
     for article in articles:
         if as_json:
-            click.echo(json.dumps(article.metadata(), ensure_ascii=False))
-        else:
-            date = article.published or "-"
-            chunks = f"{article.chunk_count:>4} chunks"
-            click.echo(f"{article.article_id}  {chunks}  {date:<10}  {article.title}")
-            click.echo(f"    {article.source}")
+            fields = {k: v for k, v in article.metadata().items() if k != "signature"}
+            click.echo(json.dumps(fields, ensure_ascii=False))
+            continue
+        date = article.published or "-"
+        chunks = f"{article.chunk_count:>4} chunks"
+        click.echo(f"{article.article_id}  {chunks}  {date:<10}  {article.title}")
+        click.echo(f"    {article.source}")
+        if article.duplicate_of:
+            click.echo(f"    duplicate of {article.duplicate_of}: the same story, stored once")
     if not as_json:
-        click.echo(f"{len(articles)} articles, {store.chunk_count()} chunks")
+        merged = sum(bool(article.duplicate_of) for article in articles)
+        duplicates = f" ({merged} merged duplicates)" if merged else ""
+        click.echo(f"{len(articles)} articles{duplicates}, {store.chunk_count()} chunks")
 
 
 @cli.command()

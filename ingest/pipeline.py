@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from config.errors import SourceError
 from config.settings import ChunkingSettings
 from ingest.chunking import chunk_article
+from ingest.dedup import nearest_story, signature
 from ingest.embedding import Embedder, Vector
+from ingest.fetching import Fetcher
 from ingest.reading import find_articles, read_article
 from ingest.schema import Article, Chunk
 from ingest.store import ChromaStore
+from ingest.web import article_from_url
 
 log = logging.getLogger(__name__)
 
-Status = Literal["added", "updated", "unchanged", "failed"]
+Status = Literal["added", "updated", "unchanged", "duplicate", "failed"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ class IngestOutcome:
     article_id: str = ""
     title: str = ""
     chunks: int = 0
-    reason: str = ""
+    reason: str = ""  # why it failed, or which article it repeats
 
 
 @dataclass
@@ -44,7 +47,10 @@ class IngestReport:
 
     def summary(self) -> str:
         statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "failed")
-        return ", ".join(f"{self.count(status)} {status}" for status in statuses)
+        counts = [f"{self.count(status)} {status}" for status in statuses]
+        if duplicates := self.count("duplicate"):
+            counts.insert(3, f"{duplicates} merged as duplicates")
+        return ", ".join(counts)
 
 
 def ingest_files(
@@ -53,6 +59,8 @@ def ingest_files(
     embedder: Embedder,
     chunking: ChunkingSettings,
     on_outcome: Callable[[IngestOutcome], None] | None = None,
+    *,
+    near_duplicate_threshold: float = 1.0,
 ) -> IngestReport:
     """Ingest every supported file under ``paths``; a file that fails is reported and skipped.
 
@@ -63,7 +71,8 @@ def ingest_files(
     report = IngestReport()
     for path in find_articles(paths):
         try:
-            outcome = ingest_article(read_article(path), store, embedder, chunking)
+            article = read_article(path)
+            outcome = ingest_article(article, store, embedder, chunking, near_duplicate_threshold)
         except SourceError as exc:
             outcome = IngestOutcome(source=str(path), status="failed", reason=str(exc))
         report.outcomes.append(outcome)
@@ -79,15 +88,51 @@ def ingest_files(
 
 
 def ingest_article(
-    article: Article, store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings
+    article: Article,
+    store: ChromaStore,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    near_duplicate_threshold: float = 1.0,
 ) -> IngestOutcome:
-    """Store one article unless the store already holds this exact content."""
+    """Store one article unless the store already holds this exact content or this story.
+
+    Another copy of a stored story (same text, or MinHash similarity at least
+    ``near_duplicate_threshold``) is recorded as a duplicate of it, without chunks of its own.
+    """
     existing = store.get_article(article.article_id)
     if existing is not None and existing.content_hash == article.content_hash:
-        return _outcome(article, "unchanged", existing.chunk_count)
+        return _outcome(existing, "duplicate" if existing.duplicate_of else "unchanged",
+                        existing.chunk_count)  # fmt: skip
+    article = replace(article, signature=signature(article.text))
+    found = nearest_story(article, store.article_summaries(), near_duplicate_threshold)
+    if found is not None:
+        original, score = found
+        store.put_duplicate(replace(article, duplicate_of=original.article_id))
+        log.info("%s repeats %s (similarity %.2f)", article.article_id, original.article_id, score)
+        outcome = _outcome(article, "duplicate", 0)
+        return replace(outcome, reason=f"same story as {original.title} ({original.source})")
     chunks, embeddings = embed_article(article, embedder, chunking)
     store.put_article(article, chunks, embeddings)
     return _outcome(article, "added" if existing is None else "updated", len(chunks))
+
+
+def ingest_url(
+    url: str,
+    fetcher: Fetcher,
+    store: ChromaStore,
+    embedder: Embedder,
+    chunking: ChunkingSettings,
+    *,
+    near_duplicate_threshold: float = 1.0,
+) -> IngestOutcome:
+    """Fetch, extract and store the article at ``url``; a failure is an outcome, not an error."""
+    try:
+        article = article_from_url(url, fetcher)
+    except SourceError as exc:
+        return IngestOutcome(source=url, status="failed", reason=str(exc))
+    outcome = ingest_article(article, store, embedder, chunking, near_duplicate_threshold)
+    log.info("%s %s (%d chunks)", outcome.status, outcome.article_id, outcome.chunks)
+    return outcome
 
 
 def embed_article(

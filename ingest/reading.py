@@ -1,19 +1,28 @@
-"""Turn a file into an :class:`Article`: clean text, title, date, stable id, content hash."""
+"""Turn a file into an :class:`Article`: clean text, title, date, stable id, content hash.
+
+PDFs give their text layer through pypdf; a PDF without one (a scan) is refused with the reason.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
+import pypdf
+from pypdf.errors import PdfReadError
+
 from config.errors import SourceError
 from ingest.html_text import extract_html
 from ingest.schema import Article, article_id_for, content_hash
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+# A PDF page with fewer characters of text than this, on average, has no real text layer.
+MIN_PDF_CHARS_PER_PAGE = 40
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
@@ -54,6 +63,8 @@ def read_article(path: Path, source: str | None = None) -> Article:
         raise SourceError(f"{path}: no such file") from exc
     except OSError as exc:
         raise SourceError(f"{path}: cannot read it ({exc.strerror})") from exc
+    if suffix == ".pdf":
+        return article_from_pdf(raw, source or str(path.resolve()))
     if b"\x00" in raw:
         raise SourceError(f"{path}: looks binary, not {suffix} text")
     is_html = suffix in {".html", ".htm"}
@@ -89,6 +100,23 @@ def _decode(path: Path, raw: bytes, charset: str | None) -> str:
     raise SourceError(
         f"{path}: not UTF-8 text (byte {utf8_error.start}); convert it, e.g. `iconv -t UTF-8`"
     ) from utf8_error
+
+
+def article_from_pdf(data: bytes, source: str) -> Article:
+    """The text layer of a PDF; a scan without one is refused."""
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
+    except (PdfReadError, ValueError, KeyError) as exc:
+        raise SourceError(f"{source}: not a readable PDF ({exc})") from exc
+    text = "\n\n".join(page.strip() for page in pages if page.strip())
+    if len(text) < MIN_PDF_CHARS_PER_PAGE * max(len(pages), 1):
+        raise SourceError(
+            f"{source}: the PDF has no text layer (a scan?) — run OCR on it first "
+            "(e.g. `ocrmypdf in.pdf out.pdf`), then add the result"
+        )
+    return make_article(source, text, title=title)
 
 
 def make_article(source: str, raw_text: str, title: str = "", published: str = "") -> Article:

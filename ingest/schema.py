@@ -69,6 +69,10 @@ class Article:
     content_hash: str
     published: str = ""  # ISO date (YYYY-MM-DD) when the source carries one
     chunk_count: int = 0
+    author: str = ""
+    site: str = ""
+    signature: str = ""  # MinHash of the text (ingest.dedup), to find the same story again
+    duplicate_of: str = ""  # set when this is another copy of that article: it has no chunks
 
     def metadata(self) -> dict[str, str | int]:
         fields = asdict(self)
@@ -85,6 +89,10 @@ class Article:
             content_hash=str(metadata["content_hash"]),
             published=str(metadata.get("published", "")),
             chunk_count=int(metadata.get("chunk_count", 0)),
+            author=str(metadata.get("author", "")),
+            site=str(metadata.get("site", "")),
+            signature=str(metadata.get("signature", "")),
+            duplicate_of=str(metadata.get("duplicate_of", "")),
         )
 
 

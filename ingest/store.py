@@ -163,6 +163,11 @@ class ChromaStore:
         articles = [Article.from_record(document, metadata) for _, document, metadata in found]
         return sorted(articles, key=lambda article: (article.title.lower(), article.article_id))
 
+    def article_summaries(self) -> list[Article]:
+        """Every stored article's metadata, without its text (cheap: for listing and dedup)."""
+        found = self._iter_records(self._articles, ["metadatas"])
+        return [Article.from_record("", metadata) for _, _, metadata in found]
+
     def chunk_count(self) -> int:
         return int(self._chunks.count())
 
@@ -232,6 +237,20 @@ class ChromaStore:
                     ]
                 }
             )
+        except ChromaError as exc:
+            raise StoreError(f"Writing article {article.article_id} failed: {exc}") from exc
+
+    def put_duplicate(self, article: Article) -> None:
+        """Record ``article`` as another copy of ``article.duplicate_of``: no chunks of its own."""
+        record = replace(article, chunk_count=0)
+        try:
+            self._articles.upsert(
+                ids=[article.article_id],
+                documents=[article.text],
+                metadatas=[record.metadata()],
+                embeddings=[ARTICLE_VECTOR],
+            )
+            self._chunks.delete(where={"article_id": article.article_id})
         except ChromaError as exc:
             raise StoreError(f"Writing article {article.article_id} failed: {exc}") from exc
 

