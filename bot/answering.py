@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.citations import CitedAnswer
@@ -12,6 +14,7 @@ from bot.extractive import best_support, rank_evidence, select_answer
 from bot.generation import Generator
 from bot.prompts import answer_messages
 from bot.quotes import Quote, is_verbatim, quote_from_article
+from bot.retrieval import Retriever
 from config.settings import AnswerSettings, RetrievalSettings
 from ingest.embedding import Embedder
 from ingest.schema import Article
@@ -31,6 +34,7 @@ class Answer:
     abstained: bool
     quotes: tuple[Quote, ...]
     backend: str
+    timings: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,7 @@ class Answerer:
         self._answer = answer
         self._generator = generator
         self._max_tokens = max_tokens
+        self._retriever = Retriever(store, retrieval)
 
     @property
     def store(self) -> ChromaStore:
@@ -75,6 +80,10 @@ class Answerer:
     @property
     def embedder(self) -> Embedder:
         return self._embedder
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._retriever
 
     @property
     def generator(self) -> Generator | None:
@@ -91,25 +100,48 @@ class Answerer:
         article_ids: Sequence[str] | None = None,
         on_text: Callable[[str], None] | None = None,
     ) -> Answer:
-        """The answer to ``question``; ``on_text`` receives its text piece by piece as verified."""
+        """The answer to ``question``; ``on_text`` receives its text piece by piece as verified.
+
+        The answer's ``timings`` say how long retrieval, generation and verification took.
+        """
         question = " ".join(question.split())
-        show = on_text or (lambda _: None)
-        question_vector = self._embedder.embed_query(question)
-        hits = self._store.query(question_vector, top_k or self._retrieval.top_k, article_ids)
+        watch = Stopwatch()
+        answer = self._answer_question(
+            question,
+            top_k or self._retrieval.top_k,
+            article_ids,
+            on_text or (lambda _: None),
+            watch,
+        )
+        return replace(answer, timings=dict(watch.seconds))
+
+    def _answer_question(
+        self,
+        question: str,
+        top_k: int,
+        article_ids: Sequence[str] | None,
+        show: Callable[[str], None],
+        watch: Stopwatch,
+    ) -> Answer:
+        with watch.stage("retrieve"):
+            question_vector = self._embedder.embed_query(question)
+            hits = self._retriever.retrieve(question, question_vector, top_k, article_ids)
+            ranked = rank_evidence(question, question_vector, hits, self._embedder) if hits else []
         if not hits:
             show(EMPTY_STORE)
             return Answer(question, EMPTY_STORE, True, (), self.backend)
-        ranked = rank_evidence(question, question_vector, hits, self._embedder)
         best = best_support(ranked)
         if best < self._answer.min_evidence:
             log.info("abstained: best support %.3f < %.3f", best, self._answer.min_evidence)
         elif self._generator is not None:
-            answer = self._generated(question, hits, self._generator, show)
+            answer = self._generated(question, hits, self._generator, show, watch)
             if answer is not None:
                 return answer
         else:
-            chosen = select_answer(ranked, self._answer.max_quotes, self._answer.min_evidence)
-            quotes = _verified([(item.article, item.text, item.start) for item in chosen])
+            with watch.stage("generate"):
+                chosen = select_answer(ranked, self._answer.max_quotes, self._answer.min_evidence)
+            with watch.stage("verify"):
+                quotes = _verified([(item.article, item.text, item.start) for item in chosen])
             if quotes:
                 text = " ".join(
                     f"{quote.text} [{number}]" for number, quote in enumerate(quotes, 1)
@@ -120,7 +152,9 @@ class Answerer:
         passages = [
             (hit.article, hit.chunk.text, hit.chunk.start) for hit in hits[:CLOSEST_PASSAGES]
         ]
-        return Answer(question, NOT_ANSWERED, True, _verified(passages), self.backend)
+        with watch.stage("verify"):
+            closest = _verified(passages)
+        return Answer(question, NOT_ANSWERED, True, closest, self.backend)
 
     def _generated(
         self,
@@ -128,19 +162,44 @@ class Answerer:
         hits: Sequence[ScoredChunk],
         generator: Generator,
         show: Callable[[str], None],
+        watch: Stopwatch,
     ) -> Answer | None:
         """The LLM's answer rebuilt around its verified quotes; None when none verified."""
         messages, passages = answer_messages(question, hits, generator, self._max_tokens)
         cited = CitedAnswer(passages)
-        for piece in generator.generate(messages, self._max_tokens):
-            if shown := cited.feed(piece):
+        pieces = iter(generator.generate(messages, self._max_tokens))
+        while True:
+            with watch.stage("generate"):
+                piece = next(pieces, None)
+            if piece is None:
+                break
+            with watch.stage("verify"):
+                shown = cited.feed(piece)
+            if shown:
                 show(shown)
-        if shown := cited.finish():
+        with watch.stage("verify"):
+            shown = cited.finish()
+        if shown:
             show(shown)
         if not cited.quotes:
             log.info("abstained: no verified quote (model abstained: %s)", cited.model_abstained)
             return None
         return Answer(question, cited.text, False, tuple(cited.quotes), self.backend)
+
+
+class Stopwatch:
+    """Seconds spent per named stage, summed over its runs."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
 
 def _verified(claims: Sequence[tuple[Article, str, int]]) -> tuple[Quote, ...]:

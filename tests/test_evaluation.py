@@ -1,0 +1,102 @@
+"""`inquote eval` through the real pipeline, and hybrid retrieval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bot.retrieval import Retriever, fuse
+from config.settings import Settings
+from ingest.pipeline import ingest_files
+from ingest.reading import read_article
+from ingest.schema import Article, Chunk, content_hash
+from ingest.store import ChromaStore, ScoredChunk
+from tests.conftest import SEEDS, FakeEmbedder
+from tests.test_cli import run
+
+FLOOD = read_article(SEEDS / "great-molasses-flood-1919.txt").text
+STONE = read_article(SEEDS / "rosetta-stone.md").text
+MOON = read_article(SEEDS / "apollo-11-moon-landing.html").text
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
+    return path
+
+
+def test_eval_reports_retrieval_answers_validity_abstention_and_latency(tmp_path: Path) -> None:
+    questions = write_jsonl(tmp_path / "set.jsonl", [
+        {"question": "Which company owned the molasses tank?",
+         "answers": ["Purity Distilling Company"], "article": FLOOD, "title": "Flood"},
+        {"question": "How fast did the wave of molasses move?",
+         "answers": ["56 kilometres per hour"], "article": FLOOD},
+        {"question": "Who deciphered the hieroglyphs?", "answers": ["Champollion"],
+         "article": STONE, "title": "Stone"},
+        {"question": "What colour was the tank painted?", "answers": [], "article": FLOOD},
+    ])  # fmt: skip
+    off_corpus = write_jsonl(tmp_path / "off.jsonl", [
+        {"question": "Who was the command module pilot of Apollo 11?",
+         "answers": ["Michael Collins"], "article": MOON},
+        {"question": "In which sea did the lunar module land?",
+         "answers": ["Sea of Tranquility"], "article": MOON},
+    ])  # fmt: skip
+    result = run(tmp_path / "data", "eval", str(questions), "--off-corpus", str(off_corpus),
+                 "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["backend"] == "extractive"
+    assert report["counts"] == {"answerable": 3, "unanswerable": 1, "off_corpus": 2,
+                                "quotes_shown": report["counts"]["quotes_shown"]}  # fmt: skip
+    measures = report["measures"]
+    assert measures["recall@5"] == 1.0
+    assert measures["gold_answer_in_quote"] >= 2 / 3
+    assert measures["quote_validity"] == 1.0
+    assert measures["abstained_off_corpus"] == 1.0
+    assert measures["retrieve_p50_ms"] > 0
+    assert not (tmp_path / "data" / "chroma").exists()  # a temporary store, not the user's
+    table = run(tmp_path / "data", "eval", str(questions)).stdout
+    assert "| quotes that are exact article text (n=" in table
+    assert "| recall@5 | 1.000 |" in table
+
+
+def test_a_broken_question_file_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"data": [{"paragraphs": 3}]}', encoding="utf-8")
+    result = run(tmp_path, "eval", str(broken))
+    assert result.exit_code == 1
+    assert "not a SQuAD v2 or question JSONL file" in result.stderr
+
+
+def hit(chunk_id: str) -> ScoredChunk:
+    chunk = Chunk(chunk_id, "a", "h", 0, 0, 1, "x")
+    return ScoredChunk(chunk, 0.0, Article("a", "A", "s", "x", "h"))
+
+
+def test_reciprocal_rank_fusion_rewards_agreement() -> None:
+    dense = [hit("a"), hit("b"), hit("c")]
+    keyword = [hit("c"), hit("d"), hit("b")]
+    fused = [h.chunk.chunk_id for h in fuse([dense, keyword], rrf_k=60)]
+    assert fused == ["c", "b", "a", "d"]
+
+
+def test_keyword_retrieval_finds_rare_words_and_follows_the_store(
+    settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    store = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+    ingest_files([SEEDS], store, fake_embedder, settings.chunking)
+    bm25 = settings.retrieval.model_copy(update={"mode": "bm25"})
+    retriever = Retriever(store, bm25)
+    question = "granodiorite"
+    [first, *_] = retriever.retrieve(question, fake_embedder.embed_query(question), 3)
+    assert "granodiorite" in first.chunk.text
+    assert first.article.text[first.chunk.start : first.chunk.end] == first.chunk.text
+    note = tmp_path / "note.txt"
+    note.write_text("Zanzibar cloves\n\nThe zanzibarian clove harvest fell by a third.", "utf-8")
+    ingest_files([note], store, fake_embedder, settings.chunking)  # the index must see it
+    [found] = retriever.retrieve("zanzibarian", fake_embedder.embed_query("zanzibarian"), 3)
+    assert found.article.title == "Zanzibar cloves"
+    only = retriever.retrieve(
+        "the", fake_embedder.embed_query("the"), 3, [found.article.article_id]
+    )
+    assert only == [] or all(h.article.article_id == found.article.article_id for h in only)
+    assert content_hash(found.article.text) == found.article.content_hash
