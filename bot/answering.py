@@ -16,7 +16,7 @@ from bot.prompts import answer_messages
 from bot.quotes import Quote, is_verbatim, quote_from_article
 from bot.retrieval import Retriever
 from config.settings import AnswerSettings, RetrievalSettings
-from ingest.embedding import Embedder
+from ingest.embedding import CachingEmbedder, Embedder
 from ingest.schema import Article
 from ingest.store import ChromaStore, ScoredChunk
 
@@ -72,6 +72,7 @@ class Answerer:
         self._generator = generator
         self._max_tokens = max_tokens
         self._retriever = Retriever(store, retrieval)
+        self._sentence_vectors = CachingEmbedder(embedder)  # the same sentences come back
 
     @property
     def store(self) -> ChromaStore:
@@ -126,7 +127,11 @@ class Answerer:
         with watch.stage("retrieve"):
             question_vector = self._embedder.embed_query(question)
             hits = self._retriever.retrieve(question, question_vector, top_k, article_ids)
-            ranked = rank_evidence(question, question_vector, hits, self._embedder) if hits else []
+            ranked = (
+                rank_evidence(question, question_vector, hits, self._sentence_vectors)
+                if hits
+                else []
+            )
         if not hits:
             show(EMPTY_STORE)
             return Answer(question, EMPTY_STORE, True, (), self.backend)

