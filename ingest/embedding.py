@@ -113,10 +113,10 @@ class CachingEmbedder:
     sentences come back question after question.
     """
 
-    def __init__(self, inner: Embedder, capacity: int = 50_000) -> None:
+    def __init__(self, inner: Embedder, capacity: int = 20_000) -> None:
         self._inner = inner
-        self._capacity = capacity
-        self._cache: OrderedDict[str, Vector] = OrderedDict()
+        self._capacity = capacity  # float32 rows: 20,000 of 384 dimensions take about 30 MB
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -127,16 +127,16 @@ class CachingEmbedder:
         with self._lock:
             missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
         embedded = self._inner.embed_documents(missing) if missing else []
-        fresh = dict(zip(missing, embedded, strict=True))
+        fresh = {t: np.asarray(v, dtype=np.float32) for t, v in zip(missing, embedded, strict=True)}
         with self._lock:
             self._cache.update(fresh)
-            vectors = [self._cache.get(text) or fresh[text] for text in texts]
+            rows = [fresh[text] if text in fresh else self._cache[text] for text in texts]
             for text in texts:
                 if text in self._cache:
                     self._cache.move_to_end(text)
             while len(self._cache) > self._capacity:
                 self._cache.popitem(last=False)
-        return vectors
+        return [[float(x) for x in row] for row in rows]
 
     def embed_query(self, text: str) -> Vector:
         return self._inner.embed_query(text)
