@@ -101,16 +101,15 @@ def _llm(settings: Settings) -> Check:
 
 def _ollama(settings: Settings, api: OllamaAPI) -> Check:
     model = settings.llm.model
-    if model not in api.model_names():
+    pulled = api.model_names()
+    if model not in pulled:
         return Check(
             "llm",
             "fail",
             f"Ollama at {api.url} has no model '{model}'",
             f"run `ollama pull {model}`",
         )
-    with api.errors(model, "a model description", api.timeout):
-        info = api.client.show(model).modelinfo or {}
-    trained = next((int(v) for k, v in info.items() if k.endswith(".context_length") and v), None)
+    trained = api.trained_context(model)
     detail = f"ollama: {model} pulled at {api.url}; num_ctx {settings.llm.num_ctx}"
     if trained is not None and trained < settings.llm.num_ctx:
         return Check("llm", "warn", f"{detail}, more than the {trained} it was trained for",
@@ -118,7 +117,7 @@ def _ollama(settings: Settings, api: OllamaAPI) -> Check:
     trained_note = f" (trained for {trained})" if trained else ""
     if settings.embedding.backend == "ollama":
         embedding = settings.embedding.ollama_model
-        if embedding not in api.model_names():
+        if embedding not in pulled:
             return Check("llm", "fail", f"Ollama has no embedding model '{embedding}'",
                          f"run `ollama pull {embedding}`")  # fmt: skip
     return Check("llm", "ok", detail + trained_note)

@@ -55,11 +55,7 @@ class OllamaGenerator:
                 f"Ollama at {self._api.url} has no model '{self._model}' — "
                 f"run `ollama pull {self._model}`"
             )
-        with self._api.errors(self._model, "a model description", self._api.timeout):
-            info = self._api.client.show(self._model).modelinfo or {}
-        trained = next(
-            (int(v) for k, v in info.items() if k.endswith(".context_length") and v), None
-        )
+        trained = self._api.trained_context(self._model)
         if trained is not None and trained < self._context_tokens:
             log.warning(
                 "llm.num_ctx=%d is more than %s was trained for; using %d",

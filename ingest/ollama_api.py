@@ -44,6 +44,12 @@ class OllamaAPI:
         names = {entry.model or "" for entry in listed}
         return names | {name.removesuffix(":latest") for name in names}
 
+    def trained_context(self, model: str) -> int | None:
+        """The context length ``model`` was trained for, as ``/api/show`` reports it."""
+        with self.errors(model, "a model description", self.timeout):
+            info = self.client.show(model).modelinfo or {}
+        return next((int(v) for k, v in info.items() if k.endswith(".context_length") and v), None)
+
     @contextmanager
     def errors(self, model: str, doing: str, timeout: float) -> Iterator[None]:
         """Turns the client's exceptions into one :class:`BackendError` that says what to do."""
