@@ -48,7 +48,7 @@ from bot.journal import Journal, Question
 from config.errors import BackendError, ConfigError, InquoteError
 from config.settings import Settings
 from ingest.fetching import Fetcher
-from ingest.pipeline import ingest_article, ingest_url
+from ingest.pipeline import IngestOutcome, ingest_article, ingest_url
 from ingest.reading import SUPPORTED_SUFFIXES, read_article
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class InquoteBot:
                     self.settings.chunking,
                     self.settings.dedup.near_duplicate_threshold,
                 )
-            result = f"{outcome.status}: {outcome.title} ({outcome.chunks} chunks)"
+            result = _ingest_result(outcome)
         except InquoteError as exc:
             result = f"Could not add {name}: {exc}"
         await progress.edit_text(result)
@@ -269,13 +269,7 @@ class InquoteBot:
             settings.chunking,
             near_duplicate_threshold=settings.dedup.near_duplicate_threshold,
         )
-        if outcome.status == "failed":
-            result = f"Could not add it: {outcome.reason}"
-        elif outcome.status == "duplicate":
-            result = f"Already stored: {outcome.reason}"
-        else:
-            result = f"{outcome.status}: {outcome.title} ({outcome.chunks} chunks)"
-        await progress.edit_text(result, link_preview_options=NO_PREVIEW)
+        await progress.edit_text(_ingest_result(outcome), link_preview_options=NO_PREVIEW)
 
     async def _reply_text(self, update: Update, text: str) -> None:
         message = update.effective_message
@@ -380,6 +374,15 @@ async def _keep_typing(send: Callable[[], Awaitable[object]]) -> None:
         with contextlib.suppress(Exception):
             await send()
         await asyncio.sleep(TYPING_EVERY)
+
+
+def _ingest_result(outcome: IngestOutcome) -> str:
+    """What became of an article an admin sent, in one line."""
+    if outcome.status == "failed":
+        return f"Could not add it: {outcome.reason}"
+    if outcome.status == "duplicate":
+        return f"Already stored: {outcome.reason}"
+    return f"{outcome.status}: {outcome.title} ({outcome.chunks} chunks)"
 
 
 def conversation_key(chat_id: int, user_id: int) -> str:
