@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.bidi import isolate
 from bot.citations import CitedAnswer
 from bot.extractive import best_support, rank_evidence, select_answer
 from bot.generation import Generator
@@ -126,9 +127,12 @@ class Answerer:
     ) -> Answer:
         with watch.stage("retrieve"):
             question_vector = self._embedder.embed_query(question)
-            hits = self._retriever.retrieve(question, question_vector, top_k, article_ids)
+            languages = self._retriever.question_languages(question)
+            hits = self._retriever.retrieve(
+                question, question_vector, top_k, article_ids, languages
+            )
             ranked = (
-                rank_evidence(question, question_vector, hits, self._sentence_vectors)
+                rank_evidence(question, question_vector, hits, self._sentence_vectors, languages)
                 if hits
                 else []
             )
@@ -149,7 +153,7 @@ class Answerer:
                 quotes = _verified([(item.article, item.text, item.start) for item in chosen])
             if quotes:
                 text = " ".join(
-                    f"{quote.text} [{number}]" for number, quote in enumerate(quotes, 1)
+                    f"{isolate(quote.text)} [{number}]" for number, quote in enumerate(quotes, 1)
                 )
                 show(text)
                 return Answer(question, text, False, quotes, self.backend)

@@ -17,6 +17,7 @@ import click
 from bot.answering import Answer
 from bot.app import answerer_over, build_answerer, open_store
 from bot.backends import choose_backend
+from bot.bidi import isolate
 from bot.conversation import Conversation
 from bot.doctor import run_checks
 from bot.evaluation import build_store, evaluate, load_eval_file
@@ -384,11 +385,12 @@ def render_sources(answer: Answer) -> str:
     lines = []
     for number, quote in enumerate(answer.quotes, 1):
         dated = f" ({quote.published})" if quote.published else ""
+        title = isolate(quote.title)
         if quote.text in answer.text:
-            lines.append(f"[{number}] {quote.title}{dated}")
+            lines.append(f"[{number}] {title}{dated}")
         else:
-            lines.append(f"[{number}] “{quote.text}”")
-            lines.append(f"    — {quote.title}{dated}")
+            lines.append(f"[{number}] “{isolate(quote.text)}”")
+            lines.append(f"    — {title}{dated}")
         lines.append(f"    {quote.source}, characters {quote.start}-{quote.end}")
     return "\n".join(lines)
 
@@ -407,7 +409,10 @@ def list_articles(settings: Settings, as_json: bool) -> None:
             continue
         date = article.published or "-"
         chunks = f"{article.chunk_count:>4} chunks"
-        click.echo(f"{article.article_id}  {chunks}  {date:<10}  {article.title}")
+        language = article.language or "?"
+        click.echo(
+            f"{article.article_id}  {chunks}  {date:<10}  {language:<3} {isolate(article.title)}"
+        )
         click.echo(f"    {article.source}")
         if article.duplicate_of:
             click.echo(f"    duplicate of {article.duplicate_of}: the same story, stored once")

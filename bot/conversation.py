@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.answering import Answer, Answerer
-from bot.extractive import content_terms
 from bot.prompts import standalone_messages
 from config.errors import BackendError
+from ingest.terms import content_terms
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class Conversation:
         if not history:
             return question
         generator = self._answerer.generator
+        language = next(iter(self._answerer.retriever.question_languages(question)), "")
         if generator is not None:
             pairs = [(turn.standalone, turn.answer.text) for turn in history]
             try:
@@ -73,10 +74,10 @@ class Conversation:
             except BackendError as exc:
                 log.warning("could not rewrite the follow-up, using the heuristic: %s", exc)
                 rewritten = ""
-            if _usable(rewritten):
+            if _usable(rewritten, language):
                 return rewritten
-        if _REFERRING.search(question) or len(content_terms(question)) < 2:
-            topic = _topic_words(history[-1].standalone, question)
+        if _REFERRING.search(question) or len(content_terms(question, language)) < 2:
+            topic = _topic_words(history[-1].standalone, question, language)
             return f"{question} ({topic})" if topic else question
         return question
 
@@ -89,17 +90,19 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _usable(rewritten: str) -> bool:
+def _usable(rewritten: str, language: str) -> bool:
     """A rewrite worth retrieving with: one question-sized line, not an answer or a refusal."""
-    return 3 <= len(rewritten) <= STANDALONE_MAX_CHARS and len(content_terms(rewritten)) >= 2
+    return (
+        3 <= len(rewritten) <= STANDALONE_MAX_CHARS and len(content_terms(rewritten, language)) >= 2
+    )
 
 
-def _topic_words(previous: str, question: str) -> str:
+def _topic_words(previous: str, question: str, language: str) -> str:
     """The names in the previous question (capitalised words after its first) the follow-up lacks.
 
     Only names: the previous question's other words would pull retrieval back to its own answer.
     """
-    own = content_terms(question)
+    own = content_terms(question, language)
     names = re.findall(r"(?<!^)\b[A-Z][\w'-]+", previous.strip())
-    kept = [name for name in names if content_terms(name) and not content_terms(name) <= own]
+    kept = [name for name in names if (terms := content_terms(name, language)) and not terms <= own]
     return " ".join(dict.fromkeys(kept))

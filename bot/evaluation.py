@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,10 @@ from bot.answering import Answer, Answerer
 from config.errors import SourceError
 from config.settings import Settings
 from ingest.embedding import Embedder
+from ingest.language import detect_language
 from ingest.pipeline import ingest_files
 from ingest.store import ChromaStore
+from ingest.terms import content_terms, normalize
 
 RECALL_AT = (1, 5, 10)
 STAGES = ("retrieve", "generate", "verify")
@@ -38,6 +40,7 @@ class EvalQuestion:
     question: str
     answers: tuple[str, ...]  # empty: the article does not answer it
     article: str  # title
+    language: str = ""  # the article's, as ingest detects it
 
 
 def load_eval_file(path: Path) -> tuple[list[EvalArticle], list[EvalQuestion]]:
@@ -48,10 +51,15 @@ def load_eval_file(path: Path) -> tuple[list[EvalArticle], list[EvalQuestion]]:
         raise SourceError(f"{path}: cannot read it ({exc.strerror})") from exc
     try:
         if path.suffix.lower() == ".jsonl":
-            return _from_jsonl([json.loads(line) for line in raw.splitlines() if line.strip()])
-        return _from_squad(json.loads(raw))
+            articles, questions = _from_jsonl(
+                [json.loads(line) for line in raw.splitlines() if line.strip()]
+            )
+        else:
+            articles, questions = _from_squad(json.loads(raw))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise SourceError(f"{path}: not a SQuAD v2 or question JSONL file ({exc})") from exc
+    languages = {article.title: detect_language(article.text) for article in articles}
+    return articles, [replace(q, language=languages.get(q.article, "")) for q in questions]
 
 
 def _from_squad(data: dict[str, Any]) -> tuple[list[EvalArticle], list[EvalQuestion]]:
@@ -92,66 +100,130 @@ def build_store(
 
 
 @dataclass
-class EvalReport:
-    backend: str
+class Tally:
+    """Counts over one group of questions (a language, or all of them)."""
+
     answerable: int = 0
     ranks: list[int | None] = field(default_factory=list)
     answered: int = 0
     gold_in_quote: int = 0
+    gold_in_first: int = 0
+    gold_in_first_lenient: int = 0
+    quotes_in_answers: int = 0
     quotes_shown: int = 0
     quotes_verbatim: int = 0
     unanswerable: int = 0
     unanswerable_abstained: int = 0
     off_corpus: int = 0
     off_corpus_abstained: int = 0
+    language_checked: int = 0
+    language_matched: int = 0
+
+    def measures(self) -> dict[str, float | None]:
+        found = [rank for rank in self.ranks if rank is not None]
+        result: dict[str, float | None] = {
+            f"recall@{k}": _share(sum(rank < k for rank in found), self.answerable)
+            for k in RECALL_AT
+        }
+        result["mrr@10"] = _share(sum(1 / (rank + 1) for rank in found), self.answerable)
+        result["answered"] = _share(self.answered, self.answerable)
+        result["gold_answer_in_quote"] = _share(self.gold_in_quote, self.answerable)
+        result["gold_answer_in_first_quote"] = _share(self.gold_in_first, self.answerable)
+        result["gold_in_first_lenient"] = _share(self.gold_in_first_lenient, self.answerable)
+        result["quotes_per_answer"] = (
+            self.quotes_in_answers / self.answered if self.answered else None
+        )
+        result["quote_validity"] = _share(self.quotes_verbatim, self.quotes_shown)
+        result["abstained_unanswerable"] = _share(self.unanswerable_abstained, self.unanswerable)
+        result["abstained_off_corpus"] = _share(self.off_corpus_abstained, self.off_corpus)
+        result["question_language_matches"] = _share(self.language_matched, self.language_checked)
+        return result
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "answerable": self.answerable,
+            "unanswerable": self.unanswerable,
+            "off_corpus": self.off_corpus,
+            "quotes_shown": self.quotes_shown,
+        }
+
+
+def _share(part: float, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass
+class EvalReport:
+    """Measures over every question, and per language of the articles asked about."""
+
+    backend: str
+    overall: Tally = field(default_factory=Tally)
+    languages: dict[str, Tally] = field(default_factory=dict)
     timings: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
 
-    def measures(self) -> dict[str, float | int | None]:
-        found = [rank for rank in self.ranks if rank is not None]
-        n = self.answerable or 1
-        result: dict[str, float | int | None] = {
-            f"recall@{k}": sum(rank < k for rank in found) / n for k in RECALL_AT
-        }
-        result["mrr@10"] = sum(1 / (rank + 1) for rank in found) / n
-        result["answered"] = self.answered / n
-        result["gold_answer_in_quote"] = self.gold_in_quote / n
-        result["quote_validity"] = (
-            self.quotes_verbatim / self.quotes_shown if self.quotes_shown else None
-        )
-        result["abstained_unanswerable"] = (
-            self.unanswerable_abstained / self.unanswerable if self.unanswerable else None
-        )
-        result["abstained_off_corpus"] = (
-            self.off_corpus_abstained / self.off_corpus if self.off_corpus else None
-        )
+    def merge(self, other: EvalReport) -> None:
+        """Adds ``other``'s counts and timings to this report's."""
+        for language, tally in [("", other.overall), *other.languages.items()]:
+            mine = self.overall if not language else self.tallies(language)[1]
+            for name in Tally.__dataclass_fields__:
+                setattr(mine, name, getattr(mine, name) + getattr(tally, name))
+        for stage, seconds in other.timings.items():
+            self.timings[stage] += seconds
+
+    def tallies(self, language: str) -> tuple[Tally, Tally]:
+        return self.overall, self.languages.setdefault(language or "?", Tally())
+
+    def measures(self) -> dict[str, float | None]:
+        """The overall measures plus stage timings (p50/p95, ms)."""
+        result = self.overall.measures()
         for stage, seconds in self.timings.items():
             result[f"{stage}_p50_ms"] = _percentile(seconds, 50)
             result[f"{stage}_p95_ms"] = _percentile(seconds, 95)
         return result
 
     def as_json(self) -> dict[str, Any]:
-        counts = {
-            "answerable": self.answerable,
-            "unanswerable": self.unanswerable,
-            "off_corpus": self.off_corpus,
-            "quotes_shown": self.quotes_shown,
+        return {
+            "backend": self.backend,
+            "counts": self.overall.counts(),
+            "measures": self.measures(),
+            "languages": {
+                language: {"counts": tally.counts(), "measures": tally.measures()}
+                for language, tally in sorted(self.languages.items())
+            },
         }
-        return {"backend": self.backend, "counts": counts, "measures": self.measures()}
 
     def table(self) -> str:
-        names = {
-            "answered": f"answerable questions answered (n={self.answerable})",
-            "gold_answer_in_quote": "gold answer in a shown quote",
-            "quote_validity": f"quotes that are exact article text (n={self.quotes_shown})",
-            "abstained_unanswerable": f"abstained, unanswerable (n={self.unanswerable})",
-            "abstained_off_corpus": f"abstained, off-corpus (n={self.off_corpus})",
+        """Markdown: a row per article language (and one for all), then the timings."""
+        columns = {
+            "answered": "answered",
+            "gold_answer_in_quote": "gold in a quote",
+            "gold_answer_in_first_quote": "gold in first quote",
+            "gold_in_first_lenient": "gold in first (lenient)",
+            "quotes_per_answer": "quotes / answer",
+            "quote_validity": "quotes verbatim",
+            "abstained_unanswerable": "unanswerable declined",
+            "abstained_off_corpus": "off-corpus declined",
+            "recall@1": "recall@1",
+            "recall@5": "recall@5",
+            "question_language_matches": "question language = article's",
         }
-        lines = [f"| measure ({self.backend}) | value |", "|---|---|"]
-        for key, value in self.measures().items():
-            shown = (
-                "-" if value is None else f"{value:.1f}" if key.endswith("_ms") else f"{value:.3f}"
-            )
-            lines.append(f"| {names.get(key, key)} | {shown} |")
+        rows = [*sorted(self.languages.items()), ("all", self.overall)]
+        lines = [
+            f"| language ({self.backend}) | questions (answerable / unanswerable / off) | "
+            + " | ".join(columns.values())
+            + " |",
+            "|---" * (len(columns) + 2) + "|",
+        ]
+        for language, tally in rows:
+            measures = tally.measures()
+            shown = ["-" if measures[key] is None else f"{measures[key]:.3f}" for key in columns]
+            sizes = f"{tally.answerable} / {tally.unanswerable} / {tally.off_corpus}"
+            lines.append(f"| {language} | {sizes} | " + " | ".join(shown) + " |")
+        lines += ["", "| stage | p50 ms | p95 ms |", "|---|---|---|"]
+        for stage, seconds in self.timings.items():
+            p50, p95 = _percentile(seconds, 50), _percentile(seconds, 95)
+            if p50 is not None and p95 is not None:
+                lines.append(f"| {stage} | {p50:.1f} | {p95:.1f} |")
         return "\n".join(lines)
 
 
@@ -168,47 +240,82 @@ def evaluate(
     off_corpus: Sequence[EvalQuestion] = (),
     progress: Callable[[], None] | None = None,
 ) -> EvalReport:
-    """Asks every question through ``answerer``; off-corpus questions should all be declined."""
+    """Asks every question through ``answerer``; off-corpus questions should all be declined.
+
+    Results are grouped by the language of the article each question is about. Gold answers
+    are matched exactly (what inquote is tuned by) and, for the first quote, leniently too:
+    every content term of the answer, stemmed, in the quote (inflected answers in Russian,
+    German or Arabic differ from the text by their endings).
+    """
     report = EvalReport(answerer.backend)
     for item in questions:
-        answer = _ask(answerer, item.question, report)
+        tallies = report.tallies(item.language)
+        answer = _ask(answerer, item, report, tallies)
+        quotes = [] if answer.abstained else answer.quotes
+        for tally in tallies:
+            if not item.answers:
+                tally.unanswerable += 1
+                tally.unanswerable_abstained += answer.abstained
+                continue
+            tally.answerable += 1
+            tally.answered += not answer.abstained
+            tally.quotes_in_answers += len(quotes)
+            tally.gold_in_quote += any(_holds(quote.text, item.answers) for quote in quotes)
+            tally.gold_in_first += bool(quotes) and _holds(quotes[0].text, item.answers)
+            tally.gold_in_first_lenient += bool(quotes) and _holds_lenient(
+                quotes[0].text, item.answers, item.language
+            )
         if item.answers:
-            report.answerable += 1
             hits = answerer.retriever.retrieve(
                 item.question, answerer.embedder.embed_query(item.question), max(RECALL_AT)
             )
             ranks = [i for i, hit in enumerate(hits) if _holds(hit.chunk.text, item.answers)]
-            report.ranks.append(ranks[0] if ranks else None)
-            report.answered += not answer.abstained
-            report.gold_in_quote += not answer.abstained and any(
-                _holds(quote.text, item.answers) for quote in answer.quotes
-            )
-        else:
-            report.unanswerable += 1
-            report.unanswerable_abstained += answer.abstained
+            for tally in tallies:
+                tally.ranks.append(ranks[0] if ranks else None)
         if progress:
             progress()
     for item in off_corpus:
-        report.off_corpus += 1
-        report.off_corpus_abstained += _ask(answerer, item.question, report).abstained
+        tallies = report.tallies(item.language)
+        abstained = _ask(answerer, item, report, tallies).abstained
+        for tally in tallies:
+            tally.off_corpus += 1
+            tally.off_corpus_abstained += abstained
         if progress:
             progress()
     return report
 
 
-def _ask(answerer: Answerer, question: str, report: EvalReport) -> Answer:
-    answer = answerer.ask(question)
+def _ask(
+    answerer: Answerer, item: EvalQuestion, report: EvalReport, tallies: Sequence[Tally]
+) -> Answer:
+    answer = answerer.ask(item.question)
+    language = next(iter(answerer.retriever.question_languages(item.question)), "")
     for stage in STAGES:
         if stage in answer.timings:
             report.timings[stage].append(answer.timings[stage])
     for quote in answer.quotes:
         article = answerer.store.get_article(quote.article_id)
-        report.quotes_shown += 1
-        report.quotes_verbatim += bool(
-            article and article.text[quote.start : quote.end] == quote.text
-        )
+        verbatim = bool(article and article.text[quote.start : quote.end] == quote.text)
+        for tally in tallies:
+            tally.quotes_shown += 1
+            tally.quotes_verbatim += verbatim
+    for tally in tallies:
+        tally.language_checked += 1
+        tally.language_matched += language == item.language
     return answer
 
 
 def _holds(text: str, answers: Sequence[str]) -> bool:
     return any(answer in text for answer in answers)
+
+
+def _holds_lenient(text: str, answers: Sequence[str], language: str) -> bool:
+    """Every content term of some answer is among the text's (or its folded form is in it)."""
+    folded = normalize(text, language)
+    words = content_terms(text, language)
+    for answer in answers:
+        wanted = content_terms(answer, language)
+        exact = normalize(answer, language).strip()
+        if (wanted and wanted <= words) or (exact and exact in folded):
+            return True
+    return False

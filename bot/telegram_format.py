@@ -1,10 +1,12 @@
 """Answers as Telegram HTML messages that never break. Pure code.
 
 Every piece of article or model text is escaped and cleaned of control and invisible characters;
-tags come only from here. Quotes go in expandable blockquotes, each followed by its article's
-title, date and source, and a quote is never separated from its citation. Messages stay under
-Telegram's 4096-character limit (counted, conservatively, on the HTML with its tags, in UTF-16
-units as Telegram counts), split on paragraph, then sentence, then word boundaries.
+tags come only from here, and so do the bidirectional isolates that keep a right-to-left title in
+its place in a citation line (:mod:`bot.bidi`). Quotes go in expandable blockquotes, each
+followed by its article's title, date and source, and a quote is never separated from its
+citation. Messages stay under Telegram's 4096-character limit (counted, conservatively, on the
+HTML with its tags, in UTF-16 units as Telegram counts), split on paragraph, then sentence, then
+word boundaries.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.answering import Answer
+from bot.bidi import isolate
 
 MESSAGE_LIMIT = 4096
 _KEPT_CONTROLS = {"\n", "\t"}
@@ -62,7 +65,7 @@ def render_answer(answer: Answer) -> list[Message]:
         blocks.append(_Block("", lead))
     for number, quote in enumerate(answer.quotes, 1):
         dated = f", {quote.published}" if quote.published else ""
-        citation = f"[{number}] {clean(quote.title)}{dated} — {clean(quote.source)}"
+        citation = f"[{number}] {isolate(clean(quote.title))}{dated} — {clean(quote.source)}"
         blocks.append(_Block(clean(quote.text), citation))
     return pack(blocks)
 

@@ -1,25 +1,30 @@
 """Sentence-aware chunks and sentence spans, with character offsets into the article text.
 
-LlamaIndex's ``SentenceSplitter`` decides where chunks end; we then locate every chunk in the
-article so each carries exact ``start``/``end`` offsets (``chunk.text == text[start:end]``).
+Sentences are split by the article's language with sentencex (Wikimedia's rule-based segmenter:
+abbreviations per language, ``؟`` and ``。`` and their kin as sentence ends). LlamaIndex's
+``SentenceSplitter`` packs those sentences into chunks; we then locate every chunk in the article
+so each carries exact ``start``/``end`` offsets (``chunk.text == text[start:end]``).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import cache
-from typing import Any
 
+import sentencex
 from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.utils import globals_helper
 
 from ingest.schema import Article, Chunk, chunk_id_for
+
+# Languages sentencex has no rules of, split by a close relative's (Danish knows "kl." and "7.").
+SENTENCE_RULES = {"nb": "da", "nn": "da", "no": "da"}
 
 
 def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Split an article into overlapping, sentence-aligned chunks with exact offsets."""
-    splitter = _splitter(chunk_size, chunk_overlap)
+    splitter = _splitter(chunk_size, chunk_overlap, article.language)
     nodes = splitter.get_nodes_from_documents([Document(text=article.text)])
     chunks = []
     cursor = 0
@@ -41,8 +46,13 @@ def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list
 
 
 @cache
-def _splitter(chunk_size: int, chunk_overlap: int) -> SentenceSplitter:
-    return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+def _splitter(chunk_size: int, chunk_overlap: int, language: str) -> SentenceSplitter:
+    def split(text: str) -> list[str]:
+        return [text[start:end] for start, end in _sentence_bounds(text, language)]
+
+    return SentenceSplitter(
+        chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunking_tokenizer_fn=split
+    )
 
 
 def _locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
@@ -58,26 +68,31 @@ def _locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
     return match.start(), match.end()
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, language: str = ""
+) -> list[tuple[int, int]]:
     """``(start, end)`` of each sentence of ``text[start:end]``, as offsets into ``text``.
 
-    Line breaks end sentences too (headings and list items often have no full stop).
+    Line breaks end sentences too (headings and list items often have no full stop); a span has
+    no leading or trailing whitespace.
     """
     end = len(text) if end is None else end
     spans = []
     for line in re.finditer(r"[^\n]+", text[start:end]):
         base = start + line.start()
-        for sentence_start, sentence_end in _punkt().span_tokenize(line.group()):
-            spans.append((base + sentence_start, base + sentence_end))
+        for sentence_start, sentence_end in _sentence_bounds(line.group(), language):
+            piece = line.group()[sentence_start:sentence_end]
+            stripped = piece.strip()
+            if stripped:
+                lead = sentence_start + len(piece) - len(piece.lstrip())
+                spans.append((base + lead, base + lead + len(stripped)))
     return spans
 
 
-@cache
-def _punkt() -> Any:
-    return globals_helper.punkt_tokenizer
-
-
-@cache
-def stopwords() -> frozenset[str]:
-    """English stopwords (NLTK's list, shipped inside llama-index-core)."""
-    return frozenset(globals_helper.stopwords)
+def _sentence_bounds(text: str, language: str) -> list[tuple[int, int]]:
+    """Sentences of ``text`` as consecutive spans that cover it, whitespace included."""
+    rules = SENTENCE_RULES.get(language, language) or "en"
+    found = sentencex.get_sentence_boundaries(rules, text)
+    cuts = sorted({int(sentence["end_index"]) for sentence in found} - {0, len(text)})
+    edges = [0, *cuts, len(text)]
+    return list(itertools.pairwise(edges))

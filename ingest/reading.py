@@ -18,6 +18,7 @@ from pypdf.errors import PdfReadError
 
 from config.errors import SourceError
 from ingest.html_text import extract_html
+from ingest.language import detect_language
 from ingest.schema import Article, article_id_for, content_hash
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
@@ -132,6 +133,7 @@ def make_article(source: str, raw_text: str, title: str = "", published: str = "
         text=text,
         content_hash=content_hash(text),
         published=parse_date(published) or parse_date(text[:600]),
+        language=detect_language(text),
     )
 
 

@@ -73,6 +73,7 @@ class Article:
     site: str = ""
     signature: str = ""  # MinHash of the text (ingest.dedup), to find the same story again
     duplicate_of: str = ""  # set when this is another copy of that article: it has no chunks
+    language: str = ""  # ISO 639 code detected at ingest (ingest.language); "" if unknown
 
     def metadata(self) -> dict[str, str | int]:
         fields = asdict(self)
@@ -93,6 +94,7 @@ class Article:
             site=str(metadata.get("site", "")),
             signature=str(metadata.get("signature", "")),
             duplicate_of=str(metadata.get("duplicate_of", "")),
+            language=str(metadata.get("language", "")),
         )
 
 

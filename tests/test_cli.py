@@ -45,11 +45,12 @@ def test_ingesting_the_seeds_twice_changes_nothing(tmp_path: Path) -> None:
     first = run(tmp_path, "ingest", str(SEEDS))
     assert first.exit_code == 0
     added, updated, unchanged, failed, chunks = summary(first)
-    assert (added, updated, unchanged, failed) == (4, 0, 0, 0)
+    assert (added, updated, unchanged, failed) == (5, 0, 0, 0)
     second = run(tmp_path, "ingest", str(SEEDS))
     assert second.exit_code == 0
-    assert summary(second) == (0, 0, 4, 0, chunks)
-    assert "unchanged  mehr-news-donbas-recognition-2022-" in second.stderr
+    assert summary(second) == (0, 0, 5, 0, chunks)
+    one = run(tmp_path, "ingest", str(SEEDS / "mehr-news-donbas-recognition-2022.md"))
+    assert "unchanged  mehr-news-donbas-recognition-2022-" in one.stderr  # a line per article
 
 
 def test_ask_json_prints_one_object_whose_quotes_are_in_the_articles(seeded: Path) -> None:
@@ -106,6 +107,19 @@ def test_ask_prints_the_answer_then_its_articles(seeded: Path) -> None:
     assert "Nord Stream 2" not in sources  # the quote is the answer: not printed twice
 
 
+def test_a_persian_question_is_answered_from_the_persian_article(seeded: Path) -> None:
+    result = run(seeded, "ask", "تخت جمشید چه سالی در فهرست میراث جهانی یونسکو ثبت شد؟")
+    answer, _, sources = result.stdout.partition("\n\n")
+    # The quote is isolated: its citation number stays after it in a left-to-right line.
+    assert re.fullmatch(r"\u2068[^\u2069]*۱۹۷۹[^\u2069]*\u2069 \[1\]", answer)
+    assert sources.startswith("[1] \u2068تخت جمشید")
+    as_json = json.loads(run(seeded, "ask", "--json", "تخت جمشید کی ثبت جهانی شد؟").stdout)
+    [quote] = as_json["quotes"]
+    article = (SEEDS / "takht-e-jamshid-persepolis.md").read_text(encoding="utf-8")
+    assert quote["text"] in article
+    assert "\u2068" not in quote["text"]
+
+
 def test_an_abstention_prints_the_closest_passages_in_full(seeded: Path) -> None:
     result = run(seeded, "ask", "What is the capital of Australia?")
     assert result.exit_code == 0
@@ -124,18 +138,23 @@ def test_ask_can_keep_to_one_article(seeded: Path) -> None:
     assert {quote["article_id"] for quote in answer["quotes"]} == {rosetta}
 
 
-def test_list_shows_id_title_source_chunks_and_date(seeded: Path) -> None:
+def test_list_shows_id_title_source_chunks_date_and_language(seeded: Path) -> None:
     result = run(seeded, "list")
     assert result.exit_code == 0
-    assert "4 articles," in result.stdout
+    assert "5 articles," in result.stdout
     assert re.search(
-        r"great-molasses-flood-1919-\w+ +\d+ chunks +1919-01-15 +The Great", result.stdout
+        r"great-molasses-flood-1919-\w+ +\d+ chunks +1919-01-15 +en +The Great", result.stdout
+    )
+    # A right-to-left title is isolated, so the columns before it keep their order.
+    assert re.search(
+        r"takht-e-jamshid-persepolis-\w+ +\d+ chunks +2026-11-26 +fa +\u2068تخت", result.stdout
     )
     listed = [json.loads(line) for line in run(seeded, "list", "--json").stdout.splitlines()]
-    assert len(listed) == 4
-    assert {"article_id", "title", "source", "published", "chunk_count", "content_hash"} <= set(
-        listed[0]
-    )
+    assert len(listed) == 5
+    assert {
+        "article_id", "title", "source", "published", "chunk_count", "content_hash", "language"
+    } <= set(listed[0])  # fmt: skip
+    assert {a["language"] for a in listed} == {"en", "fa"}
 
 
 def test_remove_takes_the_article_out(tmp_path: Path) -> None:
@@ -210,10 +229,10 @@ def test_switching_embedding_model_is_refused_then_reindexed(tmp_path: Path) -> 
         assert "inquote reindex" in refused.stderr
         reindexed = run(tmp_path, "reindex", env=env)
         assert reindexed.exit_code == 0, reindexed.output
-        assert "re-embedded 4 articles with ollama/nomic-embed-text" in reindexed.stdout
+        assert "re-embedded 5 articles with ollama/nomic-embed-text" in reindexed.stdout
         answer = json.loads(run(tmp_path, "ask", "--json", "Rosetta hieroglyphs", env=env).stdout)
         assert answer["quotes"]
-        assert "4 articles" in run(tmp_path, "list", env=env).stdout
+        assert "5 articles" in run(tmp_path, "list", env=env).stdout
     assert run(tmp_path, "list").exit_code == 1  # the embedded model is now the stranger
 
 

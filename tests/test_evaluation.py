@@ -54,9 +54,15 @@ def test_eval_reports_retrieval_answers_validity_abstention_and_latency(tmp_path
     assert measures["abstained_off_corpus"] == 1.0
     assert measures["retrieve_p50_ms"] > 0
     assert not (tmp_path / "data" / "chroma").exists()  # a temporary store, not the user's
+    assert measures["gold_answer_in_first_quote"] <= measures["gold_answer_in_quote"]
+    assert measures["quotes_per_answer"] >= 1
+    english = report["languages"]["en"]  # a row per language of the articles asked about
+    assert english["counts"]["answerable"] == 3
+    assert english["measures"]["quote_validity"] == 1.0
     table = run(tmp_path / "data", "eval", str(questions)).stdout
-    assert "| quotes that are exact article text (n=" in table
-    assert "| recall@5 | 1.000 |" in table
+    assert "| en | 3 / 1 / 0 |" in table
+    assert "| all | 3 / 1 / 0 |" in table
+    assert "gold in first quote" in table
 
 
 def test_a_broken_question_file_is_one_line(tmp_path: Path) -> None:

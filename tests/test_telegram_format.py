@@ -142,3 +142,17 @@ def test_plain_text_of_any_length_splits_under_the_limit(size: int) -> None:
     assert "".join(html.unescape(m.html) for m in messages) == text
     for message in messages:
         check(message.html)
+
+
+def test_right_to_left_quotes_and_titles_keep_their_citations_in_place() -> None:
+    quote = "تخت جمشید در سال ۱۹۷۹ میلادی در فهرست میراث جهانی یونسکو ثبت شد."
+    title = "تخت جمشید، پایتخت تشریفاتی هخامنشیان"
+    answer = Answer("?", f"\u2068{quote}\u2069 [1]", False, (quote_of(quote, title),), "x")
+    [message] = render_answer(answer)
+    checker = check(message.html)
+    # The quote fills its own blockquote, so Telegram sets it right to left by its first letter.
+    assert checker.quotes == [quote]
+    # In the left-to-right citation line the title is one isolated unit: "[1]" stays first and
+    # the date after the title, instead of being drawn into its right-to-left run.
+    assert f"[1] \u2068{title}\u2069, 2024-01-02 — https://example.org/a" in message.html
+    assert f"[1] \u2068{title}\u2069, 2024-01-02" in message.plain

