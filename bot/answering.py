@@ -91,6 +91,15 @@ class Answerer:
     def generator(self) -> Generator | None:
         return self._generator
 
+    def articles(self) -> list[Article]:
+        """The stored articles without their text (cheap: for listing), by title."""
+        stored = self._store.article_summaries()
+        return sorted(stored, key=lambda article: (article.title.lower(), article.article_id))
+
+    def counts(self) -> tuple[int, int]:
+        """How many articles and chunks are stored."""
+        return self._store.article_count(), self._store.chunk_count()
+
     @property
     def backend(self) -> str:
         return self._generator.backend if self._generator else "extractive"

@@ -8,7 +8,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,9 @@ from bot.telegram_bot import InquoteBot, run_bot
 from config.errors import InquoteError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
-from ingest.feeds import FeedRegistry, poll_feed
-from ingest.fetching import Fetcher
-from ingest.pipeline import IngestOutcome, IngestReport, ingest_files, ingest_url, reindex
+from ingest.feeds import FeedRegistry, poll_feeds
+from ingest.outcomes import IngestOutcome
+from ingest.pipeline import Ingestor
 from ingest.reading import find_articles
 from ingest.store import ChromaStore
 
@@ -122,79 +121,33 @@ def ingest(
     if not (sources or feed_urls or watch):
         raise click.UsageError("Name files, folders or URLs, or a --feed to add.")
     embedder = make_embedder(settings)
-    store = _writable_store(settings, embedder)
-    threshold = settings.dedup.near_duplicate_threshold
-    report = IngestReport()
+    ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
     if len(files) < PROGRESS_FROM:
-        report = ingest_files(
-            files,
-            store,
-            embedder,
-            settings.chunking,
-            _echo_outcome,
-            near_duplicate_threshold=threshold,
-        )
+        report = ingestor.add_paths(files, _echo_outcome)
     else:
         with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr) as bar:
-            report = ingest_files(
-                files,
-                store,
-                embedder,
-                settings.chunking,
-                lambda _: bar.update(1),
-                near_duplicate_threshold=threshold,
-            )
-    fetcher = Fetcher(settings.fetch)
+            report = ingestor.add_paths(files, lambda _: bar.update(1))
 
-    def ingest_link(url: str) -> IngestOutcome:
-        outcome = ingest_url(
-            url, fetcher, store, embedder, settings.chunking, near_duplicate_threshold=threshold
-        )
+    def record(outcome: IngestOutcome) -> None:
         _echo_outcome(outcome)
         report.outcomes.append(outcome)
-        return outcome
 
     for url in urls:
-        ingest_link(url)
+        record(ingestor.add_url(url))
     if feed_urls or watch:
-        _poll_feeds(settings, fetcher, feed_urls, ingest_link, watch=watch, interval=interval)
-    click.echo(f"{report.summary()} — {store.chunk_count()} chunks in the store")
+        poll_feeds(
+            FeedRegistry(settings.data_dir),
+            feed_urls,
+            lambda feed: ingestor.add_feed(feed, record),
+            lambda line: click.echo(line, err=True),
+            watch=watch,
+            interval=interval,
+        )
+    click.echo(f"{report.summary()} — {ingestor.store.chunk_count()} chunks in the store")
     for outcome in report.failed:
         click.echo(f"  failed: {outcome.reason}", err=True)
     if report.failed and not watch:
         sys.exit(1)
-
-
-def _poll_feeds(
-    settings: Settings,
-    fetcher: Fetcher,
-    feed_urls: tuple[str, ...],
-    ingest_link: Callable[[str], IngestOutcome],
-    *,
-    watch: bool,
-    interval: int,
-) -> None:
-    """Polls the given feeds once, or (``watch``) every remembered feed until interrupted."""
-    registry = FeedRegistry(settings.data_dir)
-    for url in feed_urls:
-        registry.add(url)
-    registry.save()
-    while True:
-        feeds = list(registry.feeds.values()) if watch else [registry.feeds[u] for u in feed_urls]
-        for feed in feeds:
-            try:
-                results = poll_feed(feed, fetcher, ingest_link)
-                click.echo(f"feed {feed.url}: {len(results)} new entries", err=True)
-            except SourceError as exc:  # a feed that is down now may be back at the next poll
-                feed.last_error = str(exc)
-                click.echo(f"feed {feed.url}: {exc}", err=True)
-            registry.save()
-        if not watch:
-            return
-        try:
-            time.sleep(interval)
-        except KeyboardInterrupt:
-            return
 
 
 @cli.command()
@@ -289,8 +242,8 @@ def chat(settings: Settings) -> None:
             conversation.reset()
             click.echo("(conversation forgotten)")
         elif line == "/sources":
-            for article in answerer.store.articles():
-                click.echo(f"{article.article_id}  {article.title}\n    {article.source}")
+            for article in answerer.articles():
+                click.echo(f"{article.article_id}  {isolate(article.title)}\n    {article.source}")
         elif line.startswith("/"):
             click.echo(CHAT_HELP)
         elif line:
@@ -307,9 +260,12 @@ def telegram(settings: Settings) -> None:
     """Run the Telegram bot until stopped (token: INQUOTE_TELEGRAM__TOKEN; see README)."""
     verbose = bool(click.get_current_context().meta.get("verbose"))
     configure_logging(settings, verbose=verbose, default=logging.INFO)  # an operator's log
-    answerer, backend_line = build_answerer(settings, write=True)  # admins add documents
-    log.info("%s", backend_line)
-    run_bot(InquoteBot(settings, answerer, backend_line))
+    embedder = make_embedder(settings)
+    store = open_store(settings, embedder, write=True)  # admins add documents and links
+    choice = choose_backend(settings)
+    log.info("%s", choice.summary)
+    answerer = answerer_over(store, embedder, settings, choice.generator)
+    run_bot(InquoteBot(settings, answerer, Ingestor(store, embedder, settings), choice.summary))
 
 
 @cli.command()
@@ -362,7 +318,12 @@ def eval_command(
         if use_store:
             store = open_store(settings, embedder)
         else:
-            click.echo(f"ingesting {len(articles)} articles into a temporary store", err=True)
+            dedup = settings.dedup.near_duplicate_threshold
+            click.echo(
+                f"ingesting {len(articles)} articles into a temporary store "
+                f"(near-duplicate threshold {dedup:g}, as configured)",
+                err=True,
+            )
             store = build_store(articles, Path(folder), settings, embedder)
         answerer = answerer_over(store, embedder, settings, choice.generator)
         total = len(questions) + len(off)
@@ -427,9 +388,10 @@ def list_articles(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def remove(settings: Settings, article_ids: tuple[str, ...]) -> None:
     """Delete articles (ids as `inquote list` shows them)."""
-    store = _writable_store(settings, make_embedder(settings))
+    embedder = make_embedder(settings)
+    ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
     for article_id in article_ids:
-        article = store.remove_article(article_id)
+        article = ingestor.remove(article_id)
         click.echo(f"removed  {article.article_id}  {article.title}")
 
 
@@ -439,8 +401,8 @@ def reindex_command(settings: Settings) -> None:
     """Re-chunk and re-embed every article with the configured embedding model and chunk sizes."""
     embedder = make_embedder(settings)
     store = _writable_store(settings, embedder, check_fingerprint=False)
-    count = reindex(
-        store, embedder, settings.chunking, lambda a: click.echo(f"  {a.article_id}", err=True)
+    count = Ingestor(store, embedder, settings).reindex(
+        lambda article: click.echo(f"  {article.article_id}", err=True)
     )
     model = embedder.fingerprint.model
     click.echo(f"re-embedded {count} articles with {model}: {store.chunk_count()} chunks")

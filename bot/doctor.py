@@ -71,7 +71,7 @@ def _store(settings: Settings) -> Check:
     return Check(
         "store",
         "ok",
-        f"{where}: {len(store.articles())} articles, {store.chunk_count()} chunks; embeddings "
+        f"{where}: {store.article_count()} articles, {store.chunk_count()} chunks; embeddings "
         f"{fingerprint.model} ({fingerprint.dimension} dimensions), as configured",
     )
 

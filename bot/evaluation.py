@@ -21,7 +21,7 @@ from config.errors import SourceError
 from config.settings import Settings
 from ingest.embedding import Embedder
 from ingest.language import detect_language
-from ingest.pipeline import ingest_files
+from ingest.pipeline import Ingestor
 from ingest.store import ChromaStore
 from ingest.terms import content_terms, normalize
 
@@ -95,7 +95,7 @@ def build_store(
         name = re.sub(r"[^\w-]+", "_", article.title)[:80] or f"article-{index}"
         (texts / f"{index:04d}-{name}.txt").write_text(article.text, encoding="utf-8")
     store = ChromaStore.open_persistent(folder / "data", embedder.fingerprint)
-    ingest_files([texts], store, embedder, settings.chunking)
+    Ingestor(store, embedder, settings).add_paths([texts])
     return store
 
 

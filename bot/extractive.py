@@ -12,8 +12,8 @@ Each sentence of the retrieved chunks gets three signals, each in 0..1:
 Two scores come from them. ``support`` decides whether to answer at all: off-topic questions still
 retrieve *something* and a dense model finds every text somewhat similar; what gives them away is
 that the question's own words are missing. ``rank`` orders the sentences of an answer. Weights,
-margin and the abstention threshold (``answer.min_evidence``) were set by measurement on the SQuAD
-v2 sample (``python -m benchmarks.squad_sample``; figures in README).
+margin and the abstention threshold (``answer.min_evidence``) were set by measurement on the
+samples of seven languages (``python -m benchmarks.languages``; figures in README).
 """
 
 from __future__ import annotations

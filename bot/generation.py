@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol, TypedDict
 
 
-class Message(TypedDict):
+class ChatMessage(TypedDict):
     role: str  # "system", "user" or "assistant"
     content: str
 
@@ -33,4 +33,4 @@ class Generator(Protocol):
         """Tokens ``text`` takes (an upper estimate where the tokenizer is not at hand)."""
         ...
 
-    def generate(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]: ...
+    def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]: ...

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.generation import Message
+from bot.generation import ChatMessage
 from config.errors import BackendError
 from config.settings import LlmSettings
 
@@ -85,7 +85,7 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def generate(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]:
         chunks = self._llm.create_chat_completion(
             messages=[dict(message) for message in messages],
             max_tokens=max_tokens,

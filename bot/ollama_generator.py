@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 
-from bot.generation import Message
+from bot.generation import ChatMessage
 from config.errors import BackendError
 from config.settings import LlmSettings
 from ingest.ollama_api import OllamaAPI
@@ -72,7 +72,7 @@ class OllamaGenerator:
     def count_tokens(self, text: str) -> int:
         return len(text) // CHARS_PER_TOKEN + 1
 
-    def generate(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+    def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]:
         warm = time.monotonic() < self._loaded_until
         client = self._api.client if warm else self._cold_client
         timeout = self._api.timeout if warm else self._settings.load_timeout_seconds
@@ -100,7 +100,7 @@ class OllamaGenerator:
         keep_alive = self._settings.keep_alive
         return float(keep_alive) if re.fullmatch(r"-?\d+(\.\d+)?", keep_alive) else keep_alive
 
-    def _check_truncation(self, messages: Sequence[Message], evaluated: int | None) -> None:
+    def _check_truncation(self, messages: Sequence[ChatMessage], evaluated: int | None) -> None:
         sent = sum(len(message["content"]) for message in messages) // 4
         if evaluated and sent > TRUNCATION_FACTOR * evaluated:
             log.warning(

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from bot.citations import ABSTAIN_MARK, Passage
-from bot.generation import Generator, Message
+from bot.generation import ChatMessage, Generator
 from ingest.store import ScoredChunk
 
 ANSWER_RULES = f"""You answer questions using only the numbered passages in the user's message.
@@ -38,7 +38,7 @@ _TAG_LIKE = re.compile(r"<\s*/?\s*(passages?|question)\b", re.IGNORECASE)
 
 def answer_messages(
     question: str, hits: Sequence[ScoredChunk], generator: Generator, max_tokens: int
-) -> tuple[list[Message], list[Passage]]:
+) -> tuple[list[ChatMessage], list[Passage]]:
     """The chat for one question, with as many passages (best first) as the context holds."""
     budget = generator.context_tokens - max_tokens - TEMPLATE_ALLOWANCE
     budget -= generator.count_tokens(ANSWER_RULES) + generator.count_tokens(question) + 16
@@ -57,11 +57,11 @@ def answer_messages(
         passages.append(passage)
         blocks.append(block)
     user = "<passages>\n" + "\n".join(blocks) + f"\n</passages>\n\nQuestion: {_defused(question)}"
-    system: Message = {"role": "system", "content": ANSWER_RULES}
+    system: ChatMessage = {"role": "system", "content": ANSWER_RULES}
     return [system, {"role": "user", "content": user}], passages
 
 
-def standalone_messages(history: Sequence[tuple[str, str]], question: str) -> list[Message]:
+def standalone_messages(history: Sequence[tuple[str, str]], question: str) -> list[ChatMessage]:
     """The chat that turns a follow-up into a question that stands alone."""
     lines = [f"Question: {asked}\nAnswer: {answered}" for asked, answered in history]
     conversation = "\n\n".join(lines)

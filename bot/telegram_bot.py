@@ -47,9 +47,9 @@ from bot.conversation import Conversation, Turn
 from bot.journal import Journal, Question
 from config.errors import BackendError, ConfigError, InquoteError
 from config.settings import Settings
-from ingest.fetching import Fetcher
-from ingest.pipeline import IngestOutcome, ingest_article, ingest_url
-from ingest.reading import SUPPORTED_SUFFIXES, read_article
+from ingest.outcomes import IngestOutcome
+from ingest.pipeline import Ingestor
+from ingest.reading import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,13 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 class InquoteBot:
     """Handlers and the answering flow; the Application is built by :func:`build_application`."""
 
-    def __init__(self, settings: Settings, answerer: Answerer, backend_line: str) -> None:
+    def __init__(
+        self, settings: Settings, answerer: Answerer, ingestor: Ingestor, backend_line: str
+    ) -> None:
         self.settings = settings
         self._telegram = settings.telegram
         self._answerer = answerer
+        self._ingestor = ingestor
         self._backend_line = backend_line
         self.journal = Journal(settings.data_dir / "telegram.sqlite3")
         self._allowed_users = set(self._telegram.allowed_users) | set(self._telegram.admins)
@@ -102,8 +105,8 @@ class InquoteBot:
 
     async def sources(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """/sources: the stored articles."""
-        stored = await asyncio.to_thread(self._answerer.store.article_summaries)
-        articles = sorted((a for a in stored if not a.duplicate_of), key=lambda a: a.title.lower())
+        stored = await asyncio.to_thread(self._answerer.articles)
+        articles = [article for article in stored if not article.duplicate_of]
         lines = [
             f"• {article.title}"
             + (f" ({article.published})" if article.published else "")
@@ -121,10 +124,7 @@ class InquoteBot:
 
     async def about(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """/about and /stats."""
-        store = self._answerer.store
-        articles, chunks = await asyncio.to_thread(
-            lambda: (len(store.articles()), store.chunk_count())
-        )
+        articles, chunks = await asyncio.to_thread(self._answerer.counts)
         await self._reply_text(
             update,
             f"inquote — {self._backend_line}.\n{articles} articles, {chunks} chunks stored; "
@@ -172,7 +172,7 @@ class InquoteBot:
         history = self.settings.conversation.history_turns
         conversation = Conversation(self._answerer, history, turns)
 
-        async def show(message: telegram_format.Message, edit: int | None) -> int | None:
+        async def show(message: telegram_format.RenderedMessage, edit: int | None) -> int | None:
             return await self._send(application, asked, message, edit)
 
         # Extractive answers arrive whole; only a model's answer is worth showing as it grows.
@@ -236,14 +236,8 @@ class InquoteBot:
                 path = Path(folder) / re.sub(r"[^\w.-]", "_", name)
                 file = await context.bot.get_file(document.file_id)
                 await file.download_to_drive(path)
-                article = read_article(path, source=f"telegram upload: {name}")
                 outcome = await asyncio.to_thread(
-                    ingest_article,
-                    article,
-                    self._answerer.store,
-                    self._answerer.embedder,
-                    self.settings.chunking,
-                    self.settings.dedup.near_duplicate_threshold,
+                    self._ingestor.add_document, path, f"telegram upload: {name}"
                 )
             result = _ingest_result(outcome)
         except InquoteError as exc:
@@ -259,16 +253,7 @@ class InquoteBot:
             link_preview_options=NO_PREVIEW,
             reply_parameters=ReplyParameters(asked.message_id, allow_sending_without_reply=True),
         )
-        settings = self.settings
-        outcome = await asyncio.to_thread(
-            ingest_url,
-            url,
-            Fetcher(settings.fetch),
-            self._answerer.store,
-            self._answerer.embedder,
-            settings.chunking,
-            near_duplicate_threshold=settings.dedup.near_duplicate_threshold,
-        )
+        outcome = await asyncio.to_thread(self._ingestor.add_url, url)
         await progress.edit_text(_ingest_result(outcome), link_preview_options=NO_PREVIEW)
 
     async def _reply_text(self, update: Update, text: str) -> None:
@@ -284,7 +269,7 @@ class InquoteBot:
         self,
         application: AnyApplication,
         asked: Question,
-        message: telegram_format.Message,
+        message: telegram_format.RenderedMessage,
         edit: int | None = None,
     ) -> int | None:
         """Sends or edits one message: plain text if the HTML is refused, never twice on timeout."""
@@ -342,7 +327,7 @@ class _Stream:
     def __init__(
         self,
         interval: float | None,
-        show: Callable[[telegram_format.Message, int | None], Awaitable[int | None]],
+        show: Callable[[telegram_format.RenderedMessage, int | None], Awaitable[int | None]],
     ) -> None:
         self._interval = interval
         self._show = show

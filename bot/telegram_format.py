@@ -25,7 +25,7 @@ _KEPT_CONTROLS = {"\n", "\t"}
 
 
 @dataclass(frozen=True)
-class Message:
+class RenderedMessage:
     """One message to send: its HTML, and the same words as plain text for a fallback."""
 
     html: str
@@ -53,7 +53,7 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def render_answer(answer: Answer) -> list[Message]:
+def render_answer(answer: Answer) -> list[RenderedMessage]:
     """The answer as messages: its prose, then each quote with its citation."""
     lead = clean(answer.text)
     for number, quote in enumerate(answer.quotes, 1):
@@ -70,26 +70,26 @@ def render_answer(answer: Answer) -> list[Message]:
     return pack(blocks)
 
 
-def render_text(text: str) -> list[Message]:
+def render_text(text: str) -> list[RenderedMessage]:
     """Plain text from our own code (help, lists) as safe messages."""
     return pack([_Block("", clean(text))])
 
 
-def pack(blocks: Sequence[_Block]) -> list[Message]:
+def pack(blocks: Sequence[_Block]) -> list[RenderedMessage]:
     """Blocks into as few messages as fit, never splitting a block unless it alone is too long."""
-    messages: list[Message] = []
+    messages: list[RenderedMessage] = []
     html_parts: list[str] = []
     plain_parts: list[str] = []
     for block in blocks:
         for piece_html, piece_plain in _block_pieces(block):
             joined = "\n\n".join([*html_parts, piece_html])
             if html_parts and utf16_length(joined) > MESSAGE_LIMIT:
-                messages.append(Message("\n\n".join(html_parts), "\n\n".join(plain_parts)))
+                messages.append(RenderedMessage("\n\n".join(html_parts), "\n\n".join(plain_parts)))
                 html_parts, plain_parts = [], []
             html_parts.append(piece_html)
             plain_parts.append(piece_plain)
     if html_parts:
-        messages.append(Message("\n\n".join(html_parts), "\n\n".join(plain_parts)))
+        messages.append(RenderedMessage("\n\n".join(html_parts), "\n\n".join(plain_parts)))
     return messages
 
 

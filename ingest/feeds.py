@@ -12,7 +12,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import feedparser
 
 from config.errors import SourceError
 from ingest.fetching import Fetcher
-from ingest.pipeline import IngestOutcome
+from ingest.outcomes import IngestOutcome
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +88,38 @@ def poll_feed(
             log.warning("feed entry %s failed, will retry: %s", link, result.reason)
     feed.last_error = ""
     return results
+
+
+def poll_feeds(
+    registry: FeedRegistry,
+    urls: Sequence[str],
+    poll: Callable[[Feed], list[IngestOutcome]],
+    say: Callable[[str], None],
+    *,
+    watch: bool,
+    interval: float,
+) -> None:
+    """Polls the feeds at ``urls`` once, or (``watch``) every remembered feed until interrupted.
+
+    ``poll`` ingests one feed's new entries (``Ingestor.add_feed``); ``say`` reports each poll.
+    A feed that is down now is reported and tried again at the next poll.
+    """
+    for url in urls:
+        registry.add(url)
+    registry.save()
+    while True:
+        feeds = list(registry.feeds.values()) if watch else [registry.feeds[u] for u in urls]
+        for feed in feeds:
+            try:
+                results = poll(feed)
+                say(f"feed {feed.url}: {len(results)} new entries")
+            except SourceError as exc:
+                feed.last_error = str(exc)
+                say(f"feed {feed.url}: {exc}")
+            registry.save()
+        if not watch:
+            return
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            return

@@ -1,19 +1,25 @@
-"""The write path: files → articles → chunks → embeddings → store."""
+"""The write path as one service: sources → articles → chunks → embeddings → store.
+
+Every front-end (CLI, Telegram, ``inquote eval``, benchmarks) adds articles through an
+:class:`Ingestor` built from the settings, so chunk sizes, near-duplicate merging and fetch limits
+are always the configured ones.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
 
 from config.errors import SourceError
-from config.settings import ChunkingSettings
+from config.settings import Settings
 from ingest.chunking import chunk_article
 from ingest.dedup import nearest_story, signature
 from ingest.embedding import Embedder, Vector
+from ingest.feeds import Feed, poll_feed
 from ingest.fetching import Fetcher
+from ingest.outcomes import IngestOutcome, IngestReport, Status
 from ingest.reading import find_articles, read_article
 from ingest.schema import Article, Chunk
 from ingest.store import ChromaStore
@@ -21,144 +27,122 @@ from ingest.web import article_from_url
 
 log = logging.getLogger(__name__)
 
-Status = Literal["added", "updated", "unchanged", "duplicate", "failed"]
 
+class Ingestor:
+    """Adds, updates, removes and re-embeds the articles of one store.
 
-@dataclass(frozen=True)
-class IngestOutcome:
-    source: str
-    status: Status
-    article_id: str = ""
-    title: str = ""
-    chunks: int = 0
-    reason: str = ""  # why it failed, or which article it repeats
-
-
-@dataclass
-class IngestReport:
-    outcomes: list[IngestOutcome] = field(default_factory=list)
-
-    def count(self, status: Status) -> int:
-        return sum(outcome.status == status for outcome in self.outcomes)
-
-    @property
-    def failed(self) -> list[IngestOutcome]:
-        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
-
-    def summary(self) -> str:
-        statuses: tuple[Status, ...] = ("added", "updated", "unchanged", "failed")
-        counts = [f"{self.count(status)} {status}" for status in statuses]
-        if duplicates := self.count("duplicate"):
-            counts.insert(3, f"{duplicates} merged as duplicates")
-        return ", ".join(counts)
-
-
-def ingest_files(
-    paths: Iterable[Path],
-    store: ChromaStore,
-    embedder: Embedder,
-    chunking: ChunkingSettings,
-    on_outcome: Callable[[IngestOutcome], None] | None = None,
-    *,
-    near_duplicate_threshold: float = 1.0,
-) -> IngestReport:
-    """Ingest every supported file under ``paths``; a file that fails is reported and skipped.
-
-    Each article is stored all or nothing. Errors of the embedder (e.g. Ollama down) stop the run:
-    every remaining file would fail the same way.
+    Each article is stored all or nothing; a source that fails is an outcome, not an error.
+    Errors of the embedder (e.g. Ollama down) do raise: every remaining source would fail the
+    same way.
     """
-    store.prune_stale_chunks()
-    report = IngestReport()
-    for path in find_articles(paths):
+
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        settings: Settings,
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self._chunking = settings.chunking
+        self._near_duplicate = settings.dedup.near_duplicate_threshold
+        self._fetcher = fetcher or Fetcher(settings.fetch)
+
+    def add_paths(
+        self,
+        paths: Iterable[Path],
+        on_outcome: Callable[[IngestOutcome], None] | None = None,
+    ) -> IngestReport:
+        """Every supported file under ``paths``; a file that fails is reported and skipped."""
+        self.store.prune_stale_chunks()
+        report = IngestReport()
+        for path in find_articles(paths):
+            outcome = self.add_document(path)
+            report.outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+        return report
+
+    def add_document(self, path: Path, source: str | None = None) -> IngestOutcome:
+        """The article in the file at ``path`` (``source``: what to call it instead of the path)."""
         try:
-            article = read_article(path)
-            outcome = ingest_article(article, store, embedder, chunking, near_duplicate_threshold)
+            article = read_article(path, source=source)
         except SourceError as exc:
-            outcome = IngestOutcome(source=str(path), status="failed", reason=str(exc))
-        report.outcomes.append(outcome)
-        log.info(
-            "%s %s (%d chunks)",
-            outcome.status,
-            outcome.article_id or outcome.source,
-            outcome.chunks,
-        )
-        if on_outcome is not None:
-            on_outcome(outcome)
-    return report
+            return IngestOutcome(source=source or str(path), status="failed", reason=str(exc))
+        return self.add_article(article)
 
+    def add_url(self, url: str) -> IngestOutcome:
+        """Fetch, extract and store the article at ``url``."""
+        try:
+            article = article_from_url(url, self._fetcher)
+        except SourceError as exc:
+            return IngestOutcome(source=url, status="failed", reason=str(exc))
+        return self.add_article(article)
 
-def ingest_article(
-    article: Article,
-    store: ChromaStore,
-    embedder: Embedder,
-    chunking: ChunkingSettings,
-    near_duplicate_threshold: float = 1.0,
-) -> IngestOutcome:
-    """Store one article unless the store already holds this exact content or this story.
+    def add_feed(
+        self, feed: Feed, on_outcome: Callable[[IngestOutcome], None] | None = None
+    ) -> list[IngestOutcome]:
+        """The new entries of ``feed``; raises SourceError when the feed itself is unreadable."""
 
-    Another copy of a stored story (same text, or MinHash similarity at least
-    ``near_duplicate_threshold``) is recorded as a duplicate of it, without chunks of its own.
-    """
-    existing = store.get_article(article.article_id)
-    if existing is not None and existing.content_hash == article.content_hash:
-        return _outcome(existing, "duplicate" if existing.duplicate_of else "unchanged",
-                        existing.chunk_count)  # fmt: skip
-    article = replace(article, signature=signature(article.text))
-    found = nearest_story(article, store.article_summaries(), near_duplicate_threshold)
-    if found is not None:
-        original, score = found
-        store.put_duplicate(replace(article, duplicate_of=original.article_id))
-        log.info("%s repeats %s (similarity %.2f)", article.article_id, original.article_id, score)
-        outcome = _outcome(article, "duplicate", 0)
-        return replace(outcome, reason=f"same story as {original.title} ({original.source})")
-    chunks, embeddings = embed_article(article, embedder, chunking)
-    store.put_article(article, chunks, embeddings)
-    return _outcome(article, "added" if existing is None else "updated", len(chunks))
+        def add_entry(url: str) -> IngestOutcome:
+            outcome = self.add_url(url)
+            if on_outcome is not None:
+                on_outcome(outcome)
+            return outcome
 
+        return poll_feed(feed, self._fetcher, add_entry)
 
-def ingest_url(
-    url: str,
-    fetcher: Fetcher,
-    store: ChromaStore,
-    embedder: Embedder,
-    chunking: ChunkingSettings,
-    *,
-    near_duplicate_threshold: float = 1.0,
-) -> IngestOutcome:
-    """Fetch, extract and store the article at ``url``; a failure is an outcome, not an error."""
-    try:
-        article = article_from_url(url, fetcher)
-    except SourceError as exc:
-        return IngestOutcome(source=url, status="failed", reason=str(exc))
-    outcome = ingest_article(article, store, embedder, chunking, near_duplicate_threshold)
-    log.info("%s %s (%d chunks)", outcome.status, outcome.article_id, outcome.chunks)
-    return outcome
+    def add_article(self, article: Article) -> IngestOutcome:
+        """Store one article unless the store already holds this exact content or this story.
 
+        Another copy of a stored story (same text, or MinHash similarity at least
+        ``dedup.near_duplicate_threshold``) is recorded as a duplicate of it, without chunks of
+        its own.
+        """
+        outcome = self._store_article(article)
+        log.info("%s %s (%d chunks)", outcome.status, outcome.article_id, outcome.chunks)
+        return outcome
 
-def embed_article(
-    article: Article, embedder: Embedder, chunking: ChunkingSettings
-) -> tuple[list[Chunk], list[Vector]]:
-    chunks = chunk_article(article, chunking.chunk_size, chunking.chunk_overlap)
-    return chunks, embedder.embed_documents([chunk.text for chunk in chunks])
+    def remove(self, article_id: str) -> Article:
+        """Delete an article and its chunks; returns what was removed."""
+        return self.store.remove_article(article_id)
 
+    def reindex(self, on_article: Callable[[Article], None] | None = None) -> int:
+        """Re-chunk and re-embed every stored article with the configured model and chunk sizes."""
+        articles = self.store.articles()
 
-def reindex(
-    store: ChromaStore,
-    embedder: Embedder,
-    chunking: ChunkingSettings,
-    on_article: Callable[[Article], None] | None = None,
-) -> int:
-    """Re-chunk and re-embed every stored article with the configured model and chunk sizes."""
-    articles = store.articles()
+        def batches() -> Iterator[tuple[Sequence[Chunk], Sequence[Vector]]]:
+            for article in articles:
+                yield self._embed(article)
+                if on_article is not None:
+                    on_article(article)
 
-    def batches() -> Iterator[tuple[Sequence[Chunk], Sequence[Vector]]]:
-        for article in articles:
-            yield embed_article(article, embedder, chunking)
-            if on_article is not None:
-                on_article(article)
+        self.store.replace_all_chunks(self.embedder.fingerprint, batches())
+        return len(articles)
 
-    store.replace_all_chunks(embedder.fingerprint, batches())
-    return len(articles)
+    def _store_article(self, article: Article) -> IngestOutcome:
+        existing = self.store.get_article(article.article_id)
+        if existing is not None and existing.content_hash == article.content_hash:
+            status: Status = "duplicate" if existing.duplicate_of else "unchanged"
+            return _outcome(existing, status, existing.chunk_count)
+        article = replace(article, signature=signature(article.text))
+        found = nearest_story(article, self.store.article_summaries(), self._near_duplicate)
+        if found is not None:
+            original, score = found
+            self.store.put_duplicate(replace(article, duplicate_of=original.article_id))
+            log.info(
+                "%s repeats %s (similarity %.2f)", article.article_id, original.article_id, score
+            )
+            outcome = _outcome(article, "duplicate", 0)
+            return replace(outcome, reason=f"same story as {original.title} ({original.source})")
+        chunks, embeddings = self._embed(article)
+        self.store.put_article(article, chunks, embeddings)
+        return _outcome(article, "added" if existing is None else "updated", len(chunks))
+
+    def _embed(self, article: Article) -> tuple[list[Chunk], list[Vector]]:
+        chunks = chunk_article(article, self._chunking.chunk_size, self._chunking.chunk_overlap)
+        return chunks, self.embedder.embed_documents([chunk.text for chunk in chunks])
 
 
 def _outcome(article: Article, status: Status, chunks: int) -> IngestOutcome:

@@ -10,6 +10,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pypdf
 from pypdf.errors import PdfReadError
 
 from config.errors import SourceError
-from ingest.html_text import extract_html
+from ingest.html_text import HtmlArticle, extract_html
 from ingest.language import detect_language
 from ingest.schema import Article, article_id_for, content_hash
 
@@ -72,8 +73,7 @@ def read_article(path: Path, source: str | None = None) -> Article:
     markup = _decode(path, raw, _declared_charset(raw) if is_html else None)
     source = source or str(path.resolve())
     if is_html:
-        page = extract_html(markup)
-        return make_article(source, page.text, title=page.title, published=page.published)
+        return article_from_page(extract_html(markup), source)
     if suffix in {".md", ".markdown"}:
         front, body = split_front_matter(markup)
         text = markdown_to_text(body)
@@ -118,6 +118,14 @@ def article_from_pdf(data: bytes, source: str) -> Article:
             "(e.g. `ocrmypdf in.pdf out.pdf`), then add the result"
         )
     return make_article(source, text, title=title)
+
+
+def article_from_page(page: HtmlArticle, source: str) -> Article:
+    """The article of an extracted HTML page, saved as a file or fetched (one path for both)."""
+    if not page.text:
+        raise SourceError(f"{source}: no article text found on the page")
+    article = make_article(source, page.text, title=page.title, published=page.published)
+    return replace(article, author=page.author, site=page.site)
 
 
 def make_article(source: str, raw_text: str, title: str = "", published: str = "") -> Article:

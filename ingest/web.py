@@ -8,15 +8,11 @@ text layer (:func:`ingest.reading.article_from_pdf`).
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import replace
-from typing import Any
-
-import trafilatura
 
 from config.errors import SourceError
 from ingest.fetching import Fetched, Fetcher
-from ingest.reading import article_from_pdf, make_article, markdown_to_text
+from ingest.html_text import extract_html
+from ingest.reading import article_from_page, article_from_pdf, make_article, markdown_to_text
 from ingest.schema import Article
 
 log = logging.getLogger(__name__)
@@ -43,21 +39,5 @@ def article_from_fetched(fetched: Fetched) -> Article:
 
 def article_from_html(html: str, url: str) -> Article:
     """The body and metadata of a web page; the source is its canonical URL."""
-    extracted = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, favor_precision=True
-    )
-    found: dict[str, Any] = {}
-    if extracted is not None:
-        found = extracted if isinstance(extracted, dict) else extracted.as_dict()
-    text = str(found.get("text") or "")
-    if not text.strip():
-        raise SourceError(f"{url}: no article text found on the page")
-    canonical = str(found.get("url") or "")
-    source = canonical if canonical.startswith(("http://", "https://")) else url
-    body = re.sub(r"\n+", "\n\n", text)  # one paragraph a line → blank-line paragraphs
-    article = make_article(
-        source, body, title=str(found.get("title") or ""), published=str(found.get("date") or "")
-    )
-    return replace(
-        article, author=str(found.get("author") or ""), site=str(found.get("sitename") or "")
-    )
+    page = extract_html(html, url)
+    return article_from_page(page, page.canonical or url)

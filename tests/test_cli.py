@@ -21,7 +21,9 @@ from tests.fake_ollama import FakeOllama, serve
 SUMMARY = re.compile(r"(\d+) added, (\d+) updated, (\d+) unchanged, (\d+) failed — (\d+) chunks")
 
 
-def run(data_dir: Path, *args: str, stdin: str | None = None, env: dict | None = None) -> Result:
+def run(
+    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> Result:
     environment = {"INQUOTE_DATA_DIR": str(data_dir), "INQUOTE_LLM__BACKEND": "extractive"}
     environment.update(env or {})
     return CliRunner().invoke(cli, list(args), input=stdin, env=environment, catch_exceptions=False)
@@ -236,6 +238,7 @@ def test_switching_embedding_model_is_refused_then_reindexed(tmp_path: Path) -> 
     assert run(tmp_path, "list").exit_code == 1  # the embedded model is now the stranger
 
 
+@pytest.mark.slow
 def test_the_console_script_is_installed(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("inquote")
     env = {**os.environ, "INQUOTE_DATA_DIR": str(tmp_path)}

@@ -15,7 +15,8 @@ from tests.conftest import REPO
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text("utf-8"))
+    return loaded
 
 
 def test_the_services_are_there(compose: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,7 +77,7 @@ def test_env_names_map_to_nested_keys() -> None:
         ({"set": {"llm.max_tokens": "3000"}}, "max_tokens must be at most half of num_ctx"),
     ],
 )
-def test_bad_settings_name_the_key(tmp_path: Path, layer: dict, expected: str) -> None:
+def test_bad_settings_name_the_key(tmp_path: Path, layer: dict[str, Any], expected: str) -> None:
     config = write(tmp_path, layer["file"]) if "file" in layer else None
     with pytest.raises(ConfigError) as caught:
         load_settings(config, layer.get("env", {}), layer.get("set", {}))

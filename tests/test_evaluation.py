@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from bot.retrieval import Retriever, fuse
 from config.settings import Settings
-from ingest.pipeline import ingest_files
+from ingest.pipeline import Ingestor
 from ingest.reading import read_article
 from ingest.schema import Article, Chunk, content_hash
 from ingest.store import ChromaStore, ScoredChunk
@@ -19,7 +20,7 @@ STONE = read_article(SEEDS / "rosetta-stone.md").text
 MOON = read_article(SEEDS / "apollo-11-moon-landing.html").text
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     path.write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
     return path
 
@@ -89,7 +90,8 @@ def test_keyword_retrieval_finds_rare_words_and_follows_the_store(
     settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
 ) -> None:
     store = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
-    ingest_files([SEEDS], store, fake_embedder, settings.chunking)
+    ingestor = Ingestor(store, fake_embedder, settings)
+    ingestor.add_paths([SEEDS])
     bm25 = settings.retrieval.model_copy(update={"mode": "bm25"})
     retriever = Retriever(store, bm25)
     question = "granodiorite"
@@ -98,7 +100,7 @@ def test_keyword_retrieval_finds_rare_words_and_follows_the_store(
     assert first.article.text[first.chunk.start : first.chunk.end] == first.chunk.text
     note = tmp_path / "note.txt"
     note.write_text("Zanzibar cloves\n\nThe zanzibarian clove harvest fell by a third.", "utf-8")
-    ingest_files([note], store, fake_embedder, settings.chunking)  # the index must see it
+    ingestor.add_paths([note])  # the index must see it
     [found] = retriever.retrieve("zanzibarian", fake_embedder.embed_query("zanzibarian"), 3)
     assert found.article.title == "Zanzibar cloves"
     only = retriever.retrieve(

