@@ -16,6 +16,7 @@ from bot.generation import Generator
 from bot.prompts import answer_messages
 from bot.quotes import Quote, is_verbatim, quote_from_article
 from bot.retrieval import Retriever
+from config.errors import QuestionError
 from config.settings import AnswerSettings, RetrievalSettings
 from ingest.embedding import CachingEmbedder, Embedder
 from ingest.schema import Article
@@ -114,8 +115,9 @@ class Answerer:
         """The answer to ``question``; ``on_text`` receives its text piece by piece as verified.
 
         The answer's ``timings`` say how long retrieval, generation and verification took.
+        Raises :class:`QuestionError` for an empty, overlong or undecodable question.
         """
-        question = " ".join(question.split())
+        question = checked_question(question, self._answer.max_question_chars)
         watch = Stopwatch()
         answer = self._answer_question(
             question,
@@ -203,6 +205,24 @@ class Answerer:
             log.info("abstained: no verified quote (model abstained: %s)", cited.model_abstained)
             return None
         return Answer(question, cited.text, False, tuple(cited.quotes), self.backend)
+
+
+def checked_question(question: str, max_chars: int) -> str:
+    """``question`` with its whitespace folded; QuestionError says why it can't be asked.
+
+    Checked before anything else, so a megabyte of text is refused in microseconds.
+    """
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"The question is {len(question)} characters long; the limit is {max_chars} "
+            "(answer.max_question_chars)"
+        )
+    if any("\ud800" <= char <= "\udfff" for char in question):  # undecodable bytes, escaped
+        raise QuestionError("The question is not valid UTF-8 text")
+    folded = " ".join(question.split())
+    if not folded:
+        raise QuestionError("The question is empty")
+    return folded
 
 
 class Stopwatch:

@@ -8,12 +8,14 @@ import os
 import sys
 import tempfile
 import time
+import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from bot.answering import Answer
+from bot.answering import Answer, checked_question
 from bot.app import answerer_over, build_answerer, open_store
 from bot.backends import choose_backend
 from bot.bidi import isolate
@@ -22,7 +24,7 @@ from bot.doctor import run_checks
 from bot.evaluation import build_store, evaluate, load_eval_file
 from bot.logs import configure_logging
 from bot.telegram_bot import InquoteBot, run_bot
-from config.errors import InquoteError, SourceError
+from config.errors import InquoteError, QuestionError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
 from ingest.feeds import FeedRegistry, poll_feeds
@@ -32,6 +34,7 @@ from ingest.reading import find_articles
 from ingest.store import ChromaStore
 
 PROGRESS_FROM = 5  # files; fewer get no progress bar
+ECHOED_CHARS = 200  # of a refused question, in its JSON error object
 CHAT_HELP = "Ask a question. /reset forgets the conversation, /sources lists articles, /quit ends."
 
 log = logging.getLogger(__name__)
@@ -145,7 +148,7 @@ def ingest(
         )
     click.echo(f"{report.summary()} — {ingestor.store.chunk_count()} chunks in the store")
     for outcome in report.failed:
-        click.echo(f"  failed: {outcome.reason}", err=True)
+        click.echo(f"  failed: {one_line(outcome.reason)}", err=True)
     if report.failed and not watch:
         sys.exit(1)
 
@@ -181,9 +184,12 @@ def _writable_store(
 
 def _echo_outcome(outcome: IngestOutcome) -> None:
     if outcome.status == "duplicate":
-        click.echo(f"duplicate  {outcome.article_id}  {outcome.title}: {outcome.reason}", err=True)
+        title, reason = one_line(outcome.title), one_line(outcome.reason)
+        click.echo(f"duplicate  {outcome.article_id}  {title}: {reason}", err=True)
     elif outcome.status != "failed":
-        click.echo(f"{outcome.status:>9}  {outcome.article_id}  {outcome.title}", err=True)
+        click.echo(
+            f"{outcome.status:>9}  {outcome.article_id}  {one_line(outcome.title)}", err=True
+        )
 
 
 @cli.command()
@@ -202,18 +208,52 @@ def ask(
     article_ids: tuple[str, ...],
 ) -> None:
     """Answer QUESTION from the stored articles; '-' reads one question per line from stdin."""
+    if question != "-":  # refused before any model loads
+        if not question.strip():
+            raise click.UsageError("The question is empty: ask something, or '-' to read stdin.")
+        checked_question(question, settings.answer.max_question_chars)
     answerer, backend_line = build_answerer(settings)
     click.echo(backend_line, err=True)
-    questions = (line for line in sys.stdin) if question == "-" else iter([question])
-    for asked in questions:
-        if not asked.strip():
+    batch = question == "-"
+    for asked in _stdin_lines() if batch else iter([question]):
+        try:
+            if as_json:
+                answer = answerer.ask(asked, top_k=top_k, article_ids=article_ids or None)
+                click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
+                continue
+            answer = answerer.ask(
+                asked, top_k=top_k, article_ids=article_ids or None, on_text=_stream
+            )
+        except QuestionError as exc:
+            if not batch:
+                raise
+            if as_json:  # one line out for every line in, so a batch stays aligned
+                click.echo(json.dumps(_refused(asked, str(exc), answerer.backend)))
+            elif asked.strip():
+                click.echo(f"{exc}\n", err=True)
             continue
-        if as_json:
-            answer = answerer.ask(asked, top_k=top_k, article_ids=article_ids or None)
-            click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
-            continue
-        answer = answerer.ask(asked, top_k=top_k, article_ids=article_ids or None, on_text=_stream)
-        click.echo("\n\n" + render_sources(answer) + ("\n" if question == "-" else ""))
+        click.echo("\n\n" + render_sources(answer) + ("\n" if batch else ""))
+
+
+def _stdin_lines() -> Iterator[str]:
+    """Standard input a line at a time; a line that isn't UTF-8 comes as lone surrogates, which
+    the answerer refuses, so one bad line costs only its own answer."""
+    for raw in sys.stdin.buffer:
+        yield raw.decode("utf-8", errors="surrogateescape").rstrip("\r\n")
+
+
+def _refused(question: str, reason: str, backend: str) -> dict[str, Any]:
+    shown = question.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+    if len(shown) > ECHOED_CHARS:
+        shown = shown[:ECHOED_CHARS] + "…"
+    return {
+        "question": shown,
+        "answer": "",
+        "abstained": True,
+        "quotes": [],
+        "backend": backend,
+        "error": reason,
+    }
 
 
 def _stream(text: str) -> None:
@@ -243,7 +283,8 @@ def chat(settings: Settings) -> None:
             click.echo("(conversation forgotten)")
         elif line == "/sources":
             for article in answerer.articles():
-                click.echo(f"{article.article_id}  {isolate(article.title)}\n    {article.source}")
+                title, source = isolate(one_line(article.title)), one_line(article.source)
+                click.echo(f"{article.article_id}  {title}\n    {source}")
         elif line.startswith("/"):
             click.echo(CHAT_HELP)
         elif line:
@@ -332,6 +373,14 @@ def eval_command(
     click.echo(json.dumps(report.as_json()) if as_json else report.table())
 
 
+def one_line(text: str) -> str:
+    """``text`` for a line of terminal output: control characters (a newline in a file name)
+    shown escaped, so one article stays one line."""
+    return "".join(
+        repr(char)[1:-1] if unicodedata.category(char) == "Cc" else char for char in text
+    )
+
+
 def render_answer(answer: Answer) -> str:
     """The answer for a terminal: text, then each quote's article."""
     return f"{answer.text}\n\n{render_sources(answer)}".rstrip()
@@ -372,9 +421,10 @@ def list_articles(settings: Settings, as_json: bool) -> None:
         chunks = f"{article.chunk_count:>4} chunks"
         language = article.language or "?"
         click.echo(
-            f"{article.article_id}  {chunks}  {date:<10}  {language:<3} {isolate(article.title)}"
+            f"{article.article_id}  {chunks}  {date:<10}  {language:<3} "
+            f"{isolate(one_line(article.title))}"
         )
-        click.echo(f"    {article.source}")
+        click.echo(f"    {one_line(article.source)}")
         if article.duplicate_of:
             click.echo(f"    duplicate of {article.duplicate_of}: the same story, stored once")
     if not as_json:
@@ -392,7 +442,7 @@ def remove(settings: Settings, article_ids: tuple[str, ...]) -> None:
     ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
     for article_id in article_ids:
         article = ingestor.remove(article_id)
-        click.echo(f"removed  {article.article_id}  {article.title}")
+        click.echo(f"removed  {article.article_id}  {one_line(article.title)}")
 
 
 @cli.command(name="reindex")

@@ -8,6 +8,7 @@ Every message says what went wrong and what to do about it; the CLI prints it as
      │    ├── EmbeddingMismatchError   store built with another embedding model
      │    └── ArticleNotFoundError     no article with that id
      ├── SourceError               an article source cannot be read or parsed
+     ├── QuestionError             a question that cannot be asked (empty, too long, not text)
      └── BackendError              an outside service (Ollama) failed
 """
 
@@ -34,6 +35,10 @@ class ArticleNotFoundError(StoreError):
 
 class SourceError(InquoteError):
     """An article source could not be read or holds no usable text."""
+
+
+class QuestionError(InquoteError):
+    """A question is empty, too long or not text."""
 
 
 class BackendError(InquoteError):

@@ -32,7 +32,8 @@ ENV_PREFIX = "INQUOTE_"
 
 
 class _Group(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No setting means infinity or NaN: a timeout of "inf" is a typo, not a wish to wait forever.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StoreSettings(_Group):
@@ -68,6 +69,20 @@ class FetchSettings(_Group):
     max_bytes: int = Field(ge=1024, description="Largest body, as sent and as decompressed.")
     max_redirects: int = Field(ge=0, le=20, description="Most redirects followed.")
     user_agent: str = Field(min_length=1, description="User-Agent header sent.")
+
+
+class IngestSettings(_Group):
+    follow_symlinks: bool = Field(
+        description="Follow symbolic links that lead out of a folder being ingested."
+    )
+    max_parse_seconds: float = Field(gt=0, description="Most time reading one PDF may take.")
+    max_pdf_pages: int = Field(ge=1, description="Most pages read from one PDF.")
+    max_pdf_stream_bytes: int = Field(
+        ge=1024, description="Largest PDF stream, as declared and as decompressed."
+    )
+    max_pdf_operations: int = Field(
+        ge=1000, description="Most content-stream operations parsed in one PDF."
+    )
 
 
 class DedupSettings(_Group):
@@ -109,6 +124,9 @@ class RetrievalSettings(_Group):
 
 class AnswerSettings(_Group):
     max_quotes: int = Field(ge=1, le=20, description="Most quotes an extractive answer shows.")
+    max_question_chars: int = Field(
+        ge=16, description="Longest question accepted; longer ones are refused at once."
+    )
     min_evidence: float = Field(
         ge=0, le=1, description="Evidence score below which inquote abstains."
     )
@@ -181,9 +199,18 @@ class OllamaSettings(_Group):
 
 class Settings(_Group):
     data_dir: Path = Field(description="Where the embedded store and other state live.")
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: name a folder (or unset it for the default)")
+        return value
+
     store: StoreSettings
     logging: LoggingSettings
     fetch: FetchSettings
+    ingest: IngestSettings
     dedup: DedupSettings
     embedding: EmbeddingSettings
     chunking: ChunkingSettings
@@ -231,6 +258,10 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"Config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from exc
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -46,6 +46,7 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         self._chunking = settings.chunking
+        self._limits = settings.ingest
         self._near_duplicate = settings.dedup.near_duplicate_threshold
         self._fetcher = fetcher or Fetcher(settings.fetch)
 
@@ -57,7 +58,7 @@ class Ingestor:
         """Every supported file under ``paths``; a file that fails is reported and skipped."""
         self.store.prune_stale_chunks()
         report = IngestReport()
-        for path in find_articles(paths):
+        for path in find_articles(paths, self._limits.follow_symlinks):
             outcome = self.add_document(path)
             report.outcomes.append(outcome)
             if on_outcome is not None:
@@ -66,19 +67,14 @@ class Ingestor:
 
     def add_document(self, path: Path, source: str | None = None) -> IngestOutcome:
         """The article in the file at ``path`` (``source``: what to call it instead of the path)."""
-        try:
-            article = read_article(path, source=source)
-        except SourceError as exc:
-            return IngestOutcome(source=source or str(path), status="failed", reason=str(exc))
-        return self.add_article(article)
+        name = source or str(path)
+        article = _parsed(name, lambda: read_article(path, source, self._limits))
+        return article if isinstance(article, IngestOutcome) else self.add_article(article)
 
     def add_url(self, url: str) -> IngestOutcome:
         """Fetch, extract and store the article at ``url``."""
-        try:
-            article = article_from_url(url, self._fetcher)
-        except SourceError as exc:
-            return IngestOutcome(source=url, status="failed", reason=str(exc))
-        return self.add_article(article)
+        article = _parsed(url, lambda: article_from_url(url, self._fetcher, self._limits))
+        return article if isinstance(article, IngestOutcome) else self.add_article(article)
 
     def add_feed(
         self, feed: Feed, on_outcome: Callable[[IngestOutcome], None] | None = None
@@ -143,6 +139,23 @@ class Ingestor:
     def _embed(self, article: Article) -> tuple[list[Chunk], list[Vector]]:
         chunks = chunk_article(article, self._chunking.chunk_size, self._chunking.chunk_overlap)
         return chunks, self.embedder.embed_documents([chunk.text for chunk in chunks])
+
+
+def _parsed(source: str, parse: Callable[[], Article]) -> Article | IngestOutcome:
+    """The boundary around every parser: whatever one raises fails this source alone.
+
+    Reading, fetching and extracting only ever fail the source at hand (a damaged PDF, a page in
+    an unknown charset, a parser's own bug), so any exception becomes a failed outcome naming
+    it; storing and embedding are outside, and their errors still stop the run.
+    """
+    try:
+        return parse()
+    except SourceError as exc:
+        reason = str(exc)
+    except Exception as exc:
+        log.info("could not read %s", source, exc_info=True)
+        reason = f"{source}: could not be read ({type(exc).__name__}: {exc})"
+    return IngestOutcome(source=source, status="failed", reason=" ".join(reason.split()))
 
 
 def _outcome(article: Article, status: Status, chunks: int) -> IngestOutcome:

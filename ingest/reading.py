@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import re
+import stat
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -15,12 +18,15 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pypdf
-from pypdf.errors import PdfReadError
+from pypdf.errors import LimitReachedError, PdfReadError
 
 from config.errors import SourceError
+from config.settings import IngestSettings
 from ingest.html_text import HtmlArticle, extract_html
 from ingest.language import detect_language
 from ingest.schema import Article, article_id_for, content_hash
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 # A PDF page with fewer characters of text than this, on average, has no real text layer.
@@ -36,19 +42,38 @@ _DATE_PATTERNS = (
 )
 
 
-def find_articles(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files to ingest: the given files as they are, and supported files found under folders."""
+def find_articles(paths: Iterable[Path], follow_symlinks: bool = False) -> Iterator[Path]:
+    """Files to ingest: the given files as they are, and supported files found under folders.
+
+    In a folder, a symbolic link that leads out of it is skipped (with a warning) unless
+    ``follow_symlinks``; special files (FIFOs, devices, sockets) are yielded, for
+    :func:`read_article` to refuse with the reason.
+    """
     for path in paths:
-        if path.is_dir():
-            for found in sorted(path.rglob("*")):
-                hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
-                if found.is_file() and found.suffix.lower() in SUPPORTED_SUFFIXES and not hidden:
-                    yield found
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        root = path.resolve()
+        for found in sorted(path.rglob("*")):
+            hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
+            if hidden or found.suffix.lower() not in SUPPORTED_SUFFIXES or found.is_dir():
+                continue
+            target = found.resolve()
+            if found.is_symlink() and not follow_symlinks and not target.is_relative_to(root):
+                log.warning(
+                    "skipped %s: a symbolic link out of %s to %s "
+                    "(set ingest.follow_symlinks = true to follow such links)",
+                    found,
+                    path,
+                    target,
+                )
+                continue
+            yield found
 
 
-def read_article(path: Path, source: str | None = None) -> Article:
+def read_article(
+    path: Path, source: str | None = None, limits: IngestSettings | None = None
+) -> Article:
     """Read and clean one file. Raises :class:`SourceError` with the reason when it can't."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -57,7 +82,10 @@ def read_article(path: Path, source: str | None = None) -> Article:
             f"{path}: unsupported file type '{suffix or path.name}' (use {supported})"
         )
     try:
-        size = path.stat().st_size
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):
+            raise SourceError(f"{path}: not a regular file (a FIFO, device or socket); skipped")
+        size = status.st_size
         if size > MAX_FILE_BYTES:
             raise SourceError(f"{path}: file is {size} bytes, over the {MAX_FILE_BYTES} byte limit")
         raw = path.read_bytes()
@@ -66,7 +94,7 @@ def read_article(path: Path, source: str | None = None) -> Article:
     except OSError as exc:
         raise SourceError(f"{path}: cannot read it ({exc.strerror})") from exc
     if suffix == ".pdf":
-        return article_from_pdf(raw, source or str(path.resolve()))
+        return article_from_pdf(raw, source or str(path.resolve()), limits)
     if b"\x00" in raw:
         raise SourceError(f"{path}: looks binary, not {suffix} text")
     is_html = suffix in {".html", ".htm"}
@@ -96,19 +124,36 @@ def _decode(path: Path, raw: bytes, charset: str | None) -> str:
     except UnicodeDecodeError as exc:
         utf8_error = exc
     if charset:
-        with contextlib.suppress(LookupError, UnicodeDecodeError):
+        try:
             return raw.decode(charset)
+        except LookupError as exc:
+            raise SourceError(
+                f"{path}: not UTF-8 text, and its declared charset '{charset}' is unknown; "
+                "convert it to UTF-8, e.g. `iconv -t UTF-8`"
+            ) from exc
+        except UnicodeDecodeError:
+            pass
     raise SourceError(
         f"{path}: not UTF-8 text (byte {utf8_error.start}); convert it, e.g. `iconv -t UTF-8`"
     ) from utf8_error
 
 
-def article_from_pdf(data: bytes, source: str) -> Article:
-    """The text layer of a PDF; a scan without one is refused."""
+def article_from_pdf(data: bytes, source: str, limits: IngestSettings | None = None) -> Article:
+    """The text layer of a PDF; a scan without one is refused.
+
+    ``limits`` (``ingest.*``; None: pypdf's own) bound pages, stream sizes, parsing work and
+    time; a PDF over one fails with the limit named.
+    """
     try:
-        reader = pypdf.PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
-        title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
+        with _pdf_limits(limits):
+            reader = pypdf.PdfReader(io.BytesIO(data))
+            pages = _pdf_pages(reader, source, limits)
+            title = str(reader.metadata.get("/Title") or "") if reader.metadata else ""
+    except LimitReachedError as exc:
+        raise SourceError(
+            f"{source}: refused, the PDF trips a safety limit ({exc}); "
+            "ingest.max_pdf_stream_bytes and ingest.max_pdf_operations set the size limits"
+        ) from exc
     except (PdfReadError, ValueError, KeyError) as exc:
         raise SourceError(f"{source}: not a readable PDF ({exc})") from exc
     text = "\n\n".join(page.strip() for page in pages if page.strip())
@@ -126,6 +171,45 @@ def article_from_page(page: HtmlArticle, source: str) -> Article:
         raise SourceError(f"{source}: no article text found on the page")
     article = make_article(source, page.text, title=page.title, published=page.published)
     return replace(article, author=page.author, site=page.site)
+
+
+@contextlib.contextmanager
+def _pdf_limits(limits: IngestSettings | None) -> Iterator[None]:
+    if limits is None:
+        yield
+        return
+    size = limits.max_pdf_stream_bytes
+    with pypdf.apply_configuration(
+        maximum_declared_stream_length=size,
+        array_based_stream_maximum_output_length=size,
+        zlib_maximum_output_length=size,
+        lzw_maximum_output_length=size,
+        run_length_maximum_output_length=size,
+        brotli_maximum_output_length=size,
+        stream_parsing_work_maximum_count=limits.max_pdf_operations,
+    ):
+        yield
+
+
+def _pdf_pages(reader: pypdf.PdfReader, source: str, limits: IngestSettings | None) -> list[str]:
+    """Each page's text, within the page and time limits."""
+    if limits is None:
+        return [page.extract_text() or "" for page in reader.pages]
+    if len(reader.pages) > limits.max_pdf_pages:
+        raise SourceError(
+            f"{source}: the PDF has {len(reader.pages)} pages, over ingest.max_pdf_pages "
+            f"({limits.max_pdf_pages})"
+        )
+    deadline = time.monotonic() + limits.max_parse_seconds
+    pages = []
+    for page in reader.pages:
+        pages.append(page.extract_text() or "")
+        if time.monotonic() > deadline:
+            raise SourceError(
+                f"{source}: reading the PDF took longer than ingest.max_parse_seconds "
+                f"({limits.max_parse_seconds:g} s)"
+            )
+    return pages
 
 
 def make_article(source: str, raw_text: str, title: str = "", published: str = "") -> Article:

@@ -55,6 +55,42 @@ class ScoredChunk:
     article: Article
 
 
+def store_fault(exc: BaseException, path: Path | None, doing: str = "") -> StoreError:
+    """One line for a store that can't be used: what is wrong and what to do about it."""
+    text = str(exc).lower()
+    where = f" at {path}" if path else ""
+    errno = getattr(exc, "errno", None)
+    if errno == 28 or "disk is full" in text or "no space" in text:
+        message = f"The disk holding the store{where} is full: free some space, then try again"
+    elif (
+        "readonly" in text
+        or "read-only" in text
+        or "permission denied" in text
+        or errno
+        in {
+            1,
+            13,
+            30,
+        }
+    ):
+        message = (
+            f"The store{where} is not writable ({exc}). Chroma opens its store for writing even "
+            "to read it, so a read-only store can't be served: give this user write access, or "
+            "copy the data directory somewhere writable (`cp -r DIR COPY`) and point --data-dir "
+            "at the copy"
+        )
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        message = (
+            f"The store{where} is damaged ({exc}): move it aside (`mv {path or 'chroma'} "
+            f"{path or 'chroma'}.damaged`) and ingest the articles again"
+        )
+    elif "locked" in text:
+        message = f"The store{where} is locked by another process ({exc}): try again shortly"
+    else:
+        message = f"The store{where} cannot be used: {exc}"
+    return StoreError(f"{doing}: {message}" if doing else message)
+
+
 class ChromaStore:
     """Articles and their embedded chunks in Chroma."""
 
@@ -104,10 +140,21 @@ class ChromaStore:
             ) from exc
         lock = DataDirLock(data_dir) if write else None
         if lock is not None:
-            lock.acquire()
+            try:
+                lock.acquire()
+            except OSError as exc:
+                raise store_fault(exc, data_dir / "chroma") from exc
         settings = ChromaSettings(anonymized_telemetry=False)
-        client = chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
-        store = cls(client, fingerprint, check_fingerprint=check_fingerprint)
+        path = data_dir / "chroma"
+        try:
+            client = chromadb.PersistentClient(path=str(path), settings=settings)
+            store = cls(client, fingerprint, check_fingerprint=check_fingerprint)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, ChromaError | OSError):
+                raise store_fault(exc.__cause__, path) from exc
+            raise
+        except Exception as exc:
+            raise store_fault(exc, path) from exc
         store._lock = lock  # held as long as the store is
         return store
 
@@ -263,7 +310,7 @@ class ChromaStore:
                 }
             )
         except ChromaError as exc:
-            raise StoreError(f"Writing article {article.article_id} failed: {exc}") from exc
+            raise store_fault(exc, None, f"Writing article {article.article_id} failed") from exc
 
     def put_duplicate(self, article: Article) -> None:
         """Record ``article`` as another copy of ``article.duplicate_of``: no chunks of its own."""
@@ -277,7 +324,7 @@ class ChromaStore:
             )
             self._chunks.delete(where={"article_id": article.article_id})
         except ChromaError as exc:
-            raise StoreError(f"Writing article {article.article_id} failed: {exc}") from exc
+            raise store_fault(exc, None, f"Writing article {article.article_id} failed") from exc
 
     def remove_article(self, article_id: str) -> Article:
         """Delete an article and its chunks; returns what was removed."""

@@ -50,11 +50,18 @@ def assert_all_verbatim(cited: CitedAnswer) -> None:
 
 
 def outside_quotes(cited: CitedAnswer) -> str:
-    """The answer text with every verified quote taken out: the model's own words."""
-    text = cited.text
-    for quote in cited.quotes:
-        text = text.replace(f"“{quote.text}”", "")
-    return text
+    """The answer text with every verified quote taken out: the model's own words.
+
+    A quoted part of a quote already given cites that quote's number: it is taken out too when
+    it is a part of that quote's text.
+    """
+
+    def verified(match: re.Match[str]) -> str:
+        number = int(match.group(2))
+        inside = 0 < number <= len(cited.quotes) and match.group(1) in cited.quotes[number - 1].text
+        return "" if inside else match.group(0)
+
+    return re.sub(r"“([^”]*)” \[(\d+)\]", verified, cited.text)
 
 
 @pytest.mark.parametrize(

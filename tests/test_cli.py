@@ -89,8 +89,9 @@ def test_ask_json_dash_reads_questions_from_stdin_as_json_lines(seeded: Path) ->
     result = run(seeded, "ask", "--json", "-", stdin="\n".join(questions) + "\n")
     assert result.exit_code == 0, result.output
     answers = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [a["question"] for a in answers] == [q for q in questions if q]
-    assert [a["abstained"] for a in answers] == [False, True, False]
+    assert [a["question"] for a in answers] == questions  # one line out for every line in
+    assert [a["abstained"] for a in answers] == [False, True, True, False]
+    assert answers[1]["error"] == "The question is empty"
     for answer in answers:
         for quote in answer["quotes"]:
             text = article_text(seeded, quote["article_id"])
