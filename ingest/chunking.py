@@ -30,7 +30,7 @@ def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list
     cursor = 0
     for index, node in enumerate(nodes):
         start, end = _locate(article.text, node.get_content(), cursor)
-        cursor = start + 1
+        cursor = start  # an overlapping chunk may start where the one before it did
         chunks.append(
             Chunk(
                 chunk_id=chunk_id_for(article.article_id, article.content_hash, index),

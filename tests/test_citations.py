@@ -61,7 +61,10 @@ def outside_quotes(cited: CitedAnswer) -> str:
         inside = 0 < number <= len(cited.quotes) and match.group(1) in cited.quotes[number - 1].text
         return "" if inside else match.group(0)
 
-    return re.sub(r"“([^”]*)” \[(\d+)\]", verified, cited.text)
+    text = cited.text
+    for quote in cited.quotes:  # whole quotes first: their own text may hold quote marks
+        text = text.replace(f"“{quote.text}”", "")
+    return re.sub(r"“([^”]*)” \[(\d+)\]", verified, text)
 
 
 @pytest.mark.parametrize(
