@@ -99,6 +99,7 @@ def hostile_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # a 60 MB PDF bomb
 def test_a_folder_of_hostile_files_fails_each_alone_and_stores_the_rest(tmp_path: Path) -> None:
     folder = hostile_folder(tmp_path)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

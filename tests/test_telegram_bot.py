@@ -36,6 +36,7 @@ from tests.conftest import FakeGenerator
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, serve, text_update
 from tests.fake_web import FakeSite
 from tests.fake_web import serve as serve_site
+from tests.test_hostile_input import pdf
 
 READER, ADMIN, STRANGER = 42, 7, 666
 
@@ -437,3 +438,26 @@ def test_admins_add_articles_by_link_and_the_fetch_is_guarded(
     assert "a loopback address" in refused
     assert added == "added: City library reopens after two-year renovation (1 chunks)"
     assert site.hits == ["/library"]  # the refused fetch never reached the site
+
+
+@pytest.mark.slow  # a 60 MB PDF bomb
+def test_a_hostile_document_gets_one_line_and_the_bot_goes_on(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    bomb = pdf(b"BT /F1 12 Tf (x) Tj ET\n" + b" " * 60_000_000, flate=True)
+    fake.files["bomb"] = bomb
+    document = {"file_id": "bomb", "file_unique_id": "bomb", "file_name": "report.pdf",
+                "file_size": len(bomb)}  # fmt: skip
+    fake.updates += [
+        text_update(1, "", user_id=ADMIN, document=document),
+        text_update(2, "Who first stepped onto the Moon?", user_id=READER),
+    ]
+    bot = make_bot(
+        data_dir, fake, real_embedder, None, **{"ingest.max_pdf_stream_bytes": "5000000"}
+    )
+    run_until(bot, fake, "sendMessage", 2)
+    [result] = texts(fake, "editMessageText")
+    assert result.startswith("Could not add it: telegram upload: report.pdf: refused, the PDF")
+    assert "\n" not in result
+    assert "Armstrong" in texts(fake)[-1]  # the next question is answered as usual
+    assert Journal(data_dir / "telegram.sqlite3").pending() == []  # nothing left to retry
