@@ -37,8 +37,10 @@ class Turn:
 class Conversation:
     """Questions and answers in order; each follow-up is rewritten to stand alone before retrieval.
 
-    With an LLM the rewrite is the model's (checked for sanity); without one, or when the model's
-    rewrite is unusable, a follow-up that refers back gets the names of the previous question.
+    Only a question that leans on what came before (a pronoun, "and …", too few words of its
+    own) is rewritten: one that stands alone costs no LLM call. With an LLM the rewrite is the
+    model's (checked for sanity); without one, or when the model's rewrite is unusable, it gets
+    the names of the previous question.
     """
 
     def __init__(self, answerer: Answerer, history_turns: int, turns: Sequence[Turn] = ()) -> None:
@@ -62,8 +64,10 @@ class Conversation:
         history = self.turns[-self._history_turns :] if self._history_turns else []
         if not history:
             return question
-        generator = self._answerer.generator
         language = next(iter(self._answerer.retriever.question_languages(question)), "")
+        if not _leans_on_history(question, language):
+            return question  # stands alone: no rewrite, and no LLM call for one
+        generator = self._answerer.generator
         if generator is not None:
             pairs = [(turn.standalone, turn.answer.text) for turn in history]
             try:
@@ -76,10 +80,13 @@ class Conversation:
                 rewritten = ""
             if _usable(rewritten, language):
                 return rewritten
-        if _REFERRING.search(question) or len(content_terms(question, language)) < 2:
-            topic = _topic_words(history[-1].standalone, question, language)
-            return f"{question} ({topic})" if topic else question
-        return question
+        topic = _topic_words(history[-1].standalone, question, language)
+        return f"{question} ({topic})" if topic else question
+
+
+def _leans_on_history(question: str, language: str) -> bool:
+    """A pronoun or a leading "and …" refers back; fewer than two content words is ellipsis."""
+    return bool(_REFERRING.search(question)) or len(content_terms(question, language)) < 2
 
 
 def _first_line(text: str) -> str:

@@ -92,3 +92,18 @@ def test_chat_answers_follow_ups_and_takes_commands(seeded_dir: Path) -> None:
     assert "rosetta-stone" in result.stdout  # /sources lists the articles
     assert "(conversation forgotten)" in result.stdout
     assert result.stdout.count("Ask a question.") == 1  # /nonsense got the help line
+
+
+def test_a_question_that_stands_alone_costs_no_rewrite_call(
+    seeded_dir: Path, real_embedder: Embedder
+) -> None:
+    model = FakeGenerator(
+        'Putin recognised them [1] "recognised the independence"',
+        'Armstrong stepped out [1] "Armstrong became the first person to step onto the Moon"',
+    )
+    conversation = Conversation(answerer(seeded_dir, real_embedder, model), history_turns=4)
+    conversation.ask(FIRST)
+    turn = conversation.ask("Who was the first person to step onto the Moon?")
+    assert turn.standalone == turn.question  # asked as it was
+    assert len(model.history) == 2  # two answers, no rewrite request between them
+    assert "Last question:" not in model.history[1][-1]["content"]
