@@ -45,7 +45,7 @@ from bot import telegram_format
 from bot.answering import Answerer
 from bot.conversation import Conversation, Turn
 from bot.journal import Journal, Question
-from config.errors import BackendError, ConfigError, InquoteError
+from config.errors import BackendError, ConfigError, InquoteError, QuestionError
 from config.settings import Settings
 from ingest.outcomes import IngestOutcome
 from ingest.pipeline import Ingestor
@@ -183,9 +183,10 @@ class InquoteBot:
         )
         try:
             turn = await stream.run(conversation, asked.text)
-        except BackendError as exc:
+        except (BackendError, QuestionError) as exc:
             log.error("could not answer update %d: %s", asked.update_id, exc)
-            await self._send(application, asked, telegram_format.render_text(APOLOGY)[0])
+            reply = str(exc) if isinstance(exc, QuestionError) else APOLOGY
+            await self._send(application, asked, telegram_format.render_text(reply)[0])
             self.journal.finish(asked.update_id)
             return
         finally:

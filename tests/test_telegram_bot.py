@@ -461,3 +461,18 @@ def test_a_hostile_document_gets_one_line_and_the_bot_goes_on(
     assert "\n" not in result
     assert "Armstrong" in texts(fake)[-1]  # the next question is answered as usual
     assert Journal(data_dir / "telegram.sqlite3").pending() == []  # nothing left to retry
+
+
+def test_a_question_over_the_limit_gets_the_reason_and_the_bot_goes_on(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    fake.updates += [
+        text_update(1, "Who deciphered the hieroglyphs? " * 4, user_id=READER),
+        text_update(2, "Who first stepped onto the Moon?", user_id=READER),
+    ]
+    limited = {"answer.max_question_chars": "64"}
+    run_until(make_bot(data_dir, fake, real_embedder, None, **limited), fake, "sendMessage", 2)
+    refused, answered = texts(fake)[-2:]
+    assert refused.startswith("The question is 127 characters long; the limit is 64")
+    assert "Armstrong" in answered
+    assert Journal(data_dir / "telegram.sqlite3").pending() == []
