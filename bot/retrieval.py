@@ -68,9 +68,10 @@ class KeywordIndex:
         version = (self._store.chunk_count(), self._store.article_count())
         if version == self._version:
             return
-        languages = {a.article_id: a.language for a in self._store.article_summaries()}
+        articles = self._store.article_summaries()
+        languages = {a.article_id: a.language for a in articles}
         self._languages = [code for code, _ in Counter(languages.values()).most_common() if code]
-        self._chunks = self._store.current_chunks()
+        self._chunks = self._store.current_chunks(articles)
         self._bm25 = None
         if self._chunks:
             self._bm25 = bm25s.BM25()

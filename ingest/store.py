@@ -253,9 +253,13 @@ class ChromaStore:
             scored.append(ScoredChunk(chunk, float(similarity), article))
         return scored
 
-    def current_chunks(self) -> list[Chunk]:
-        """Every chunk of every article's current version (for keyword indexing)."""
-        hashes = {a.article_id: a.content_hash for a in self.article_summaries()}
+    def current_chunks(self, articles: Sequence[Article] | None = None) -> list[Chunk]:
+        """Every chunk of every article's current version (for keyword indexing).
+
+        ``articles``: the article summaries, when the caller has just read them.
+        """
+        summaries = self.article_summaries() if articles is None else articles
+        hashes = {a.article_id: a.content_hash for a in summaries}
         chunks = []
         for chunk_id, document, metadata in self._iter_records(
             self._chunks, ["documents", "metadatas"]

@@ -73,6 +73,11 @@ def text_pdf(lines: list[str] | None, title: str = "") -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Title (" + title.encode("latin-1") + b") >>",
     ]
+    return pdf_file(objects, info=6)
+
+
+def pdf_file(objects: list[bytes], info: int | None = None) -> bytes:
+    """A PDF of ``objects`` (numbered from 1, the first the catalog) with a correct xref table."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -81,8 +86,10 @@ def text_pdf(lines: list[str] | None, title: str = "") -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+    about = b" /Info %d 0 R" % info if info else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1,
+        about,
         xref,
     )
     return bytes(out)

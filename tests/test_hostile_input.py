@@ -25,6 +25,7 @@ from ingest.html_text import extract_html
 from ingest.store import store_fault
 from ingest.web import article_from_html
 from tests.conftest import SEEDS
+from tests.fake_web import pdf_file
 from tests.test_cli import run
 
 INQUOTE = Path(sys.executable).with_name("inquote")
@@ -42,30 +43,17 @@ UNCLOSED = [
 
 
 def pdf(content: bytes, *, length: bytes | None = None, flate: bool = False) -> bytes:
-    """A one-page PDF (with a proper cross-reference table) whose page draws ``content``."""
+    """A one-page PDF whose page draws ``content``; ``length`` overrides the declared /Length."""
     stream = zlib.compress(content) if flate else content
     declared = length or str(len(stream)).encode()
     filters = b" /Filter /FlateDecode" if flate else b""
-    objects = [
+    return pdf_file([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources"
         b" << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>",
         b"<< /Length " + declared + filters + b" >>\nstream\n" + stream + b"\nendstream",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer << /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    ])  # fmt: skip
 
 
 def hostile_folder(tmp_path: Path) -> Path:
