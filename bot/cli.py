@@ -246,14 +246,7 @@ def _refused(question: str, reason: str, backend: str) -> dict[str, Any]:
     shown = question.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
     if len(shown) > ECHOED_CHARS:
         shown = shown[:ECHOED_CHARS] + "…"
-    return {
-        "question": shown,
-        "answer": "",
-        "abstained": True,
-        "quotes": [],
-        "backend": backend,
-        "error": reason,
-    }
+    return {**Answer(shown, "", True, (), backend).as_json(), "error": reason}
 
 
 def _stream(text: str) -> None:
