@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.answerability import Judge, shipped_judge
 from bot.bidi import isolate
 from bot.citations import CitedAnswer
-from bot.extractive import best_support, rank_evidence, select_answer
+from bot.extractive import ScoredSentence, best_support, rank_evidence, select_answer
 from bot.generation import Generator
 from bot.prompts import answer_messages
 from bot.quotes import Quote, is_verbatim, quote_from_article
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 NOT_ANSWERED = "The articles don't answer this. The closest passages are below."
 EMPTY_STORE = "No articles are stored yet — add some with `inquote ingest PATH`."
 CLOSEST_PASSAGES = 2
+SURE = 0.7  # the judge's probability from which an answer is called direct (bot/data/JUDGE.md)
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,21 @@ class Answer:
     abstained: bool
     quotes: tuple[Quote, ...]
     backend: str
+    # The judge's probability that the articles answer the question; None: nothing to judge.
+    probability: float | None = None
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def confidence(self) -> str:
+        """``direct``, ``closest`` (answered, but the judge is unsure) or ``none`` (abstained)."""
+        if self.abstained:
+            return "none"
+        return "closest" if self.probability is not None and self.probability < SURE else "direct"
+
+    @property
+    def lead(self) -> str:
+        """How sure inquote is, in a few words to show before the answer; empty if abstained."""
+        return "" if self.abstained else confidence_lead(self.probability)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -45,7 +61,31 @@ class Answer:
             "abstained": self.abstained,
             "quotes": [quote.as_json() for quote in self.quotes],
             "backend": self.backend,
+            "probability": None if self.probability is None else round(self.probability, 4),
+            "confidence": self.confidence,
         }
+
+
+def confidence_lead(probability: float | None) -> str:
+    """An answer's first words: how sure the judge is that the articles answer the question."""
+    if probability is None:
+        return ""
+    if probability < SURE:
+        return f"The closest the articles come ({probability:.0%} sure):"
+    return f"The articles answer this ({probability:.0%} sure):"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a question retrieved: its chunks and their sentences, best answer first."""
+
+    languages: tuple[str, ...]
+    hits: list[ScoredChunk]
+    ranked: list[ScoredSentence]
+
+    @property
+    def support(self) -> float:
+        return best_support(self.ranked)
 
 
 class Answerer:
@@ -66,6 +106,7 @@ class Answerer:
         *,
         generator: Generator | None = None,
         max_tokens: int = 400,
+        judge: Judge | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -75,6 +116,7 @@ class Answerer:
         self._max_tokens = max_tokens
         self._retriever = Retriever(store, retrieval)
         self._sentence_vectors = CachingEmbedder(embedder)  # the same sentences come back
+        self._judge = judge or shipped_judge()
 
     @property
     def store(self) -> ChromaStore:
@@ -128,6 +170,31 @@ class Answerer:
         )
         return replace(answer, timings=dict(watch.seconds))
 
+    def gather(
+        self, question: str, top_k: int | None = None, article_ids: Sequence[str] | None = None
+    ) -> Evidence:
+        """The chunks ``question`` retrieves and their sentences, ranked (no answering)."""
+        question_vector = self._embedder.embed_query(question)
+        languages = self._retriever.question_languages(question)
+        hits = self._retriever.retrieve(
+            question, question_vector, top_k or self._retrieval.top_k, article_ids, languages
+        )
+        ranked = (
+            rank_evidence(question, question_vector, hits, self._sentence_vectors, languages)
+            if hits
+            else []
+        )
+        return Evidence(languages, hits, ranked)
+
+    def judge(self, question: str, evidence: Evidence) -> float | None:
+        """The judge's probability that ``evidence`` answers ``question``: 0 below the evidence
+        gate (``answer.min_evidence``), None when nothing was retrieved."""
+        if not evidence.ranked:
+            return None
+        if evidence.support < self._answer.min_evidence:
+            return 0.0
+        return self._judge.probability(question, evidence.ranked)
+
     def _answer_question(
         self,
         question: str,
@@ -137,44 +204,39 @@ class Answerer:
         watch: Stopwatch,
     ) -> Answer:
         with watch.stage("retrieve"):
-            question_vector = self._embedder.embed_query(question)
-            languages = self._retriever.question_languages(question)
-            hits = self._retriever.retrieve(
-                question, question_vector, top_k, article_ids, languages
-            )
-            ranked = (
-                rank_evidence(question, question_vector, hits, self._sentence_vectors, languages)
-                if hits
-                else []
-            )
-        if not hits:
+            evidence = self.gather(question, top_k, article_ids)
+            probability = self.judge(question, evidence)
+        if not evidence.hits:
             show(EMPTY_STORE)
             return Answer(question, EMPTY_STORE, True, (), self.backend)
-        best = best_support(ranked)
-        if best < self._answer.min_evidence:
-            log.info("abstained: best support %.3f < %.3f", best, self._answer.min_evidence)
+        if probability is None or probability < self._answer.min_probability:
+            log.info("abstained: support %.3f, judged %s", evidence.support, probability)
         elif self._generator is not None:
-            answer = self._generated(question, hits, self._generator, show, watch)
+            led = _led(show, confidence_lead(probability))
+            answer = self._generated(question, evidence.hits, self._generator, led, watch)
             if answer is not None:
-                return answer
+                return replace(answer, probability=probability)
         else:
             with watch.stage("generate"):
-                chosen = select_answer(ranked, self._answer.max_quotes, self._answer.min_evidence)
+                chosen = select_answer(
+                    evidence.ranked, self._answer.max_quotes, self._answer.min_evidence
+                )
             with watch.stage("verify"):
                 quotes = _verified([(item.article, item.text, item.start) for item in chosen])
             if quotes:
                 text = " ".join(
                     f"{isolate(quote.text)} [{number}]" for number, quote in enumerate(quotes, 1)
                 )
-                show(text)
-                return Answer(question, text, False, quotes, self.backend)
+                _led(show, confidence_lead(probability))(text)
+                return Answer(question, text, False, quotes, self.backend, probability)
         show(NOT_ANSWERED)
         passages = [
-            (hit.article, hit.chunk.text, hit.chunk.start) for hit in hits[:CLOSEST_PASSAGES]
+            (hit.article, hit.chunk.text, hit.chunk.start)
+            for hit in evidence.hits[:CLOSEST_PASSAGES]
         ]
         with watch.stage("verify"):
             closest = _verified(passages)
-        return Answer(question, NOT_ANSWERED, True, closest, self.backend)
+        return Answer(question, NOT_ANSWERED, True, closest, self.backend, probability)
 
     def _generated(
         self,
@@ -238,6 +300,16 @@ class Stopwatch:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
+def _led(show: Callable[[str], None], lead: str) -> Callable[[str], None]:
+    """``show``, with ``lead`` and a line break before the first piece."""
+    pending = [f"{lead}\n"] if lead else []
+
+    def shown(piece: str) -> None:
+        show(pending.pop() + piece if pending else piece)
+
+    return shown
 
 
 def _verified(claims: Sequence[tuple[Article, str, int]]) -> tuple[Quote, ...]:

@@ -374,11 +374,6 @@ def one_line(text: str) -> str:
     )
 
 
-def render_answer(answer: Answer) -> str:
-    """The answer for a terminal: text, then each quote's article."""
-    return f"{answer.text}\n\n{render_sources(answer)}".rstrip()
-
-
 def render_sources(answer: Answer) -> str:
     """Each quote's article and offsets, numbered as the answer cites them.
 

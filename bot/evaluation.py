@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bot.answering import Answer, Answerer
 from config.errors import SourceError
 from config.settings import Settings
@@ -26,6 +28,7 @@ from ingest.store import ChromaStore
 from ingest.terms import content_terms, normalize
 
 RECALL_AT = (1, 5, 10)
+ANSWERED_TARGETS = (0.95, 0.90, 0.85)  # unanswerable declined, had this share been answered
 STAGES = ("retrieve", "generate", "verify")
 
 
@@ -118,6 +121,8 @@ class Tally:
     off_corpus_abstained: int = 0
     language_checked: int = 0
     language_matched: int = 0
+    # (answerable?, the judge's probability; 0 when the evidence gate declined) per question
+    judged: list[tuple[bool, float]] = field(default_factory=list)
 
     def measures(self) -> dict[str, float | None]:
         found = [rank for rank in self.ranks if rank is not None]
@@ -137,6 +142,9 @@ class Tally:
         result["abstained_unanswerable"] = _share(self.unanswerable_abstained, self.unanswerable)
         result["abstained_off_corpus"] = _share(self.off_corpus_abstained, self.off_corpus)
         result["question_language_matches"] = _share(self.language_matched, self.language_checked)
+        result["judge_auc"] = roc_auc(self.judged)
+        for target in ANSWERED_TARGETS:
+            result[f"declined_at_{target:.2f}"] = declined_at(self.judged, target)
         return result
 
     def counts(self) -> dict[str, int]:
@@ -150,6 +158,31 @@ class Tally:
 
 def _share(part: float, whole: int) -> float | None:
     return part / whole if whole else None
+
+
+def roc_auc(judged: Sequence[tuple[bool, float]]) -> float | None:
+    """How often an answerable question outscores an unanswerable one (ties: half)."""
+    positive = np.sort([score for answerable, score in judged if answerable])
+    negative = np.array([score for answerable, score in judged if not answerable])
+    if not len(positive) or not len(negative):
+        return None
+    below = np.searchsorted(positive, negative, side="left")
+    at_or_below = np.searchsorted(positive, negative, side="right")
+    wins = (len(positive) - at_or_below).sum() + 0.5 * (at_or_below - below).sum()
+    return float(wins / (len(positive) * len(negative)))
+
+
+def declined_at(judged: Sequence[tuple[bool, float]], answered: float) -> float | None:
+    """The share of unanswerable questions declined by the probability threshold that answers
+    ``answered`` of the answerable ones; None when the evidence gate already declines more."""
+    positive = sorted((score for ok, score in judged if ok), reverse=True)
+    negative = [score for ok, score in judged if not ok]
+    if not positive or not negative:
+        return None
+    threshold = positive[max(math.ceil(answered * len(positive)) - 1, 0)]
+    if threshold <= 0:
+        return None
+    return sum(score < threshold for score in negative) / len(negative)
 
 
 @dataclass
@@ -206,6 +239,8 @@ class EvalReport:
             "recall@1": "recall@1",
             "recall@5": "recall@5",
             "question_language_matches": "question language = article's",
+            "judge_auc": "judge AUC",
+            **{f"declined_at_{t:.2f}": f"declined at {t:.2f} answered" for t in ANSWERED_TARGETS},
         }
         rows = [*sorted(self.languages.items()), ("all", self.overall)]
         lines = [
@@ -253,6 +288,7 @@ def evaluate(
         answer = _ask(answerer, item, report, tallies)
         quotes = [] if answer.abstained else answer.quotes
         for tally in tallies:
+            tally.judged.append((bool(item.answers), answer.probability or 0.0))
             if not item.answers:
                 tally.unanswerable += 1
                 tally.unanswerable_abstained += answer.abstained

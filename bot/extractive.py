@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.quotes import MIN_QUOTE_CHARS
 from ingest.chunking import sentence_spans
@@ -37,12 +38,12 @@ SIMILARITY_CEILING = 0.95
 # benchmarks.languages`), so the band a question in one language and an article in another are
 # judged on ends lower.
 CROSS_LANGUAGE_CEILING = 0.90
-# Further sentences join the answer only when nearly as good as the best one.
+# A further sentence joins an answer only when it ranks nearly as high as the first.
 RUNNER_UP_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
-class Evidence:
+class ScoredSentence:
     """A candidate sentence, as offsets into its article, with its signals."""
 
     article: Article
@@ -52,6 +53,11 @@ class Evidence:
     coverage: float
     focus: float
     same_language: bool = True  # question and article: else the word signals mean nothing
+    terms: frozenset[str] = frozenset()  # the sentence's content terms
+    wanted: frozenset[str] = frozenset()  # the question's, read in the article's language
+    article_coverage: float = 0.0  # the share of ``wanted`` anywhere in the article
+    chunk_rank: int = 0  # its chunk's place in the retrieved list
+    matched_weight: float = 0.0  # the summed IDF of the question terms it holds
 
     @property
     def closeness(self) -> float:
@@ -90,6 +96,8 @@ class _Candidate:
     terms: frozenset[str]
     wanted: frozenset[str]  # the question's terms, read in this article's language if it may be
     same_language: bool
+    article_coverage: float
+    chunk_rank: int
 
 
 def rank_evidence(
@@ -98,7 +106,7 @@ def rank_evidence(
     hits: Sequence[ScoredChunk],
     embedder: Embedder,
     languages: Sequence[str] = (),
-) -> list[Evidence]:
+) -> list[ScoredSentence]:
     """Every sentence of the retrieved chunks, best answer first.
 
     ``languages``: the question's language, then others it may be in (``Retriever``). An
@@ -110,14 +118,19 @@ def rank_evidence(
     weights = _idf(frozenset().union(*wanted_terms), [c.terms for c in candidates])
     vectors = embedder.embed_documents([c.article.text[c.start : c.end] for c in candidates])
     evidence = [
-        Evidence(
+        ScoredSentence(
             c.article,
             c.start,
             c.end,
             similarity=_dot(question_vector, vector),
             coverage=c.coverage,
             focus=_share(weights, c.wanted & c.terms, c.wanted),
+            matched_weight=sum(weights[term] for term in c.wanted & c.terms),
             same_language=c.same_language,
+            terms=c.terms,
+            wanted=c.wanted,
+            article_coverage=c.article_coverage,
+            chunk_rank=c.chunk_rank,
         )
         for c, vector in zip(candidates, vectors, strict=True)
     ]
@@ -130,12 +143,14 @@ def _candidates(
     """The quotable sentences of the hits, each once; the article's title line is not one."""
     seen: set[tuple[str, int]] = set()
     candidates = []
-    for hit in hits:
+    for chunk_rank, hit in enumerate(hits):
         language = hit.article.language
         same = not language or not languages or language in languages
         wanted = frozenset(content_terms(question, language if same else languages[0]))
         chunk_terms = content_terms(hit.chunk.text, language)
         coverage = len(wanted & chunk_terms) / len(wanted) if wanted else 0.0
+        in_article = wanted & _article_terms(hit.article.text, language)
+        article_coverage = len(in_article) / len(wanted) if wanted else 0.0
         spans = sentence_spans(hit.article.text, hit.chunk.start, hit.chunk.end, language)
         for start, end in spans:
             key = (hit.article.article_id, start)
@@ -143,10 +158,17 @@ def _candidates(
             if end - start >= MIN_QUOTE_CHARS and key not in seen and sentence != hit.article.title:
                 seen.add(key)
                 terms = frozenset(content_terms(sentence, language))
-                candidates.append(
-                    _Candidate(hit.article, start, end, coverage, terms, wanted, same)
-                )
+                candidate = _Candidate(
+                    hit.article, start, end, coverage, terms, wanted, same,
+                    article_coverage, chunk_rank,
+                )  # fmt: skip
+                candidates.append(candidate)
     return candidates
+
+
+@lru_cache(maxsize=64)
+def _article_terms(text: str, language: str) -> frozenset[str]:
+    return frozenset(content_terms(text, language))
 
 
 def _idf(wanted: frozenset[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:
@@ -163,25 +185,36 @@ def _share(weights: dict[str, float], found: frozenset[str], wanted: frozenset[s
     return sum(weights[term] for term in found) / total if total else 0.0
 
 
-def best_support(ranked: Sequence[Evidence]) -> float:
+def best_support(ranked: Sequence[ScoredSentence]) -> float:
     return max((item.support for item in ranked), default=0.0)
 
 
 def select_answer(
-    ranked: Sequence[Evidence], max_quotes: int, min_evidence: float
-) -> list[Evidence]:
-    """The sentences that make the answer; empty when the support is too weak (abstain).
+    ranked: Sequence[ScoredSentence], max_quotes: int, min_evidence: float
+) -> list[ScoredSentence]:
+    """The sentences that make the answer (``ranked``: best first), the one that answers first.
 
-    Sentences in the question's language are preferred when one of them is strong enough: the
-    embedding model compares across languages less sharply than within one.
+    Sentences in the question's language are preferred when one of them has the support to
+    answer (``min_evidence``): the embedding model compares across languages less sharply than
+    within one. A further sentence joins only when it ranks within ``RUNNER_UP_MARGIN`` of the
+    first, comes from the same article and holds a question term the sentences before it lack:
+    another article sharing a name is not part of the answer.
     """
-    strong = [item for item in ranked if item.support >= min_evidence]
-    if not strong:
-        return []
-    if any(item.same_language for item in strong):
+    if any(item.same_language and item.support >= min_evidence for item in ranked):
         ranked = [item for item in ranked if item.same_language]
-    floor = ranked[0].rank - RUNNER_UP_MARGIN
-    return [item for item in ranked if item.rank >= floor][:max_quotes]
+    if not ranked:
+        return []
+    first = ranked[0]
+    chosen = [first]
+    covered = set(first.terms)
+    for item in ranked[1:]:
+        if len(chosen) == max_quotes or item.rank < first.rank - RUNNER_UP_MARGIN:
+            break
+        adds = (item.wanted & item.terms) - covered
+        if item.article.article_id == first.article.article_id and adds:
+            chosen.append(item)
+            covered |= item.terms
+    return chosen
 
 
 def _dot(left: Sequence[float], right: Sequence[float]) -> float:

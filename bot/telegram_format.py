@@ -60,7 +60,7 @@ def render_answer(answer: Answer) -> list[RenderedMessage]:
         shown = clean(quote.text)
         lead = lead.replace(f"“{shown}” [{number}]", f"[{number}]")
         lead = lead.replace(f"{shown} [{number}]", f"[{number}]")
-    blocks = []
+    blocks = [_Block("", answer.lead)] if answer.lead else []
     if re.sub(r"[\s\[\]\d]", "", lead):  # more than citation numbers
         blocks.append(_Block("", lead))
     for number, quote in enumerate(answer.quotes, 1):

@@ -130,6 +130,9 @@ class AnswerSettings(_Group):
     min_evidence: float = Field(
         ge=0, le=1, description="Evidence score below which inquote abstains."
     )
+    min_probability: float = Field(
+        ge=0, le=1, description="The answerability judge's probability below which it abstains."
+    )
 
 
 class LlmSettings(_Group):

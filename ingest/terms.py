@@ -9,6 +9,8 @@
    character bigrams.
 3. Drop the language's stopwords and stem with its Snowball stemmer (PyStemmer), where there are
    such for the language; other languages keep their normalised words.
+4. Acronyms: ``U.S.``, ``US`` and ``United States`` all give the term ``us`` (kept even where the
+   lowercase word is a stopword); a name of two to four capitalised words adds its initials.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ ARABIC_LANGUAGES = frozenset(("ar", "arz", "ary"))
 
 _stemming = threading.Lock()
 _WORD = regex.compile(r"\w+")
+_DOTTED = regex.compile(r"\b(?:\p{Lu}\.){2,}")
+_CAPITALS = regex.compile(r"\b\p{Lu}{2,}\b")
+_CAPITALISED = regex.compile(r"\b\p{Lu}\p{Ll}+\b")
 _UNSPACED_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]+")
 _DIGIT = regex.compile(r"\d")
 _ARABIC_MARKS = regex.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
@@ -79,17 +84,41 @@ def normalize(text: str, language: str = "") -> str:
 
 
 def terms(text: str, language: str = "") -> list[str]:
-    """The content terms of ``text`` in order, repeats kept (for BM25)."""
+    """The content terms of ``text`` in order, repeats kept (for BM25); acronyms last."""
     ignored = stopwords(language)
     words = []
     for word in _words(normalize(text, language)):
         if word not in ignored and (len(word) > 1 or _UNSPACED_SCRIPT.fullmatch(word)):
             words.append(word)
     stemmer = _stemmer(language)
-    if stemmer is None:
-        return words
-    with _stemming:  # a Stemmer object is not safe to share between threads
-        return list(stemmer.stemWords(words))
+    if stemmer is not None:
+        with _stemming:  # a Stemmer object is not safe to share between threads
+            words = list(stemmer.stemWords(words))
+    return words + acronyms(text, ignored)
+
+
+def acronyms(text: str, ignored: frozenset[str] = frozenset()) -> list[str]:
+    """``U.S.`` and ``US`` as ``us``; ``United States`` (2-4 capitalised words) as ``us`` too.
+
+    Words in ``ignored`` (stopwords: a sentence's capitalised first word) break a name.
+    """
+    found = [match.group().replace(".", "").casefold() for match in _DOTTED.finditer(text)]
+    # "US", "IT": kept where the lowercase word is a stopword (other capitals are words already)
+    found += [
+        word for match in _CAPITALS.finditer(text) if (word := match.group().casefold()) in ignored
+    ]
+    run: list[str] = []
+    end = -1
+    for match in [*_CAPITALISED.finditer(text), None]:
+        joined = match is not None and text[end : match.start()] == " "
+        if match is None or not joined or match.group().casefold() in ignored:
+            if 2 <= len(run) <= 4:
+                found.append("".join(word[0] for word in run).casefold())
+            run = []
+        if match is not None and match.group().casefold() not in ignored:
+            run.append(match.group())
+            end = match.end()
+    return found
 
 
 def content_terms(text: str, language: str = "") -> set[str]:

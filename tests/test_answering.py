@@ -90,7 +90,9 @@ def test_an_empty_store_says_how_to_add_articles(tmp_path: Path, real_embedder) 
 
 def test_json_contract(seeded: Answerer) -> None:
     data = seeded.ask("  Who deciphered   the hieroglyphs?\n").as_json()
-    assert list(data) == ["question", "answer", "abstained", "quotes", "backend"]
+    contract = ["question", "answer", "abstained", "quotes", "backend"]
+    assert list(data) == [*contract, "probability", "confidence"]
+    assert 0 <= data["probability"] <= 1
     assert data["question"] == "Who deciphered the hieroglyphs?"
     assert isinstance(data["abstained"], bool)
     for quote in data["quotes"]:

@@ -40,7 +40,7 @@ def test_a_real_small_model_answers_only_with_verified_quotes(seeded_dir: Path) 
         shown: list[str] = []
         answer = answerer.ask(question, on_text=shown.append)
         assert answer.backend == "embedded"
-        assert "".join(shown) == answer.text
+        assert "".join(shown) == (f"{answer.lead}\n" if answer.lead else "") + answer.text
         assert answer.quotes
         assert_quotes_verbatim(answerer.store, answer.quotes)
     assert answer.abstained  # the off-corpus question never reached the model

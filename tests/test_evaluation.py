@@ -57,6 +57,8 @@ def test_eval_reports_retrieval_answers_validity_abstention_and_latency(tmp_path
     assert not (tmp_path / "data" / "chroma").exists()  # a temporary store, not the user's
     assert measures["gold_answer_in_first_quote"] <= measures["gold_answer_in_quote"]
     assert measures["quotes_per_answer"] >= 1
+    assert 0 <= measures["judge_auc"] <= 1  # the judge's answerable vs unanswerable ranking
+    assert "declined_at_0.90" in measures
     english = report["languages"]["en"]  # a row per language of the articles asked about
     assert english["counts"]["answerable"] == 3
     assert english["measures"]["quote_validity"] == 1.0

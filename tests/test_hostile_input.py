@@ -169,7 +169,10 @@ def test_mutated_pdfs_fail_with_a_reason_and_never_escape(tmp_path: Path) -> Non
 
 
 def test_a_batch_of_questions_survives_undecodable_and_empty_lines(seeded_dir: Path) -> None:
-    lines = b"Who deciphered the hieroglyphs?\n\xff\xfe not text\n\nWhat did Putin recognise?\n"
+    lines = (
+        b"Who deciphered the hieroglyphs?\n\xff\xfe not text\n\n"
+        b"Which gas pipeline certification did Germany suspend?\n"
+    )
     env = {"INQUOTE_DATA_DIR": str(seeded_dir), "INQUOTE_LLM__BACKEND": "extractive"}
     result = CliRunner().invoke(cli, ["ask", "--json", "-"], input=lines, env=env)
     assert result.exit_code == 0, result.output

@@ -127,6 +127,18 @@ def test_stopwords_and_question_words_are_left_out_per_language() -> None:
     )
 
 
+def test_an_acronym_meets_its_spelled_out_name() -> None:
+    spelled = content_terms("What did the United States say?", "en")
+    assert "us" in spelled
+    assert "us" in content_terms("The U.S. administration said", "en")
+    assert "us" in content_terms("The US said", "en")
+    assert "it" in content_terms("The IT department", "en")  # not the stopword "it"
+    assert "eu" in content_terms("Die Europäische Union", "de")
+    # a sentence's capitalised first word is no part of a name; five words are not a name
+    assert "tgmf" not in content_terms("The Great Molasses Flood", "en")
+    assert "usiac" not in content_terms("United States Industrial Alcohol Company", "en")
+
+
 def test_text_without_spaces_becomes_character_bigrams() -> None:
     assert terms("亚马逊雨林", "zh") == ["亚马", "马逊", "逊雨", "雨林"]
     assert terms("IPCC和Galor", "zh") == ["ipcc", "galor"]  # 和 (and) is a stopword

@@ -61,7 +61,7 @@ def test_the_model_answers_and_every_quote_is_checked(seeded_dir: Path) -> None:
     assert line == f"answering with ollama ({MODEL} at {ollama.url})"
     assert not answer.abstained
     assert answer.backend == "ollama"
-    assert "".join(shown) == answer.text
+    assert "".join(shown) == (f"{answer.lead}\n" if answer.lead else "") + answer.text
     assert answer.text.startswith(
         "The tank belonged to a distiller “Purity Distilling Company” [1]"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from html.parser import HTMLParser
 
 from hypothesis import given, settings
@@ -72,6 +73,17 @@ def test_an_llm_answer_gets_its_quotes_in_blockquotes_with_citations() -> None:
         "<i>[1] The &lt;Great&gt; Flood &amp; co, 2024-01-02 — https://example.org/a</i>"
     )
     assert "“Purity Distilling Company”" in message.plain
+
+
+def test_an_answer_says_first_how_sure_inquote_is() -> None:
+    quote = quote_of("First sentence here.")
+    unsure = Answer("q", "First sentence here. [1]", False, (quote,), "extractive", 0.55)
+    [message] = render_answer(unsure)
+    assert message.plain.startswith("The closest the articles come (55% sure):\n\n")
+    sure = replace(unsure, probability=0.93)
+    assert render_answer(sure)[0].plain.startswith("The articles answer this (93% sure):")
+    declined = replace(unsure, abstained=True, probability=0.1)
+    assert "sure" not in render_answer(declined)[0].plain
 
 
 def test_an_extractive_answer_is_only_its_quotes() -> None:

@@ -1,0 +1,132 @@
+"""The answerability judge: shipped in the package, used as trained, and its answers lead with
+the sentence that answers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.answerability import JUDGE_FILE, judge_signals, shipped_judge
+from bot.answering import Answerer
+from bot.evaluation import declined_at, roc_auc
+from bot.extractive import ScoredSentence, select_answer
+from config.settings import load_settings
+from ingest.embedding import Embedder
+from ingest.schema import Article
+from ingest.store import ChromaStore
+from tests.conftest import FakeGenerator, assert_quotes_verbatim
+
+CARD = json.loads(JUDGE_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def seeded(seeded_dir: Path, real_embedder: Embedder) -> Answerer:
+    config = load_settings(overrides={"data_dir": str(seeded_dir)})
+    store = ChromaStore.open_persistent(seeded_dir, real_embedder.fingerprint)
+    return Answerer(store, real_embedder, config.retrieval, config.answer)
+
+
+def test_the_judge_ships_in_the_package_with_its_card_and_threshold() -> None:
+    judge = shipped_judge()
+    assert set(judge.model.features) == set(CARD["checks"][0]["signals"])
+    assert judge.threshold == load_settings().answer.min_probability
+    assert CARD["data"]["held_out_topics"]  # what it must never have been trained on
+    assert 0.5 < CARD["cross_validated"]["judge_auc_in_topic"] < 1
+
+
+@pytest.mark.parametrize("check", CARD["checks"], ids=lambda check: check["question"][:40])
+def test_the_read_path_decides_as_the_training_script_did(seeded: Answerer, check) -> None:
+    ranked = seeded.gather(check["question"]).ranked
+    assert judge_signals(check["question"], ranked) == pytest.approx(check["signals"], abs=1e-4)
+    answer = seeded.ask(check["question"])
+    assert answer.probability == pytest.approx(check["probability"], abs=1e-4)
+    assert answer.abstained == check["abstained"]
+
+
+def test_a_question_is_never_answered_from_articles_that_only_share_its_words(
+    seeded: Answerer,
+) -> None:
+    # The Mehr News article says what "the U.S. administration of Joe Biden" said; the Apollo
+    # article's "a United States flag" and the flood's "United States Industrial Alcohol Company"
+    # share the words but answer nothing. Better declined than answered from those.
+    answer = seeded.ask("What did the United States say about the recognition?")
+    if answer.abstained:
+        assert answer.quotes  # the closest passages
+    else:
+        assert {quote.article_id[:10] for quote in answer.quotes} == {"mehr-news-"}
+    assert_quotes_verbatim(seeded.store, answer.quotes)
+
+
+def test_a_question_on_the_topic_that_the_articles_do_not_answer_is_declined(
+    seeded: Answerer,
+) -> None:
+    answer = seeded.ask("How many people live in Donetsk?")
+    assert answer.abstained
+    assert answer.probability is not None
+    assert answer.probability < shipped_judge().threshold
+    assert answer.quotes  # the closest passages
+    assert answer.as_json()["confidence"] == "none"
+
+
+def test_the_answer_says_how_sure_it_is(seeded: Answerer) -> None:
+    answer = seeded.ask("Why did Putin send troops into Donetsk and Lugansk?")
+    assert not answer.abstained
+    data = answer.as_json()
+    assert data["probability"] >= shipped_judge().threshold
+    assert data["confidence"] in {"direct", "closest"}
+    assert answer.lead.endswith("sure):")
+
+
+def _sentence(article: Article, text: str, rank: float, wanted: set[str]) -> ScoredSentence:
+    start = article.text.index(text)
+    words = frozenset(text.lower().rstrip(".").split())
+    return ScoredSentence(
+        article, start, start + len(text), similarity=0.75 + 0.2 * rank, coverage=1.0,
+        focus=1.0, terms=words, wanted=frozenset(wanted),
+    )  # fmt: skip
+
+
+def test_further_quotes_come_from_the_first_ones_article_and_add_a_missing_term() -> None:
+    apollo = Article(
+        "a1", "Apollo", "a.md", "Armstrong planted the flag. The flag was nylon.", "h1"
+    )
+    mehr = Article("a2", "Mehr", "m.md", "The administration said the flag was a sign.", "h2")
+    wanted = {"flag", "nylon", "said"}
+    ranked = [
+        _sentence(apollo, "Armstrong planted the flag.", 0.9, wanted),
+        _sentence(mehr, "The administration said the flag was a sign.", 0.89, wanted),
+        _sentence(apollo, "The flag was nylon.", 0.88, wanted),
+    ]
+    chosen = select_answer(ranked, max_quotes=3, min_evidence=0.0)
+    assert [item.text for item in chosen] == ["Armstrong planted the flag.", "The flag was nylon."]
+    repeats = [ranked[0], _sentence(apollo, "The flag was nylon.", 0.88, {"flag"})]
+    assert len(select_answer(repeats, max_quotes=3, min_evidence=0.0)) == 1
+    behind = [ranked[0], _sentence(apollo, "The flag was nylon.", 0.5, wanted)]
+    assert len(select_answer(behind, max_quotes=3, min_evidence=0.0)) == 1  # too far behind
+
+
+def test_roc_auc_and_declined_at_an_answered_rate() -> None:
+    judged = [(True, 0.9), (True, 0.8), (True, 0.4), (False, 0.7), (False, 0.3), (False, 0.0)]
+    assert roc_auc(judged) == pytest.approx(8 / 9)
+    assert declined_at(judged, 2 / 3) == pytest.approx(1.0)  # threshold 0.8
+    assert declined_at(judged, 1.0) == pytest.approx(2 / 3)  # threshold 0.4
+    assert declined_at([(True, 0.0), (False, 0.0)], 0.9) is None  # the gate declined them all
+    assert roc_auc([(True, 0.5)]) is None
+
+
+def test_no_llm_call_when_the_judge_says_the_articles_do_not_answer(
+    seeded: Answerer, seeded_dir: Path, real_embedder: Embedder
+) -> None:
+    config = load_settings(overrides={"data_dir": str(seeded_dir)})
+    generator = FakeGenerator()  # it would abstain anyway; it must not even be asked
+    answerer = Answerer(
+        seeded.store, real_embedder, config.retrieval, config.answer, generator=generator
+    )
+    answer = answerer.ask("How many people live in Donetsk?")
+    assert answer.abstained
+    assert generator.history == []
+    asked = answerer.ask("Why did Putin send troops into Donetsk and Lugansk?")
+    assert asked.abstained  # the model's own "not in the passages" is an abstention
+    assert len(generator.history) == 1
