@@ -87,15 +87,8 @@ def _llm(settings: Settings) -> Check:
     ollama = _guarded(lambda s: _ollama(s, OllamaAPI(s.ollama.url, PROBE_SECONDS)), settings)
     if ollama.status != "fail":
         return Check("llm", ollama.status, f"auto → {ollama.detail}", ollama.fix)
-    embedded = _guarded(_embedded, settings)
-    if embedded.status == "ok":
-        return Check("llm", "warn", f"auto → {embedded.detail}, because {ollama.detail}",
-                     ollama.fix)  # fmt: skip
     return Check(
-        "llm",
-        "warn",
-        f"auto → extractive answers (no LLM), because {ollama.detail} and {embedded.detail}",
-        ollama.fix,
+        "llm", "warn", f"auto → extractive answers (no LLM), because {ollama.detail}", ollama.fix
     )
 
 

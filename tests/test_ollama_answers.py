@@ -239,15 +239,15 @@ def test_auto_uses_ollama_when_it_has_the_model(seeded_dir: Path) -> None:
     assert line.startswith("answering with ollama")
 
 
-def test_auto_says_why_it_did_not_use_ollama(seeded_dir: Path, tmp_path: Path) -> None:
+def test_auto_says_why_it_did_not_use_ollama(seeded_dir: Path) -> None:
     with serve(FakeOllama(chat_models={"other:1b": []})) as ollama:
-        config = llm_settings(
-            seeded_dir, ollama.url, **{"llm.backend": "auto", "llm.gguf_path": tmp_path / "no.gguf"}
-        )
+        config = llm_settings(seeded_dir, ollama.url, **{"llm.backend": "auto"})
         answerer, line = build_answerer(config)
+    # Never the embedded model, installed or not: it answers worse than extractive sentences.
     assert answerer.backend == "extractive"
     assert line.startswith("answering with extractive sentences: ")
     assert f"Ollama at {ollama.url} has no model '{MODEL}'" in line
+    assert "the embedded model answers only when chosen (llm.backend=embedded)" in line
 
 
 def test_the_cli_streams_and_names_the_backend(seeded_dir: Path) -> None:
