@@ -29,6 +29,7 @@ NOT_ANSWERED = "The articles don't answer this. The closest passages are below."
 EMPTY_STORE = "No articles are stored yet — add some with `inquote ingest PATH`."
 CLOSEST_PASSAGES = 2
 SURE = 0.7  # the judge's probability from which an answer is called direct (bot/data/JUDGE.md)
+LEADS = {"direct": "The articles answer this", "closest": "The closest the articles come"}
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,7 @@ class Answer:
     @property
     def confidence(self) -> str:
         """``direct``, ``closest`` (answered, but the judge is unsure) or ``none`` (abstained)."""
-        if self.abstained:
-            return "none"
-        return "closest" if self.probability is not None and self.probability < SURE else "direct"
+        return "none" if self.abstained else _confidence(self.probability)
 
     @property
     def lead(self) -> str:
@@ -70,16 +69,17 @@ def confidence_lead(probability: float | None) -> str:
     """An answer's first words: how sure the judge is that the articles answer the question."""
     if probability is None:
         return ""
-    if probability < SURE:
-        return f"The closest the articles come ({probability:.0%} sure):"
-    return f"The articles answer this ({probability:.0%} sure):"
+    return f"{LEADS[_confidence(probability)]} ({probability:.0%} sure):"
+
+
+def _confidence(probability: float | None) -> str:
+    return "closest" if probability is not None and probability < SURE else "direct"
 
 
 @dataclass(frozen=True)
 class Evidence:
     """What a question retrieved: its chunks and their sentences, best answer first."""
 
-    languages: tuple[str, ...]
     hits: list[ScoredChunk]
     ranked: list[ScoredSentence]
 
@@ -184,7 +184,7 @@ class Answerer:
             if hits
             else []
         )
-        return Evidence(languages, hits, ranked)
+        return Evidence(hits, ranked)
 
     def judge(self, question: str, evidence: Evidence) -> float | None:
         """The judge's probability that ``evidence`` answers ``question``: 0 below the evidence
