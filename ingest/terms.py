@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import unicodedata
 from functools import cache
+from itertools import groupby
 
 import regex
 import Stemmer
@@ -50,7 +51,9 @@ _stemming = threading.Lock()
 _WORD = regex.compile(r"\w+")
 _DOTTED = regex.compile(r"\b(?:\p{Lu}\.){2,}")
 _CAPITALS = regex.compile(r"\b\p{Lu}{2,}\b")
-_CAPITALISED = regex.compile(r"\b\p{Lu}\p{Ll}+\b")
+_NAME = regex.compile(
+    r"\b\p{Lu}\p{Ll}+\b(?: \p{Lu}\p{Ll}+\b)*"
+)  # capitalised words, one space apart
 _UNSPACED_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]+")
 _DIGIT = regex.compile(r"\d")
 _ARABIC_MARKS = regex.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
@@ -107,17 +110,13 @@ def acronyms(text: str, ignored: frozenset[str] = frozenset()) -> list[str]:
     found += [
         word for match in _CAPITALS.finditer(text) if (word := match.group().casefold()) in ignored
     ]
-    run: list[str] = []
-    end = -1
-    for match in [*_CAPITALISED.finditer(text), None]:
-        joined = match is not None and text[end : match.start()] == " "
-        if match is None or not joined or match.group().casefold() in ignored:
-            if 2 <= len(run) <= 4:
-                found.append("".join(word[0] for word in run).casefold())
-            run = []
-        if match is not None and match.group().casefold() not in ignored:
-            run.append(match.group())
-            end = match.end()
+    for match in _NAME.finditer(text):
+        # a capitalised stopword ("The" opening a sentence) is no part of a name: it splits one
+        words = match.group().split(" ")
+        for is_name, group in groupby(words, key=lambda word: word.casefold() not in ignored):
+            name = list(group)
+            if is_name and 2 <= len(name) <= 4:
+                found.append("".join(word[0] for word in name).casefold())
     return found
 
 
