@@ -58,6 +58,18 @@ def folds(articles: Sequence[EvalArticle]) -> list[list[EvalArticle]]:
     ]
 
 
+def off_corpus_folds(
+    articles: Sequence[EvalArticle], questions: Sequence[EvalQuestion]
+) -> list[tuple[list[EvalArticle], list[EvalQuestion]]]:
+    """Each half of the articles (:func:`folds`) with the other half's questions: asked of a
+    store holding only that half, they are off-corpus."""
+    halves = []
+    for kept in folds(articles):
+        kept_topics = {topic(article.title) for article in kept}
+        halves.append((kept, [q for q in questions if topic(q.article) not in kept_topics]))
+    return halves
+
+
 def cross_language_questions(sample: Path) -> list[EvalQuestion]:
     """XQuAD's English questions, each with the gold answers of its translations."""
     golds: dict[str, set[str]] = {}
@@ -89,10 +101,7 @@ def measure(
     """
     store = build_store(articles, folder / "all", settings, embedder)
     report = evaluate(answerer_over(store, embedder, settings, generator), questions)
-    for side, kept in enumerate(folds(articles)):
-        held_out = {article.title for article in articles} - {a.title for a in kept}
-        held_out_topics = {topic(title) for title in held_out}
-        off = [q for q in questions if topic(q.article) in held_out_topics]
+    for side, (kept, off) in enumerate(off_corpus_folds(articles, questions)):
         fold_store = build_store(kept, folder / f"fold-{side}", settings, embedder)
         answerer = answerer_over(fold_store, embedder, settings, generator)
         report.merge(evaluate(answerer, [], off))

