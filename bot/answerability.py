@@ -21,7 +21,7 @@ import regex
 from pydantic import BaseModel
 
 from bot.extractive import ScoredSentence
-from ingest.terms import normalize, terms
+from ingest.terms import ISO_ALIASES, normalize, terms
 
 JUDGE_FILE = Path(__file__).with_name("data") / "judge.json"
 SPREAD = 5  # how many of the best sentences the spread signals look at
@@ -37,7 +37,7 @@ NEGATIONS = {
     "pt": "não nunca nenhum nenhuma nada ninguém sem nem",
     "nl": "niet geen nooit niemand niets zonder",
     "ru": "не нет никогда ни никто ничего ничто без",
-    "nb": "ikke ikkje aldri ingen intet ingenting uten",
+    "no": "ikke ikkje aldri ingen intet ingenting uten",  # Norwegian: nb and nn, by ISO_ALIASES
     "da": "ikke aldrig ingen intet ingenting uden",
     "sv": "inte aldrig ingen inget ingenting utan",
     "ro": "nu niciodată fără nimic nimeni",
@@ -143,8 +143,8 @@ def negated(text: str, language: str) -> bool:
 
 @cache
 def _negations(language: str) -> frozenset[str]:
-    code = {"nn": "nb", "no": "nb"}.get(language, language)
-    return frozenset(normalize(word, code) for word in NEGATIONS.get(code, "").split())
+    words = NEGATIONS.get(ISO_ALIASES.get(language, language), "")
+    return frozenset(normalize(word, language) for word in words.split())
 
 
 def _missing(wanted: frozenset[str], found: frozenset[str]) -> float:
