@@ -1,8 +1,8 @@
-"""The Telegram bot's memory on disk (SQLite): questions not yet answered, and conversations.
+"""The Telegram bot's memory on disk (SQLite): updates not yet handled, and conversations.
 
-A question is written here before it is answered and marked done after the reply went out, so a
-crash or restart loses none (pending ones are answered at the next start) and a redelivered update
-is not answered twice. Conversations and the answers users can reply to survive restarts too.
+An update is written here before Telegram learns it arrived and finished after it was handled, so
+a crash or restart loses none (pending ones are handled at the next start) and a redelivered update
+is not handled twice. Conversations and the answers users can reply to survive restarts too.
 """
 
 from __future__ import annotations
@@ -11,17 +11,19 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 from bot.answering import Answer
 from bot.conversation import Turn
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    update_id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
-    message_id INTEGER NOT NULL, text TEXT NOT NULL, reply_to INTEGER,
-    status TEXT NOT NULL, received REAL NOT NULL, answered REAL
+CREATE TABLE IF NOT EXISTS updates (
+    update_id INTEGER PRIMARY KEY, raw TEXT, status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0, replies TEXT NOT NULL DEFAULT '[]',
+    received REAL NOT NULL, finished REAL
 );
 CREATE TABLE IF NOT EXISTS conversations (key TEXT PRIMARY KEY, turns TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS answers (
@@ -29,6 +31,7 @@ CREATE TABLE IF NOT EXISTS answers (
     PRIMARY KEY (chat_id, message_id)
 );
 """
+Status = Literal["pending", "answered", "done", "failed"]
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,14 @@ class Question:
 
 
 class Journal:
-    """One SQLite file under the data directory; safe to use from several threads."""
+    """One SQLite file under the data directory; safe to use from several threads.
+
+    Every update is recorded (:meth:`record`) before Telegram is told it arrived, and finished
+    (:meth:`finish`) once handled: ``answered`` for a question, ``done`` for anything else,
+    ``failed`` when given up. A finished update keeps no text. The messages sent for an update
+    are remembered as they go out (:meth:`add_reply`), so a retry edits them instead of sending
+    them again.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,50 +60,101 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._carry_over_questions()
+
+    def _carry_over_questions(self) -> None:
+        """Moves an older journal's ``questions`` into ``updates``; pending ones stay pending."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if "questions" not in tables:
+            return
+        rows = self._db.execute(
+            "SELECT update_id, chat_id, user_id, message_id, text, status, received FROM questions"
+        ).fetchall()
+        self._db.execute("BEGIN")
+        for update_id, chat, user, message_id, text, status, received in rows:
+            message = {
+                "message_id": message_id, "date": int(received), "text": text,
+                "chat": {"id": chat, "type": "private" if chat == user else "group"},
+                "from": {"id": user, "is_bot": False, "first_name": "?"},
+            }  # fmt: skip
+            done = status == "done"
+            self._db.execute(
+                "INSERT OR IGNORE INTO updates (update_id, raw, status, received) "
+                "VALUES (?, ?, ?, ?)",
+                (
+                    update_id,
+                    None if done else json.dumps({"update_id": update_id, "message": message}),
+                    "answered" if done else "pending",
+                    received,
+                ),
+            )
+        self._db.execute("DROP TABLE questions")
+        self._db.execute("COMMIT")
 
     def close(self) -> None:
         self._db.close()
 
-    def begin(self, question: Question) -> bool:
-        """Records the question; False when it was already answered (a redelivered update)."""
+    def record(self, update_id: int, raw: str) -> bool:
+        """Records an update as it arrives; False when it arrived before (a redelivery)."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT status FROM questions WHERE update_id = ?", (question.update_id,)
-            ).fetchone()
-            if row is not None:
-                return bool(row[0] != "done")
-            self._db.execute(
-                "INSERT INTO questions VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, NULL)",
-                (
-                    question.update_id,
-                    question.chat_id,
-                    question.user_id,
-                    question.message_id,
-                    question.text,
-                    question.reply_to,
-                    time.time(),
-                ),
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO updates (update_id, raw, received) VALUES (?, ?, ?)",
+                (update_id, raw, time.time()),
             )
-            return True
+            return cursor.rowcount == 1
 
-    def finish(self, update_id: int) -> None:
-        with self._lock:
-            self._db.execute(
-                "UPDATE questions SET status = 'done', answered = ? WHERE update_id = ?",
-                (time.time(), update_id),
-            )
-
-    def pending(self) -> list[Question]:
+    def pending(self) -> list[tuple[int, str]]:
+        """Updates recorded and not finished, oldest first, with their JSON."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT update_id, chat_id, user_id, message_id, text, reply_to FROM questions "
-                "WHERE status = 'pending' ORDER BY update_id"
+                "SELECT update_id, raw FROM updates WHERE status = 'pending' ORDER BY update_id"
             ).fetchall()
-        return [Question(*row) for row in rows]
+        return [(int(update_id), str(raw)) for update_id, raw in rows]
+
+    def start(self, update_id: int) -> int | None:
+        """Counts one more attempt at a pending update: their number, or None if it is finished."""
+        with self._lock:
+            row = self._db.execute(
+                "UPDATE updates SET attempts = attempts + 1 WHERE update_id = ? "
+                "AND status = 'pending' RETURNING attempts",
+                (update_id,),
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    def finish(self, update_id: int, status: Status) -> None:
+        """Ends a pending update (a finished one keeps its status) and forgets its text."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE updates SET status = ?, raw = NULL, finished = ? "
+                "WHERE update_id = ? AND status = 'pending'",
+                (status, time.time(), update_id),
+            )
+
+    def status(self, update_id: int) -> Status | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT status FROM updates WHERE update_id = ?", (update_id,)
+            ).fetchone()
+        return cast(Status, row[0]) if row else None
+
+    def replies(self, update_id: int) -> list[int]:
+        """Ids of the messages sent for an update so far, in order."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT replies FROM updates WHERE update_id = ?", (update_id,)
+            ).fetchone()
+        return [int(message_id) for message_id in json.loads(row[0])] if row else []
+
+    def set_replies(self, update_id: int, message_ids: Sequence[int]) -> None:
+        with self._lock:
+            self._db.execute(
+                "UPDATE updates SET replies = ? WHERE update_id = ?",
+                (json.dumps(list(message_ids)), update_id),
+            )
 
     def answered_count(self) -> int:
         with self._lock:
-            row = self._db.execute("SELECT count(*) FROM questions WHERE status = 'done'")
+            row = self._db.execute("SELECT count(*) FROM updates WHERE status = 'answered'")
             return int(row.fetchone()[0])
 
     def turns(self, key: str) -> list[Turn]:

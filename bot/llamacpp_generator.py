@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ class LlamaCppGenerator:
             raise BackendError(f"llama-cpp-python is not installed — {INSTALL_HINT}") from exc
         self._path = path
         self._temperature = settings.temperature
+        self._lock = threading.Lock()
         try:
             self._llm: Any = Llama(
                 model_path=str(path),
@@ -86,16 +88,17 @@ class LlamaCppGenerator:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]:
-        chunks = self._llm.create_chat_completion(
-            messages=[dict(message) for message in messages],
-            max_tokens=max_tokens,
-            temperature=self._temperature,
-            stream=True,
-        )
-        for chunk in chunks:
-            piece = chunk["choices"][0]["delta"].get("content")
-            if piece:
-                yield piece
+        with self._lock:  # one model state: the bot's answering threads take turns
+            chunks = self._llm.create_chat_completion(
+                messages=[dict(message) for message in messages],
+                max_tokens=max_tokens,
+                temperature=self._temperature,
+                stream=True,
+            )
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
 
 
 def _chat_format(path: Path) -> str | None:

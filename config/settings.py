@@ -179,6 +179,15 @@ class TelegramSettings(_Group):
         ge=0.3, description="Least time between edits of a streaming answer."
     )
     timeout_seconds: float = Field(gt=0, description="Timeout of one Bot API call.")
+    send_timeout_seconds: float = Field(
+        gt=0, description="How long a sent message's confirmation is awaited."
+    )
+    max_concurrent_answers: int = Field(ge=1, description="Questions answered at once.")
+    queued_note_seconds: float = Field(
+        ge=0, description="A question waiting this long for its turn gets a note saying so."
+    )
+    max_attempts: int = Field(ge=1, description="Tries per question before it is given up.")
+    retry_seconds: float = Field(ge=0, description="Wait before the first retry; doubles after.")
     max_document_mb: float = Field(gt=0, le=20, description="Largest document admins may send.")
 
     @field_validator("allowed_users", "allowed_chats", "admins", mode="before")

@@ -124,19 +124,19 @@ class CachingEmbedder:
         return self._inner.fingerprint
 
     def embed_documents(self, texts: Sequence[str]) -> list[Vector]:
-        with self._lock:
-            missing = [text for text in dict.fromkeys(texts) if text not in self._cache]
+        with self._lock:  # what is found now is kept: another thread may evict it meanwhile
+            known = {text: self._cache[text] for text in texts if text in self._cache}
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
         embedded = self._inner.embed_documents(missing) if missing else []
         fresh = {t: np.asarray(v, dtype=np.float32) for t, v in zip(missing, embedded, strict=True)}
+        rows = {**known, **fresh}
         with self._lock:
-            self._cache.update(fresh)
-            rows = [fresh[text] if text in fresh else self._cache[text] for text in texts]
-            for text in texts:
-                if text in self._cache:
-                    self._cache.move_to_end(text)
+            self._cache.update(rows)
+            for text in rows:
+                self._cache.move_to_end(text)
             while len(self._cache) > self._capacity:
                 self._cache.popitem(last=False)
-        return [[float(x) for x in row] for row in rows]
+        return [[float(x) for x in rows[text]] for text in texts]
 
     def embed_query(self, text: str) -> Vector:
         return self._inner.embed_query(text)

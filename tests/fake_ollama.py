@@ -8,6 +8,7 @@ NDJSON in small pieces, like Ollama's. Every request is recorded.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ class FakeOllama:
 
     ``status`` forces an error status on every request; ``load_seconds`` delays the first chat
     request, as a cold model load does; ``prompt_eval_count`` overrides the reported prompt size.
+    ``reply_seconds`` is how long writing one reply takes; like Ollama with OLLAMA_NUM_PARALLEL,
+    at most ``parallel`` replies are written at once and later requests wait their turn.
+    ``most_at_once`` records how many were written at once.
     """
 
     models: dict[str, FakeEmbedder] = field(default_factory=dict)
@@ -36,8 +40,17 @@ class FakeOllama:
     load_seconds: float = 0.0
     prompt_eval_count: int | None = None
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    reply_seconds: float = 0.0
+    parallel: int = 4
+    most_at_once: int = 0
     url: str = ""
     _loaded: bool = False
+    _at_once: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _writers: threading.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._writers = threading.Semaphore(self.parallel)
 
     def chats(self) -> list[dict[str, Any]]:
         """Bodies of the chat requests that asked something (not model loads)."""
@@ -76,6 +89,13 @@ class FakeOllama:
                          "message": {"role": "assistant", "content": ""}}  # fmt: skip
         reply = script.pop(0) if script else ""
         text = reply(body["messages"]) if callable(reply) else reply
+        with self._writers:
+            with self._lock:
+                self._at_once += 1
+                self.most_at_once = max(self.most_at_once, self._at_once)
+            time.sleep(self.reply_seconds)
+            with self._lock:
+                self._at_once -= 1
         prompt_size = sum(len(message["content"]) for message in body["messages"]) // 4
         final = {
             "model": body["model"],

@@ -1,10 +1,16 @@
 """A loopback fake of the Telegram Bot API: scripted updates in, recorded calls out.
 
 python-telegram-bot talks to it over real HTTP (``telegram.base_url`` points here), so handlers,
-PTB's request stack and our formatting are tested together. ``fail`` queues a failure for the
-next call of a method: an error reply (status and description, e.g. 429 with ``retry_after``) or a
-delay in seconds before the real answer (a timeout, from the client's side). ``hold`` makes every
-call of a method hang until the server stops, as a process killed mid-send would see it.
+PTB's request stack and our formatting are tested together. It is as strict as Telegram where that
+matters to a bot: ``getUpdates`` with an ``offset`` confirms every earlier update, which is then
+gone for good; an edit needs a message the bot sent and still exists, and new text; a chat in
+``blocked`` answers 403 and one in ``missing_chats`` 400 "chat not found".
+
+``fail`` queues a failure for the next call of a method: an error reply (status and description,
+e.g. 429 with ``retry_after``) or a delay in seconds before the real answer (a timeout, from the
+client's side: the message arrives). ``hold`` maps a method to how many of its calls succeed; the
+later ones hang until the server stops, unanswered and undone, as a process killed mid-send would
+see them.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,11 +39,16 @@ class FakeTelegram:
     updates: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     fail: dict[str, list[tuple[int, str, dict[str, Any]] | float]] = field(default_factory=dict)
-    hold: set[str] = field(default_factory=set)
+    hold: dict[str, int] = field(default_factory=dict)
+    blocked: set[int] = field(default_factory=set)
+    missing_chats: set[int] = field(default_factory=set)
+    messages: dict[tuple[int, int], str] = field(default_factory=dict)  # the chats' bot messages
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    stamps: list[float] = field(default_factory=list)  # when each of ``calls`` was answered
     held: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     url: str = ""
     _next_message_id: int = 1000
+    _admitted: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -57,9 +69,13 @@ class FakeTelegram:
         raise AssertionError(f"{method} called {len(self.called(method))} times, not {count}")
 
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if method in self.hold:
-            with self._lock:
+        with self._lock:
+            holding = method in self.hold and self._admitted[method] >= self.hold[method]
+            if holding:
                 self.held.append((method, params))
+            else:
+                self._admitted[method] += 1
+        if holding:
             self._stopping.wait()
             return 500, {"ok": False, "error_code": 500, "description": "server stopped"}
         with self._lock:
@@ -68,13 +84,36 @@ class FakeTelegram:
         if isinstance(failure, float):
             time.sleep(failure)
         elif failure is not None:
-            status, description, parameters = failure
-            reply = {"ok": False, "error_code": status, "description": description}
-            return status, {**reply, **({"parameters": parameters} if parameters else {})}
+            return _error(*failure)
+        with self._lock:
+            refused = self._refused(method, params)
+        if refused is not None:
+            return _error(*refused)
         result = self._result(method, params)
         with self._lock:
             self.calls.append((method, params))
+            self.stamps.append(time.monotonic())
         return 200, {"ok": True, "result": result}
+
+    def _refused(
+        self, method: str, params: dict[str, Any]
+    ) -> tuple[int, str, dict[str, Any]] | None:
+        """Telegram's own refusals: blocked users, unknown chats, edits of nothing."""
+        if "chat_id" not in params:
+            return None
+        chat = int(params["chat_id"])
+        if chat in self.blocked:
+            return 403, "Forbidden: bot was blocked by the user", {}
+        if chat in self.missing_chats:
+            return 400, "Bad Request: chat not found", {}
+        key = (chat, int(params.get("message_id", 0)))
+        if method in {"editMessageText", "deleteMessage"} and key not in self.messages:
+            target = "edit" if method == "editMessageText" else "delete"
+            return 400, f"Bad Request: message to {target} not found", {}
+        if method == "editMessageText" and self.messages[key] == params.get("text"):
+            return 400, "Bad Request: message is not modified: specified new message content "\
+                "and reply markup are exactly the same as a current content", {}  # fmt: skip
+        return None
 
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
@@ -89,17 +128,25 @@ class FakeTelegram:
             }
         if method == "getUpdates":
             offset = int(params.get("offset", 0) or 0)
+            limit = int(params.get("limit", 100) or 100)
             deadline = time.monotonic() + min(float(params.get("timeout", 0) or 0), 0.5)
             while True:
                 with self._lock:
-                    ready = [u for u in self.updates if u["update_id"] >= offset]
+                    if offset:  # confirmed: Telegram forgets them
+                        self.updates[:] = [u for u in self.updates if u["update_id"] >= offset]
+                    ready = self.updates[:limit]
                 if ready or time.monotonic() >= deadline:
                     return ready
                 time.sleep(0.05)
+        if method == "deleteMessage":
+            with self._lock:
+                del self.messages[(int(params["chat_id"]), int(params["message_id"]))]
+            return True
         if method in {"sendMessage", "editMessageText"}:
             with self._lock:
                 self._next_message_id += 1
                 message_id = int(params.get("message_id") or self._next_message_id)
+                self.messages[(int(params["chat_id"]), message_id)] = params.get("text", "")
             return {"message_id": message_id, "date": int(time.time()),
                     "chat": {"id": int(params["chat_id"]), "type": "private"},
                     "text": params.get("text", "")}  # fmt: skip
@@ -112,6 +159,11 @@ class FakeTelegram:
                 "file_path": f"documents/{file_id}",
             }
         return True
+
+
+def _error(status: int, description: str, parameters: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    reply = {"ok": False, "error_code": status, "description": description}
+    return status, {**reply, **({"parameters": parameters} if parameters else {})}
 
 
 def text_update(

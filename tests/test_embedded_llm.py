@@ -7,6 +7,7 @@ writes, the answer only shows quotes found in the articles, and nothing crashes.
 from __future__ import annotations
 
 import importlib.util
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,17 @@ def test_a_real_small_model_answers_only_with_verified_quotes(seeded_dir: Path) 
         assert answer.quotes
         assert_quotes_verbatim(answerer.store, answer.quotes)
     assert answer.abstained  # the off-corpus question never reached the model
+
+
+def test_answering_threads_share_the_in_process_model_safely(seeded_dir: Path) -> None:
+    """The Telegram bot answers from several threads; llama.cpp's model state is one."""
+    config = load_settings(
+        overrides={"data_dir": str(seeded_dir), "llm.backend": "embedded", "llm.max_tokens": "48"}
+    )
+    answerer, _ = build_answerer(config)
+    questions = ["Who first stepped onto the Moon?", "How fast did the wave of molasses move?"] * 2
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(answerer.ask, questions))
+    for answer in answers:
+        assert answer.backend == "embedded"
+        assert_quotes_verbatim(answerer.store, answer.quotes)

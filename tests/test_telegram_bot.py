@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import os
@@ -15,10 +16,11 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -27,7 +29,8 @@ import pytest
 
 from bot.app import answerer_over
 from bot.journal import Journal
-from bot.telegram_bot import APOLOGY, InquoteBot, build_application
+from bot.telegram_answers import APOLOGY, QUEUED, SORRY
+from bot.telegram_bot import InquoteBot, build_application
 from config.errors import BackendError
 from config.settings import load_settings
 from ingest.embedding import Embedder
@@ -65,6 +68,8 @@ def make_bot(
         "telegram.admins": str(ADMIN),
         "telegram.edit_interval_seconds": "0.3",
         "telegram.timeout_seconds": "2",
+        "telegram.send_timeout_seconds": "2",
+        "telegram.retry_seconds": "0.05",
         **extra,
     }
     settings = load_settings(overrides=overrides)
@@ -94,9 +99,16 @@ async def running(bot: InquoteBot) -> AsyncIterator[None]:
 
 
 def run_until(bot: InquoteBot, fake: FakeTelegram, method: str, count: int = 1) -> None:
+    run_while(bot, lambda: len(fake.called(method)) < count)
+
+
+def run_while(bot: InquoteBot, waiting: Callable[[], bool], timeout: float = 30.0) -> None:
     async def scenario() -> None:
         async with running(bot):
-            await asyncio.to_thread(fake.wait_for, method, count)
+            deadline = time.monotonic() + timeout
+            while waiting():
+                assert time.monotonic() < deadline, "the bot did not get there in time"
+                await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)  # let anything that should not happen, happen
 
     asyncio.run(scenario())
@@ -234,23 +246,22 @@ def test_a_dead_llm_gets_the_user_an_apology_and_the_operator_a_log_line(
     with caplog.at_level(logging.ERROR):
         run_until(make_bot(data_dir, fake, real_embedder, DownGenerator()), fake, "sendMessage")
     assert texts(fake) == [APOLOGY]
-    assert "could not answer update 1: Ollama is not reachable" in caplog.text
+    assert "could not answer update 1 after 3 attempts: Ollama is not reachable" in caplog.text
+
+
+class SlowGenerator(FakeGenerator):
+    def generate(self, messages, max_tokens):
+        for line in (
+            'He did [1] "Armstrong became the first person to step onto the Moon"\n',
+            'Then [1] "Aldrin joined him about twenty minutes later"\n',
+        ):
+            time.sleep(0.8)
+            yield line
 
 
 def test_answers_stream_by_editing_one_message(
     data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
-    class SlowGenerator(FakeGenerator):
-        def generate(self, messages, max_tokens):
-            import time  # noqa: PLC0415
-
-            for line in (
-                'He did [1] "Armstrong became the first person to step onto the Moon"\n',
-                'Then [1] "Aldrin joined him about twenty minutes later"\n',
-            ):
-                time.sleep(0.8)
-                yield line
-
     fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
     run_until(make_bot(data_dir, fake, real_embedder, SlowGenerator()), fake, "editMessageText")
     [first] = fake.called("sendMessage")
@@ -317,60 +328,272 @@ def test_admins_add_documents_and_others_cannot(
     assert any(a.source == "telegram upload: clippers.md" for a in store.articles())
 
 
-def test_a_redelivered_update_is_answered_once(
+def test_an_update_telegram_sends_again_is_answered_once(
     data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
-    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    question = text_update(1, "Who first stepped onto the Moon?", user_id=READER)
+    fake.updates.append(question)
     run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage")
-    fake.updates.append(text_update(2, "/help", user_id=READER))
-    fake.updates[0]["update_id"] = 1  # still queued: a restart without a confirmed offset
+    assert fake.updates == []  # confirmed by the bot's next getUpdates: Telegram forgot it
+    # Telegram sends an update again when the bot stopped before confirming it.
+    fake.updates += [copy.deepcopy(question), text_update(2, "/help", user_id=READER)]
     run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage", 2)
     assert len(fake.called("sendMessage")) == 2
 
 
-@pytest.mark.slow
-def test_a_bot_killed_mid_answer_answers_exactly_once_after_a_restart(
-    data_dir: Path, real_embedder: Embedder
-) -> None:
-    """Two real `inquote telegram` processes; the first is killed while its reply is in flight."""
+def left_pending(data_dir: Path, update: dict[str, object]) -> Journal:
+    """The journal as a stopped bot left it: ``update`` received and not finished."""
+    journal = Journal(data_dir / "telegram.sqlite3")
+    journal.record(int(str(update["update_id"])), json.dumps(update))
+    return journal
+
+
+def answers_journaled(data_dir: Path) -> int:
+    """How many updates a running bot has journaled a sent message for (read-only)."""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{data_dir}/telegram.sqlite3?mode=ro", uri=True)
+        ) as db:
+            return int(
+                db.execute("SELECT count(*) FROM updates WHERE replies != '[]'").fetchone()[0]
+            )
+    except sqlite3.OperationalError:  # not created yet
+        return -1
+
+
+KILL_QUESTIONS = [
+    "Who first stepped onto the Moon?",
+    "Which company owned the molasses tank?",
+    "Who deciphered the hieroglyphs on the Rosetta Stone?",
+    "When did Apollo 11 land on the Moon?",
+    "How much molasses did the tank hold?",
+]
+
+
+def bot_process(data_dir: Path, fake: FakeTelegram, users: list[int]) -> subprocess.Popen[bytes]:
+    """A real `inquote telegram` process against ``fake``."""
     env = {
         **os.environ,
         "INQUOTE_DATA_DIR": str(data_dir),
         "INQUOTE_LLM__BACKEND": "extractive",
         "INQUOTE_TELEGRAM__TOKEN": TOKEN,
-        "INQUOTE_TELEGRAM__ALLOWED_USERS": str(READER),
-        "INQUOTE_TELEGRAM__TIMEOUT_SECONDS": "30",
+        "INQUOTE_TELEGRAM__BASE_URL": fake.base_url,
+        "INQUOTE_TELEGRAM__ALLOWED_USERS": ",".join(map(str, users)),
     }
     script = Path(sys.executable).with_name("inquote")
-    question = text_update(1, "Who first stepped onto the Moon?", user_id=READER)
-    with serve(FakeTelegram(updates=[question], hold={"sendMessage"})) as first:
-        env["INQUOTE_TELEGRAM__BASE_URL"] = first.base_url
-        process = subprocess.Popen([script, "telegram"], env=env, stderr=subprocess.PIPE)
+    return subprocess.Popen([script, "telegram"], env=env, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sent_before_kill", [0, 2, 4, 6, 8])
+def test_a_bot_killed_at_any_moment_answers_every_question_exactly_once_after_a_restart(
+    data_dir: Path, sent_before_kill: int
+) -> None:
+    """Ten questions from five chats; the process is SIGKILLed while an answer is in flight."""
+    chats = [READER, 43, 44, 45, 46]
+    questions = [
+        text_update(n + 1, KILL_QUESTIONS[(n + n // 5) % 5], user_id=chats[n % 5])
+        for n in range(10)
+    ]
+    asked = {q["message"]["message_id"]: q["message"]["chat"]["id"] for q in questions}
+    hold = {"sendMessage": sent_before_kill}
+    with serve(FakeTelegram(updates=list(questions), hold=hold)) as first:
+        process = bot_process(data_dir, first, chats)
         try:
+            # The moment: k answers sent and journaled, the next one on its way.
             deadline = time.monotonic() + 60
-            while not first.held and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert first.held, "the first process never tried to reply"
+            while not (first.held and answers_journaled(data_dir) == sent_before_kill):
+                assert time.monotonic() < deadline, "the first process never got there"
+                time.sleep(0.02)
         finally:
             process.kill()
             process.communicate()
-    journal = Journal(data_dir / "telegram.sqlite3")
-    assert [q.update_id for q in journal.pending()] == [1]
-    journal.close()
-    with serve(FakeTelegram(updates=[question])) as second:
-        env["INQUOTE_TELEGRAM__BASE_URL"] = second.base_url
-        process = subprocess.Popen([script, "telegram"], env=env, stderr=subprocess.PIPE)
+    assert len(first.called("sendMessage")) == sent_before_kill
+    # The same Telegram, as the restarted bot finds it: what was confirmed is gone.
+    later = FakeTelegram(updates=first.updates, messages=dict(first.messages))
+    later._next_message_id = first._next_message_id
+    with serve(later) as second:
+        process = bot_process(data_dir, second, chats)
         try:
-            second.wait_for("sendMessage", timeout=60)
-            time.sleep(2)  # time enough to answer a redelivered update twice, if it would
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                sent = first.called("sendMessage") + second.called("sendMessage")
+                if {json.loads(s["reply_parameters"])["message_id"] for s in sent} >= set(asked):
+                    break
+                time.sleep(0.1)
+            time.sleep(1.5)  # time enough to answer something twice, if it would
         finally:
             process.send_signal(signal.SIGTERM)
             _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr.decode()
-    [answer] = second.called("sendMessage")
-    assert "Armstrong" in answer["text"]
+    sent = first.called("sendMessage") + second.called("sendMessage")
+    replied = [json.loads(s["reply_parameters"])["message_id"] for s in sent]
+    assert sorted(replied) == sorted(asked)  # every question answered, and exactly once
+    for message in sent:  # within a chat, in the order asked
+        chat = int(message["chat_id"])
+        order = [m for m in replied if asked[m] == chat]
+        assert order == sorted(order)
+    shown = list(later.messages.values())
+    assert len(shown) == 10  # no stray partial, no second message
+    assert all(re.match(r"The (articles answer this|closest the articles come)", t) for t in shown)
     assert Journal(data_dir / "telegram.sqlite3").pending() == []
     assert TOKEN not in stderr.decode()
+
+
+@pytest.mark.parametrize("refusal", ["Forbidden: bot was blocked by the user", "Chat not found"])
+def test_a_pending_question_nobody_can_receive_is_given_up_once_and_the_others_answered(
+    data_dir: Path,
+    fake: FakeTelegram,
+    real_embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
+    refusal: str,
+) -> None:
+    gone = 43
+    left_pending(data_dir, text_update(1, "Who first stepped onto the Moon?", user_id=gone))
+    (fake.blocked if refusal.startswith("Forbidden") else fake.missing_chats).add(gone)
+    fake.updates.append(text_update(2, "Who deciphered the hieroglyphs?", user_id=READER))
+    users = {"telegram.allowed_users": f"{READER},{gone}"}
+    with caplog.at_level(logging.INFO):
+        run_until(make_bot(data_dir, fake, real_embedder, None, **users), fake, "sendMessage")
+    [answer] = fake.called("sendMessage")
+    assert "Champollion" in answer["text"]
+    assert caplog.text.count(f"Telegram cannot reach chat {gone}") == 1
+    assert f"({refusal})" in caplog.text
+    journal = Journal(data_dir / "telegram.sqlite3")
+    assert (journal.status(1), journal.status(2)) == ("failed", "answered")
+
+
+def test_an_update_that_kept_stopping_the_bot_is_given_up_with_one_apology(
+    data_dir: Path,
+    fake: FakeTelegram,
+    real_embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = Journal(data_dir / "telegram.sqlite3")
+    journal.record(
+        1, json.dumps(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    )
+    for _ in range(3):  # three starts, and each time the process died
+        journal.start(1)
+    journal.close()
+    fake.updates.append(text_update(2, "/help", user_id=READER))
+    with caplog.at_level(logging.ERROR):
+        run_until(make_bot(data_dir, fake, real_embedder), fake, "sendMessage", 2)
+    apology, help_text = fake.called("sendMessage")
+    assert apology["text"] == SORRY
+    assert json.loads(apology["reply_parameters"])["message_id"] == 10
+    assert "Ask me a question" in help_text["text"]
+    assert "update 1 was started 3 times and never finished" in caplog.text
+    assert Journal(data_dir / "telegram.sqlite3").status(1) == "failed"
+
+
+class FlakyGenerator(FakeGenerator):
+    """Fails its first ``failures`` calls with ``error``, then quotes the Moon landing."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        super().__init__()
+        self.failures, self.error = failures, error
+
+    def generate(self, messages, max_tokens):
+        self.history.append(list(messages))
+        if len(self.history) <= self.failures:
+            raise self.error
+        yield 'He did [1] "Armstrong became the first person to step onto the Moon"'
+
+
+def test_a_failed_answer_is_retried_and_then_arrives_once(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    model = FlakyGenerator(1, BackendError("Ollama is not reachable"))
+    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    run_until(make_bot(data_dir, fake, real_embedder, model), fake, "sendMessage")
+    [sent] = fake.called("sendMessage")
+    assert "Armstrong became the first person to step onto the Moon" in sent["text"]
+    assert len(model.history) == 2
+
+
+def test_an_answer_that_always_fails_gets_one_apology_and_the_bot_goes_on(
+    data_dir: Path,
+    fake: FakeTelegram,
+    real_embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model = FlakyGenerator(3, RuntimeError("the model's tokenizer broke"))
+    fake.updates += [
+        text_update(1, "Who first stepped onto the Moon?", user_id=READER),
+        text_update(2, "Who first stepped onto the Moon?", user_id=READER),
+    ]
+    with caplog.at_level(logging.WARNING):
+        run_until(make_bot(data_dir, fake, real_embedder, model), fake, "sendMessage", 2)
+    apology, answer = texts(fake)
+    assert apology == SORRY
+    assert "Armstrong" in answer
+    assert caplog.text.count("trying again") == 2
+    assert caplog.text.count("could not answer update 1 after 3 attempts") == 1
+    assert "Traceback" in caplog.text  # a bug, so the operator gets the stack
+    journal = Journal(data_dir / "telegram.sqlite3")
+    assert (journal.status(1), journal.status(2)) == ("failed", "answered")
+
+
+@pytest.mark.parametrize("partial_still_there", [True, False])
+def test_a_question_left_mid_answer_is_finished_in_the_message_it_began(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder, partial_still_there: bool
+) -> None:
+    journal = Journal(data_dir / "telegram.sqlite3")
+    journal.record(
+        1, json.dumps(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    )
+    journal.set_replies(1, [555])  # the partial sent before the restart
+    journal.close()
+    if partial_still_there:
+        fake.messages[(READER, 555)] = "Some six and a half hours …"
+    method = "editMessageText" if partial_still_there else "sendMessage"
+    run_until(make_bot(data_dir, fake, real_embedder), fake, method)
+    [final] = fake.called(method)
+    assert "Armstrong" in final["text"]
+    assert len(fake.messages) == 1  # one message answers it
+    assert Journal(data_dir / "telegram.sqlite3").replies(1) == [
+        555 if partial_still_there else 1001
+    ]
+
+
+@pytest.mark.slow
+def test_a_partial_confirmed_late_is_edited_into_the_answer_not_left_behind(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    fake.fail["sendMessage"] = [3.0]  # past the 2 s call timeout, within the send timeout
+    fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
+    patient = {"telegram.send_timeout_seconds": "10"}
+    bot = make_bot(data_dir, fake, real_embedder, SlowGenerator(), **patient)
+    run_until(bot, fake, "editMessageText")
+    [partial] = fake.called("sendMessage")
+    assert partial["text"].endswith(" …")
+    [(_, shown)] = fake.messages.items()
+    assert "Aldrin joined him about twenty minutes later" in shown
+
+
+def test_a_question_kept_waiting_is_told_so_and_the_note_becomes_its_answer(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    other = 43
+    fake.updates += [
+        text_update(1, "Who first stepped onto the Moon?", user_id=READER),
+        text_update(2, "Who first stepped onto the Moon?", user_id=other),
+    ]
+    settings = {
+        "telegram.allowed_users": f"{READER},{other}",
+        "telegram.max_concurrent_answers": "1",
+        "telegram.queued_note_seconds": "0.3",
+    }
+    bot = make_bot(data_dir, fake, real_embedder, SlowGenerator(), **settings)
+
+    def shown(chat: int) -> list[str]:
+        return [text for (to, _), text in fake.messages.items() if to == chat]
+
+    run_while(bot, lambda: not any("Aldrin joined him" in text for text in shown(other)))
+    notes = [m for m in fake.called("sendMessage") if int(m["chat_id"]) == other]
+    assert [m["text"] for m in notes] == [QUEUED]  # then edited into the answer
+    assert len(shown(other)) == 1
 
 
 @pytest.mark.slow
@@ -475,6 +698,6 @@ def test_a_question_over_the_limit_gets_the_reason_and_the_bot_goes_on(
     limited = {"answer.max_question_chars": "64"}
     run_until(make_bot(data_dir, fake, real_embedder, None, **limited), fake, "sendMessage", 2)
     refused, answered = texts(fake)[-2:]
-    assert refused.startswith("The question is 127 characters long; the limit is 64")
+    assert refused.startswith("The question is 128 characters long; the limit is 64")
     assert "Armstrong" in answered
     assert Journal(data_dir / "telegram.sqlite3").pending() == []
