@@ -193,13 +193,17 @@ def bot_peak_rss(env: dict[str, str]) -> float:
                                    stderr=subprocess.DEVNULL)  # fmt: skip
         try:
             fake.wait_for("sendMessage", timeout=120)
-            status = Path(f"/proc/{process.pid}/status").read_text(encoding="utf-8")
-            peak_kb = int(next(line.split()[1] for line in status.splitlines()
-                               if line.startswith("VmHWM")))  # fmt: skip
+            return peak_rss_mb(process.pid)
         finally:
             process.terminate()
             process.communicate(timeout=30)
-    return peak_kb / 1024
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory of a running process (Linux: VmHWM), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    return int(next(line.split()[1] for line in status.splitlines()
+                    if line.startswith("VmHWM"))) / 1024  # fmt: skip
 
 
 def machine() -> str:

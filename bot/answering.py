@@ -170,6 +170,11 @@ class Answerer:
         )
         return replace(answer, timings=dict(watch.seconds))
 
+    def prepare(self) -> None:
+        """Loads what a first question would (the embedding model, the keyword index), so no
+        asker waits for it."""
+        self.gather("inquote")
+
     def gather(
         self, question: str, top_k: int | None = None, article_ids: Sequence[str] | None = None
     ) -> Evidence:

@@ -61,7 +61,7 @@ class InquoteBot:
     ) -> None:
         self.settings = settings
         self._telegram = settings.telegram
-        self._answerer = answerer
+        self.answerer = answerer
         self._backend_line = backend_line
         self.journal = Journal(settings.data_dir / "telegram.sqlite3")
         self.answers = Answers(settings, answerer, self.journal)
@@ -94,7 +94,7 @@ class InquoteBot:
 
     async def sources(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """/sources: the stored articles."""
-        stored = await asyncio.to_thread(self._answerer.articles)
+        stored = await asyncio.to_thread(self.answerer.articles)
         articles = [article for article in stored if not article.duplicate_of]
         lines = [
             f"• {article.title}"
@@ -113,7 +113,7 @@ class InquoteBot:
 
     async def about(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """/about and /stats."""
-        articles, chunks = await asyncio.to_thread(self._answerer.counts)
+        articles, chunks = await asyncio.to_thread(self.answerer.counts)
         await reply_text(
             update,
             f"inquote — {self._backend_line}.\n{articles} articles, {chunks} chunks stored; "
@@ -207,6 +207,7 @@ def build_application(bot: InquoteBot) -> AnyApplication:
     async def post_init(application: AnyApplication) -> None:
         with contextlib.suppress(TelegramError):
             await application.bot.set_my_commands(COMMANDS)
+        await asyncio.to_thread(bot.answerer.prepare)
         if pending := queue.replay(application.bot):  # handled once the bot runs, as new ones
             log.info("%d updates left unfinished before a restart are handled first", pending)
 

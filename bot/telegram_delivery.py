@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 TYPING_EVERY = 4.0  # seconds; Telegram shows "typing…" for about five
+TYPING_AFTER = 0.5
 _GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
 
 
@@ -174,18 +175,27 @@ class Stream:
 
         work = asyncio.create_task(asyncio.to_thread(conversation.ask, text, on_text))
         shown, last = "", 0.0
-        while not work.done() or not pieces.empty():
-            with contextlib.suppress(TimeoutError):
-                shown += await asyncio.wait_for(pieces.get(), timeout=0.2)
+        while not work.done():
+            piece = asyncio.create_task(pieces.get())
+            await asyncio.wait({piece, work}, return_when=asyncio.FIRST_COMPLETED)
+            if piece.done():
+                shown += piece.result()
+            else:
+                piece.cancel()
             due = self._interval is not None and time.monotonic() - last >= self._interval
-            if shown and due and not work.done():
+            if due and not work.done():  # a complete answer is shown whole, not as a partial
                 await self._show(telegram_format.render_text(shown + " …")[0])
                 last = time.monotonic()
         return await work
 
 
 async def keep_typing(send: Callable[[], Awaitable[object]]) -> None:
-    """Shows "typing…" until cancelled; a failed chat action is not worth an error."""
+    """Shows "typing…" until cancelled; a failed chat action is not worth an error.
+
+    The first is sent after TYPING_AFTER: an answer ready sooner needs none, and Telegram counts
+    chat actions against the bot's 30 requests a second.
+    """
+    await asyncio.sleep(TYPING_AFTER)
     while True:
         with contextlib.suppress(Exception):
             await send()

@@ -44,12 +44,14 @@ class FakeTelegram:
     missing_chats: set[int] = field(default_factory=set)
     messages: dict[tuple[int, int], str] = field(default_factory=dict)  # the chats' bot messages
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    stamps: list[float] = field(default_factory=list)  # when each of ``calls`` was answered
+    replied_to: dict[int, int] = field(default_factory=dict)  # bot message -> message it answers
+    sent_at: dict[int, float] = field(default_factory=dict)  # bot message -> when it was sent
+    changed_at: dict[int, float] = field(default_factory=dict)  # ... and last sent or edited
     held: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     url: str = ""
     _next_message_id: int = 1000
     _admitted: Counter[str] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -69,7 +71,7 @@ class FakeTelegram:
         raise AssertionError(f"{method} called {len(self.called(method))} times, not {count}")
 
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        with self._lock:
+        with self.lock:
             holding = method in self.hold and self._admitted[method] >= self.hold[method]
             if holding:
                 self.held.append((method, params))
@@ -78,22 +80,33 @@ class FakeTelegram:
         if holding:
             self._stopping.wait()
             return 500, {"ok": False, "error_code": 500, "description": "server stopped"}
-        with self._lock:
+        with self.lock:
             queued = self.fail.get(method)
             failure = queued.pop(0) if queued else None
         if isinstance(failure, float):
             time.sleep(failure)
         elif failure is not None:
             return _error(*failure)
-        with self._lock:
+        with self.lock:
             refused = self._refused(method, params)
         if refused is not None:
             return _error(*refused)
         result = self._result(method, params)
-        with self._lock:
+        with self.lock:
             self.calls.append((method, params))
-            self.stamps.append(time.monotonic())
+            if method in {"sendMessage", "editMessageText"}:
+                self._note(method, params, int(result["message_id"]))
         return 200, {"ok": True, "result": result}
+
+    def _note(self, method: str, params: dict[str, Any], message_id: int) -> None:
+        now = time.monotonic()
+        self.changed_at[message_id] = now
+        if method == "sendMessage":
+            self.sent_at[message_id] = now
+            reply = params.get("reply_parameters")
+            if reply:
+                reply = json.loads(reply) if isinstance(reply, str) else reply
+                self.replied_to[message_id] = int(reply["message_id"])
 
     def _refused(
         self, method: str, params: dict[str, Any]
@@ -131,7 +144,7 @@ class FakeTelegram:
             limit = int(params.get("limit", 100) or 100)
             deadline = time.monotonic() + min(float(params.get("timeout", 0) or 0), 0.5)
             while True:
-                with self._lock:
+                with self.lock:
                     if offset:  # confirmed: Telegram forgets them
                         self.updates[:] = [u for u in self.updates if u["update_id"] >= offset]
                     ready = self.updates[:limit]
@@ -139,11 +152,11 @@ class FakeTelegram:
                     return ready
                 time.sleep(0.05)
         if method == "deleteMessage":
-            with self._lock:
+            with self.lock:
                 del self.messages[(int(params["chat_id"]), int(params["message_id"]))]
             return True
         if method in {"sendMessage", "editMessageText"}:
-            with self._lock:
+            with self.lock:
                 self._next_message_id += 1
                 message_id = int(params.get("message_id") or self._next_message_id)
                 self.messages[(int(params["chat_id"]), message_id)] = params.get("text", "")

@@ -185,6 +185,18 @@ def test_a_batch_of_questions_survives_undecodable_and_empty_lines(seeded_dir: P
     assert all({"question", "answer", "abstained", "quotes", "backend"} <= set(a) for a in answers)
 
 
+def test_a_megabyte_question_in_a_batch_gets_its_error_and_the_batch_goes_on(
+    seeded_dir: Path,
+) -> None:
+    lines = b"x" * 1_000_000 + b"\nWho deciphered the hieroglyphs?\n"
+    env = {"INQUOTE_DATA_DIR": str(seeded_dir), "INQUOTE_LLM__BACKEND": "extractive"}
+    result = CliRunner().invoke(cli, ["ask", "--json", "-"], input=lines, env=env)
+    refused, answered = (json.loads(line) for line in result.stdout.splitlines())
+    assert refused["error"].startswith("The question is 1000000 characters long; the limit is")
+    assert len(refused["question"]) < 1000  # the error does not echo the megabyte back
+    assert not answered["abstained"]
+
+
 def test_an_empty_or_huge_question_is_refused_with_one_line(tmp_path: Path) -> None:
     empty = run(tmp_path, "ask", "  ")
     assert empty.exit_code == 2

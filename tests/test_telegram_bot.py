@@ -11,6 +11,7 @@ import contextlib
 import copy
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -27,6 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.telegram_load import run_load
 from bot.app import answerer_over
 from bot.journal import Journal
 from bot.telegram_answers import APOLOGY, QUEUED, SORRY
@@ -143,7 +146,6 @@ def test_a_question_is_answered_with_quotes_in_blockquotes_and_citations(
                     "<blockquote expandable>", sent["text"])  # fmt: skip
     assert "Armstrong became the first person to step onto the Moon." in sent["text"]
     assert "<i>[1] Apollo 11: the first crewed Moon landing, 2025-11-20 — " in sent["text"]
-    assert fake.called("sendChatAction")[0]["action"] == "typing"
     journal = Journal(data_dir / "telegram.sqlite3")
     assert journal.pending() == []
     assert journal.answered_count() == 1
@@ -264,6 +266,7 @@ def test_answers_stream_by_editing_one_message(
 ) -> None:
     fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
     run_until(make_bot(data_dir, fake, real_embedder, SlowGenerator()), fake, "editMessageText")
+    assert fake.called("sendChatAction")[0]["action"] == "typing"  # it took a while
     [first] = fake.called("sendMessage")
     assert "parse_mode" in first
     assert first["text"].endswith(" …")
@@ -701,3 +704,69 @@ def test_a_question_over_the_limit_gets_the_reason_and_the_bot_goes_on(
     assert refused.startswith("The question is 128 characters long; the limit is 64")
     assert "Armstrong" in answered
     assert Journal(data_dir / "telegram.sqlite3").pending() == []
+
+
+class CountingGenerator(FakeGenerator):
+    """Quotes the Moon landing, slower for earlier questions (the question's "(n)": a bot that
+    did not keep a chat's order would answer its later questions first); counts replies written
+    at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.at_once = self.most_at_once = 0
+
+    def generate(self, messages, max_tokens):
+        self.history.append(list(messages))
+        with self.lock:
+            self.at_once += 1
+            self.most_at_once = max(self.most_at_once, self.at_once)
+        number = re.search(r"\((\d+)\)", messages[-1]["content"])
+        time.sleep(0.2 + 0.05 * (9 - int(number.group(1)) if number else 0))
+        with self.lock:
+            self.at_once -= 1
+        yield 'He did [1] "Armstrong became the first person to step onto the Moon"'
+
+
+def test_chats_are_answered_side_by_side_and_each_chat_in_order(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    users = [READER, 43, 44]
+    fake.updates += [
+        text_update(n + 1, f"Who first stepped onto the Moon? ({n})", user_id=users[n % 3])
+        for n in range(9)
+    ]
+    model = CountingGenerator()
+    settings = {
+        "telegram.allowed_users": ",".join(map(str, users)),
+        "telegram.max_concurrent_answers": "4",
+    }
+    run_until(make_bot(data_dir, fake, real_embedder, model, **settings), fake, "sendMessage", 9)
+    assert model.most_at_once == 3  # the three chats side by side; within a chat, one at a time
+    for user in users:
+        replies = [json.loads(m["reply_parameters"])["message_id"]
+                   for m in fake.called("sendMessage") if int(m["chat_id"]) == user]  # fmt: skip
+        assert len(replies) == 3
+        assert replies == sorted(replies)
+    asked = [m[-1]["content"] for m in model.history]
+    assert len(asked) == 9  # no follow-up rewrites: each question stands alone
+
+
+@pytest.mark.slow
+def test_a_crowd_of_chats_is_answered_concurrently_in_order_and_once(data_dir: Path) -> None:
+    """Eight chats ask three questions each at once; a 1 s LLM; four answering slots.
+
+    The full-size run (20 x 5, a 2 s LLM) is ``python -m benchmarks.telegram_load``.
+    """
+    chats, per_chat, slots, reply_seconds = 8, 3, 4, 1.0
+    load = run_load(
+        data_dir, chats=chats, per_chat=per_chat, slots=slots, reply_seconds=reply_seconds
+    )
+    questions = chats * per_chat
+    assert (load.answered, load.duplicates, load.out_of_order) == (questions, 0, 0)
+    assert load.llm_at_once == slots  # the slots were all in use
+    assert load.llm_calls == questions  # questions that stand alone were not rewritten
+    ideal = questions * reply_seconds / slots
+    assert load.last_answer <= 1.3 * ideal + 2.0  # one at a time would take 24 s
+    for position, seconds in enumerate(load.first_answers):  # first come, first served
+        assert seconds <= 2 * math.ceil((position + 1) / slots) * reply_seconds + 2.0
