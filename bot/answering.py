@@ -11,14 +11,15 @@ from typing import Any
 
 from bot.answerability import Judge, shipped_judge
 from bot.bidi import isolate
-from bot.citations import CitedAnswer
+from bot.citations import CitedAnswer, Passage, answer_schema
 from bot.extractive import ScoredSentence, best_support, rank_evidence, select_answer
 from bot.generation import Generator
 from bot.prompts import answer_messages
-from bot.quotes import Quote, is_verbatim, quote_from_article
+from bot.quotes import Claim, Quote, is_verbatim, quote_from_article
 from bot.retrieval import Retriever
 from config.errors import QuestionError
 from config.settings import AnswerSettings, RetrievalSettings
+from ingest.chunking import sentence_spans
 from ingest.embedding import CachingEmbedder, Embedder
 from ingest.schema import Article
 from ingest.store import ChromaStore, ScoredChunk
@@ -41,6 +42,8 @@ class Answer:
     backend: str
     # The judge's probability that the articles answer the question; None: nothing to judge.
     probability: float | None = None
+    # What the answer says, claim by claim, each with the numbers of its quotes.
+    claims: tuple[Claim, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -62,6 +65,7 @@ class Answer:
             "backend": self.backend,
             "probability": None if self.probability is None else round(self.probability, 4),
             "confidence": self.confidence,
+            "claims": [claim.as_json() for claim in self.claims],
         }
 
 
@@ -106,6 +110,7 @@ class Answerer:
         *,
         generator: Generator | None = None,
         max_tokens: int = 400,
+        quote_sentences: bool = False,
         judge: Judge | None = None,
     ) -> None:
         self._store = store
@@ -114,6 +119,7 @@ class Answerer:
         self._answer = answer
         self._generator = generator
         self._max_tokens = max_tokens
+        self._quote_sentences = quote_sentences
         self._retriever = Retriever(store, retrieval)
         self._sentence_vectors = CachingEmbedder(embedder)  # the same sentences come back
         self._judge = judge or shipped_judge()
@@ -233,7 +239,8 @@ class Answerer:
                     f"{isolate(quote.text)} [{number}]" for number, quote in enumerate(quotes, 1)
                 )
                 _led(show, confidence_lead(probability))(text)
-                return Answer(question, text, False, quotes, self.backend, probability)
+                claims = tuple(Claim("", (number,)) for number in range(1, len(quotes) + 1))
+                return Answer(question, text, False, quotes, self.backend, probability, claims)
         show(NOT_ANSWERED)
         passages = [
             (hit.article, hit.chunk.text, hit.chunk.start)
@@ -254,7 +261,8 @@ class Answerer:
         """The LLM's answer rebuilt around its verified quotes; None when none verified."""
         messages, passages = answer_messages(question, hits, generator, self._max_tokens)
         cited = CitedAnswer(passages)
-        pieces = iter(generator.generate(messages, self._max_tokens))
+        schema = answer_schema(passages, _sentences(passages) if self._quote_sentences else ())
+        pieces = iter(generator.generate(messages, self._max_tokens, schema))
         while True:
             with watch.stage("generate"):
                 piece = next(pieces, None)
@@ -271,7 +279,14 @@ class Answerer:
         if not cited.quotes:
             log.info("abstained: no verified quote (model abstained: %s)", cited.model_abstained)
             return None
-        return Answer(question, cited.text, False, tuple(cited.quotes), self.backend)
+        return Answer(
+            question,
+            cited.text,
+            False,
+            tuple(cited.quotes),
+            self.backend,
+            claims=tuple(cited.claims),
+        )
 
 
 def checked_question(question: str, max_chars: int) -> str:
@@ -315,6 +330,18 @@ def _led(show: Callable[[str], None], lead: str) -> Callable[[str], None]:
         show(pending.pop() + piece if pending else piece)
 
     return shown
+
+
+def _sentences(passages: Sequence[Passage]) -> list[str]:
+    """Every sentence of the passages, once: what a quote may be when quotes are sentences."""
+    found = (
+        passage.article.text[start:end]
+        for passage in passages
+        for start, end in sentence_spans(
+            passage.article.text, passage.start, passage.end, passage.article.language
+        )
+    )
+    return list(dict.fromkeys(found))
 
 
 def _verified(claims: Sequence[tuple[Article, str, int]]) -> tuple[Quote, ...]:

@@ -45,4 +45,5 @@ def answerer_over(
         settings.answer,
         generator=generator,
         max_tokens=settings.llm.max_tokens,
+        quote_sentences=settings.llm.quote_sentences,
     )

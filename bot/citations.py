@@ -1,45 +1,49 @@
-"""From whatever a model wrote to an answer whose every quote is verified. Pure code.
+"""From the JSON a model wrote to an answer whose every quote is verified. Pure code.
 
-The model is asked for one claim per line: a sentence, the number of the passage it rests on, and
-the passage's words in double quotes. Small models get this wrong in every way — no quotes,
-invented quotes, wrong numbers, repeated lines, links, text an article told them to write — so
-nothing it writes is trusted:
+The model is asked for JSON that :func:`answer_schema` fixes: whether the passages answer the
+question, and claims, each its prose and the passages' exact words that support it, with the
+passage numbers. The backends enforce the schema while decoding, but nothing the model writes is
+trusted:
 
 * each quoted span is looked up in the article of the passage it cites, then in the other passages'
   articles (a wrong number is corrected, not believed); found, it is replaced by the article's own
-  text at the found offsets; not found, it is dropped;
-* a line without quote marks that is itself a passage's words counts as one quote;
-* a line keeps its prose only if at least one of its quotes was verified; prose loses any
-  quote marks (so nothing unverified looks quoted), links and the model's passage numbers, and
-  gets our numbers, which point at the verified quotes;
+  text at the found offsets; not found, it is split into its sentences (a model joins two) and each
+  is looked up alone; what is still not found is dropped;
+* a claim keeps its prose only if at least one of its quotes was verified; prose loses any quote
+  marks (so nothing unverified looks quoted), links and passage numbers;
 * a quote of nothing but the article's title says nothing and is not shown;
-* lines echoing the prompt's passage elements are dropped, and so are repeated lines; only the
-  first :data:`MAX_CLAIMS` claims are kept.
+* repeated claims are dropped; only the first :data:`MAX_CLAIMS` are kept;
+* JSON cut short (the model ran out of tokens) keeps the claims it completed.
 
-Lines arrive as the model streams, so an answer can be shown claim by claim as it is verified.
+The JSON arrives as the model streams; each claim is verified and shown once the model has moved on
+to the next one, so an answer can be shown claim by claim.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from bot.quotes import MIN_QUOTE_CHARS, Quote, is_verbatim, normalize, quote_from_article
+import pydantic_core
+
+from bot.quotes import Claim, Quote, is_verbatim, normalize, quote_from_article
+from ingest.chunking import sentence_spans
 from ingest.schema import Article
 
-ABSTAIN_MARK = "NOT IN THE ARTICLES"
-MAX_CLAIMS = 6
+log = logging.getLogger(__name__)
 
-_QUOTED = re.compile(r'"([^"\n]+)"|“([^”\n]+)”|„([^“”\n]+)[“”]|«([^»\n]+)»')
+MAX_CLAIMS = 6
+MAX_QUOTES_PER_CLAIM = 3
+
 _MARKER = re.compile(
     r"\[\s*(?:passages?|sources?|p\.?)?\s*(\d+)[^\]\n]{0,20}\]|\(\s*passages?\s+(\d+)\s*\)",
     re.IGNORECASE,
 )
 _MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_LIST_PREFIX = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
-_PROMPT_MARKUP = re.compile(r"\s*</?\s*(passages?|question)\b", re.IGNORECASE)
 _STRAY_MARKS = re.compile(r"[\"“”„«»*`]")
 
 
@@ -57,80 +61,145 @@ class Passage:
         return self.article.text[self.start : self.end]
 
 
+def answer_schema(passages: Sequence[Passage], quotable: Sequence[str] = ()) -> dict[str, Any]:
+    """The JSON schema of an answer over ``passages``.
+
+    ``quotable``: when given, a quote must be one of these texts (the passages' sentences), which
+    a backend's grammar can enforce while decoding.
+    """
+    quote: dict[str, Any] = {"enum": list(quotable)} if quotable else {"type": "string"}
+    return {
+        "type": "object",
+        "properties": {
+            "answerable": {"type": "boolean"},
+            "claims": {
+                "type": "array",
+                "maxItems": MAX_CLAIMS,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string"},
+                        "quotes": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": MAX_QUOTES_PER_CLAIM,
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "passage": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "maximum": max(len(passages), 1),
+                                    },
+                                    "quote": quote,
+                                },
+                                "required": ["passage", "quote"],
+                            },
+                        },
+                    },
+                    "required": ["text", "quotes"],
+                },
+            },
+        },
+        "required": ["answerable", "claims"],
+    }
+
+
 class CitedAnswer:
-    """Builds the answer line by line from streamed model output; see the module docstring."""
+    """Builds the answer claim by claim from the model's streamed JSON; see the module docstring."""
 
     def __init__(self, passages: Sequence[Passage]) -> None:
         self._passages = list(passages)
-        self._pending = ""
+        self._written = ""
+        self._taken = 0  # claims of the JSON looked at so far
         self._seen: set[str] = set()
-        self._claims: list[str] = []
+        self._shown: list[str] = []
+        self.claims: list[Claim] = []
         self.quotes: list[Quote] = []
         self.model_abstained = False
 
     @property
     def text(self) -> str:
-        return " ".join(self._claims)
+        return " ".join(self._shown)
 
     def feed(self, piece: str) -> str:
         """Takes more model output; returns the answer text that became ready to show."""
-        self._pending += piece
-        shown = []
-        while "\n" in self._pending:
-            line, self._pending = self._pending.split("\n", 1)
-            shown.append(self._take_line(line))
-        return "".join(shown)
+        self._written += piece
+        written = _parsed(self._written)
+        if written.get("answerable") is False:
+            self.model_abstained = True
+        claims = written.get("claims")
+        if not isinstance(claims, list):
+            return ""
+        return self._take(claims[:-1])  # the last claim may still grow
 
     def finish(self) -> str:
-        """Takes the last, unterminated line; returns its text to show, if any."""
-        line, self._pending = self._pending, ""
-        return self._take_line(line)
+        """Takes what the model wrote last; returns its text to show, if any."""
+        try:
+            written = pydantic_core.from_json(self._written or "{}")
+            complete = True
+        except ValueError:
+            written, complete = _parsed(self._written), False
+        if not isinstance(written, dict):
+            log.info("the model wrote no JSON object")
+            return ""
+        if written.get("answerable") is False:
+            self.model_abstained = True
+        claims = written.get("claims")
+        if not isinstance(claims, list):
+            return ""
+        if not complete:
+            log.info("the model's JSON was cut short; its last, unfinished claim is dropped")
+            claims = claims[:-1]
+        return self._take(claims)
 
-    def _take_line(self, line: str) -> str:
-        key, _ = normalize(line.casefold())
-        if not key or key in self._seen or len(self._claims) >= MAX_CLAIMS:
+    def _take(self, claims: Sequence[Any]) -> str:
+        shown = []
+        for written in claims[self._taken :]:
+            self._taken += 1
+            text = self._claim(written)
+            if text:
+                shown.append(text if not self._shown else " " + text)
+                self._shown.append(text)
+        return "".join(shown)
+
+    def _claim(self, written: Any) -> str:
+        """The claim rebuilt around its verified quotes; empty when none verified."""
+        if self.model_abstained or len(self.claims) >= MAX_CLAIMS or not isinstance(written, dict):
+            return ""
+        prose = _prose(str(written.get("text", "")))
+        key = normalize(prose.casefold())[0] + repr(written.get("quotes"))
+        if key in self._seen:
             return ""
         self._seen.add(key)
-        if ABSTAIN_MARK.casefold() in key:
-            self.model_abstained = True
+        offered = written.get("quotes")
+        numbered: dict[int, str] = {}  # citation number -> the words shown for it
+        for item in offered[:MAX_QUOTES_PER_CLAIM] if isinstance(offered, list) else []:
+            if not isinstance(item, dict) or not isinstance(item.get("quote"), str):
+                continue
+            cited = item.get("passage")
+            for quote in self._verified(item["quote"], cited if isinstance(cited, int) else None):
+                numbered.setdefault(self._number(quote), quote.text)
+        if not numbered:
             return ""
-        if _PROMPT_MARKUP.match(line):  # the model echoing our passage elements
-            return ""
-        claim = self._claim(line)
-        if claim is None:
-            return ""
-        self._claims.append(claim)
-        return claim if len(self._claims) == 1 else " " + claim
+        self.claims.append(Claim(prose, tuple(numbered)))
+        quoted = " ".join(f"“{text}” [{number}]" for number, text in numbered.items())
+        return f"{prose} {quoted}" if prose else quoted
 
-    def _claim(self, line: str) -> str | None:
-        """The line rebuilt around its verified quotes, or None when none verified."""
-        markers = [
-            (match.start(), int(match.group(1) or match.group(2)))
-            for match in _MARKER.finditer(line)
-        ]
-        pieces: list[str] = []
-        verified = False
-        position = 0
-        for match in _QUOTED.finditer(line):
-            pieces.append(_prose(line[position : match.start()]))
-            claimed = next(group for group in match.groups() if group is not None)
-            quote = self._verify(claimed, _cited(markers, match.start(), match.end()))
-            if quote is not None:
-                verified = True
-                pieces.append(f"“{quote.text}” [{self._number(quote)}]")
-            elif self._is_short_passage_phrase(claimed):
-                pieces.append(_STRAY_MARKS.sub("", claimed))
-            position = match.end()
-        pieces.append(_prose(line[position:]))
-        if position == 0:  # no quote marks: the line may still be a passage's words, copied
-            quote = self._verify(_LIST_PREFIX.sub("", pieces[-1]), _cited(markers, 0, len(line)))
-            if quote is not None:
-                verified = True
-                pieces = [f"“{quote.text}” [{self._number(quote)}]"]
-        if not verified:
-            return None
-        claim = " ".join(" ".join(piece.split()) for piece in pieces if piece.strip())
-        return re.sub(r"\s+([,.;:!?])", r"\1", _LIST_PREFIX.sub("", claim))
+    def _verified(self, claimed: str, cited: int | None) -> list[Quote]:
+        """The claimed words as verified quotes: whole, or else sentence by sentence."""
+        quote = self._verify(claimed, cited)
+        if quote is not None:
+            return [quote]
+        language = next(
+            (p.article.language for p in self._passages if p.number == cited),
+            self._passages[0].article.language if self._passages else "",
+        )
+        spans = sentence_spans(claimed, language=language)
+        if len(spans) < 2:
+            return []
+        parts = [self._verify(claimed[start:end], cited) for start, end in spans]
+        return [part for part in parts if part is not None]
 
     def _verify(self, claimed: str, cited: int | None) -> Quote | None:
         """The claimed words as a verified quote of the cited passage's article, else another's."""
@@ -154,24 +223,20 @@ class CitedAnswer:
         self.quotes.append(quote)
         return len(self.quotes)
 
-    def _is_short_passage_phrase(self, claimed: str) -> bool:
-        """A few quoted words ("Mehr") too short to verify as a quote, but in a passage."""
-        needle, _ = normalize(claimed)
-        return len(needle) < MIN_QUOTE_CHARS and any(
-            needle in normalize(passage.text)[0] for passage in self._passages
-        )
 
-
-def _cited(markers: Sequence[tuple[int, int]], start: int, end: int) -> int | None:
-    """The passage number a quote cites: the nearest marker before it, else the first after."""
-    before = [number for position, number in markers if position < start]
-    after = [number for position, number in markers if position >= end]
-    return before[-1] if before else (after[0] if after else None)
+def _parsed(written: str) -> dict[str, Any]:
+    """As much of the model's JSON object as is complete so far (an empty one if none)."""
+    try:
+        value = pydantic_core.from_json(written, allow_partial=True)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _prose(text: str) -> str:
-    """Model prose as shown: no links, no passage numbers, nothing that looks like a quote."""
+    """Model prose as shown: one line, no links, no passage numbers, nothing that looks quoted."""
     text = _MARKDOWN_LINK.sub(r"\1", text)
     text = _URL.sub("", text)
     text = _MARKER.sub("", text)
-    return _STRAY_MARKS.sub("", text)
+    text = " ".join(_STRAY_MARKS.sub("", text).split())
+    return re.sub(r"\s+([,.;:!?])", r"\1", text)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Protocol, TypedDict
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypedDict
 
 
 class ChatMessage(TypedDict):
@@ -33,4 +33,11 @@ class Generator(Protocol):
         """Tokens ``text`` takes (an upper estimate where the tokenizer is not at hand)."""
         ...
 
-    def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]: ...
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[str]:
+        """The reply, piece by piece; with ``schema``, JSON the backend decodes to fit it."""
+        ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -87,12 +87,20 @@ class LlamaCppGenerator:
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]:
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[str]:
+        # A schema becomes a grammar: llama.cpp samples only tokens that keep the JSON valid.
+        response_format = {"type": "json_object", "schema": dict(schema)} if schema else None
         with self._lock:  # one model state: the bot's answering threads take turns
             chunks = self._llm.create_chat_completion(
                 messages=[dict(message) for message in messages],
                 max_tokens=max_tokens,
                 temperature=self._temperature,
+                response_format=response_format,
                 stream=True,
             )
             for chunk in chunks:

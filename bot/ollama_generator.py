@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from bot.generation import ChatMessage
 from config.errors import BackendError
@@ -72,7 +73,12 @@ class OllamaGenerator:
     def count_tokens(self, text: str) -> int:
         return len(text) // CHARS_PER_TOKEN + 1
 
-    def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]:
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[str]:
         warm = time.monotonic() < self._loaded_until
         client = self._api.client if warm else self._cold_client
         timeout = self._api.timeout if warm else self._settings.load_timeout_seconds
@@ -86,6 +92,7 @@ class OllamaGenerator:
                 model=self._model,
                 messages=[dict(message) for message in messages],
                 stream=True,
+                format=dict(schema) if schema else None,  # Ollama decodes to fit the schema
                 options=options,
                 keep_alive=self._keep_alive(),
             )

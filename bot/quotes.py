@@ -45,6 +45,18 @@ class Quote:
         }
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One statement of an answer: the model's words (empty for extractive answers) and the
+    numbers (from 1) of the answer's quotes that back it."""
+
+    text: str
+    quotes: tuple[int, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"text": self.text, "quotes": list(self.quotes)}
+
+
 def normalize(text: str) -> tuple[str, list[int]]:
     """NFKC, plain quote marks, whitespace runs as one space; plus each output char's source index.
 

@@ -54,12 +54,16 @@ def utf16_length(text: str) -> int:
 
 
 def render_answer(answer: Answer) -> list[RenderedMessage]:
-    """The answer as messages: its prose, then each quote with its citation."""
-    lead = clean(answer.text)
-    for number, quote in enumerate(answer.quotes, 1):
-        shown = clean(quote.text)
-        lead = lead.replace(f"“{shown}” [{number}]", f"[{number}]")
-        lead = lead.replace(f"{shown} [{number}]", f"[{number}]")
+    """The answer as messages: its claims (prose and quote numbers), then each quote with its
+    citation. An answer without claims (an abstention) shows its text."""
+    lead = (
+        " ".join(
+            " ".join([clean(claim.text), *(f"[{number}]" for number in claim.quotes)]).strip()
+            for claim in answer.claims
+        )
+        if answer.claims
+        else clean(answer.text)
+    )
     blocks = [_Block("", answer.lead)] if answer.lead else []
     if re.sub(r"[\s\[\]\d]", "", lead):  # more than citation numbers
         blocks.append(_Block("", lead))

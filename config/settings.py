@@ -146,6 +146,9 @@ class LlmSettings(_Group):
     num_ctx: int = Field(ge=512, le=262144, description="Context window in tokens (num_ctx).")
     max_tokens: int = Field(ge=16, le=8192, description="Most tokens an answer may have.")
     temperature: float = Field(ge=0, le=2, description="Sampling temperature.")
+    quote_sentences: bool = Field(
+        description="Quotes must be whole sentences of the passages (enforced while decoding)."
+    )
     keep_alive: str = Field(description="How long Ollama keeps the model loaded, e.g. 30m.")
     load_timeout_seconds: float = Field(
         gt=0, description="How long the first request may wait for a cold model load."

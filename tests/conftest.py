@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import hypothesis
+import jsonschema
 import numpy as np
 import pytest
 
@@ -107,8 +110,40 @@ def seeds_copy(tmp_path: Path) -> Path:
     return folder
 
 
+NOT_ANSWERED_JSON = '{"answerable": false, "claims": []}'
+
+
+def answer_json(*claims: tuple[str, int, str]) -> str:
+    """A model's JSON answer: claims of (prose, passage number, quoted words)."""
+    return json.dumps(
+        {
+            "answerable": True,
+            "claims": [
+                {"text": text, "quotes": [{"passage": passage, "quote": quote}]}
+                for text, passage, quote in claims
+            ],
+        },
+        ensure_ascii=False,
+    )
+
+
+def decoded(reply: str, schema: Mapping[str, Any] | None, max_chars: int) -> str:
+    """What a backend decoding to ``schema`` can return of ``reply``: JSON the schema allows (a
+    script that breaks it is a broken test), cut at ``max_chars`` as a token limit cuts it."""
+    if schema is not None:
+        try:
+            jsonschema.validate(json.loads(reply), dict(schema))
+        except (ValueError, jsonschema.ValidationError) as exc:
+            raise AssertionError(f"a schema-constrained model cannot write {reply!r}") from exc
+    return reply[:max_chars]
+
+
 class FakeGenerator:
-    """An LLM double: replies from a queue (empty: the abstain mark), remembers what it was sent."""
+    """An LLM double: replies from a queue (empty: "not answerable"), remembers what it was sent.
+
+    Like a backend with constrained decoding, it only returns what the request's schema allows,
+    and no more than ``max_tokens`` (about four characters each).
+    """
 
     backend = "fake"
     description = "fake (scripted replies)"
@@ -117,13 +152,21 @@ class FakeGenerator:
     def __init__(self, *replies: str) -> None:
         self.replies = list(replies)
         self.history: list[list[dict[str, str]]] = []
+        self.schemas: list[Mapping[str, Any] | None] = []
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
 
-    def generate(self, messages: Sequence[ChatMessage], max_tokens: int) -> Iterator[str]:
+    def generate(
+        self,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        schema: Mapping[str, Any] | None = None,
+    ) -> Iterator[str]:
         self.history.append([{"role": m["role"], "content": m["content"]} for m in messages])
-        reply = self.replies.pop(0) if self.replies else "NOT IN THE ARTICLES"
+        self.schemas.append(schema)
+        default = NOT_ANSWERED_JSON if schema else ""
+        reply = decoded(self.replies.pop(0) if self.replies else default, schema, 4 * max_tokens)
         for start in range(0, len(reply), 5):
             yield reply[start : start + 5]
 

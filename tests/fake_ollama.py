@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.conftest import FakeEmbedder
+from bot.ollama_generator import CHARS_PER_TOKEN
+from tests.conftest import NOT_ANSWERED_JSON, FakeEmbedder, decoded
 from tests.loopback import serving
 
 Reply = str | Callable[[list[dict[str, str]]], str]
@@ -31,6 +32,10 @@ class FakeOllama:
     ``reply_seconds`` is how long writing one reply takes; like Ollama with OLLAMA_NUM_PARALLEL,
     at most ``parallel`` replies are written at once and later requests wait their turn.
     ``most_at_once`` records how many were written at once.
+
+    As strict as Ollama where it matters: a reply to a request with a JSON schema in ``format``
+    is JSON that schema allows (a script that breaks it fails the test), cut at ``num_predict``
+    tokens; ``require_format`` refuses a chat request without a schema.
     """
 
     models: dict[str, FakeEmbedder] = field(default_factory=dict)
@@ -40,6 +45,7 @@ class FakeOllama:
     load_seconds: float = 0.0
     prompt_eval_count: int | None = None
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    require_format: bool = False
     reply_seconds: float = 0.0
     parallel: int = 4
     most_at_once: int = 0
@@ -87,8 +93,16 @@ class FakeOllama:
         if not body["messages"]:
             return 200, {"model": body["model"], "done": True, "done_reason": "load",
                          "message": {"role": "assistant", "content": ""}}  # fmt: skip
-        reply = script.pop(0) if script else ""
-        text = reply(body["messages"]) if callable(reply) else reply
+        schema = body.get("format") if isinstance(body.get("format"), dict) else None
+        if self.require_format and schema is None:
+            return 400, {"error": "this model answers only with a JSON schema in format"}
+        reply = script.pop(0) if script else (NOT_ANSWERED_JSON if schema else "")
+        written = reply(body["messages"]) if callable(reply) else reply
+        num_predict = int(body.get("options", {}).get("num_predict", 10**6))
+        try:
+            text = decoded(written, schema, CHARS_PER_TOKEN * num_predict)
+        except AssertionError as exc:  # the test scripted what no constrained model could write
+            return 500, {"error": str(exc)}
         with self._writers:
             with self._lock:
                 self._at_once += 1

@@ -91,8 +91,12 @@ def test_an_empty_store_says_how_to_add_articles(tmp_path: Path, real_embedder) 
 def test_json_contract(seeded: Answerer) -> None:
     data = seeded.ask("  Who deciphered   the hieroglyphs?\n").as_json()
     contract = ["question", "answer", "abstained", "quotes", "backend"]
-    assert list(data) == [*contract, "probability", "confidence"]
+    assert list(data) == [*contract, "probability", "confidence", "claims"]
     assert 0 <= data["probability"] <= 1
+    # Extractive claims say nothing of their own: each is one quote, by its number.
+    assert data["claims"] == [
+        {"text": "", "quotes": [n]} for n in range(1, len(data["quotes"]) + 1)
+    ]
     assert data["question"] == "Who deciphered the hieroglyphs?"
     assert isinstance(data["abstained"], bool)
     for quote in data["quotes"]:

@@ -9,7 +9,7 @@ from bot.conversation import Conversation
 from config.settings import load_settings
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore
-from tests.conftest import FakeGenerator, assert_quotes_verbatim
+from tests.conftest import NOT_ANSWERED_JSON, FakeGenerator, answer_json, assert_quotes_verbatim
 from tests.test_cli import run
 
 FIRST = "Why did Putin recognise Donetsk and Lugansk?"
@@ -49,7 +49,7 @@ def test_with_an_llm_the_model_rewrites_the_follow_up(
     seeded_dir: Path, real_embedder: Embedder
 ) -> None:
     model = FakeGenerator(
-        'Putin recognised them [1] "recognised the independence"',
+        answer_json(("Putin recognised them", 1, "recognised the independence")),
         "Standalone question: What did Lavrov say about the Western sanctions?",
     )
     conversation = Conversation(answerer(seeded_dir, real_embedder, model), history_turns=4)
@@ -64,7 +64,7 @@ def test_with_an_llm_the_model_rewrites_the_follow_up(
 def test_an_unusable_rewrite_falls_back_and_reset_forgets(
     seeded_dir: Path, real_embedder: Embedder
 ) -> None:
-    model = FakeGenerator(ABSTAIN := "NOT IN THE ARTICLES", "\n\n", ABSTAIN)
+    model = FakeGenerator(NOT_ANSWERED_JSON, "\n\n", NOT_ANSWERED_JSON)
     conversation = Conversation(answerer(seeded_dir, real_embedder, model), history_turns=4)
     conversation.ask(FIRST)
     turn = conversation.ask("what about them?")
@@ -99,8 +99,10 @@ def test_a_question_that_stands_alone_costs_no_rewrite_call(
     seeded_dir: Path, real_embedder: Embedder
 ) -> None:
     model = FakeGenerator(
-        'Putin recognised them [1] "recognised the independence"',
-        'Armstrong stepped out [1] "Armstrong became the first person to step onto the Moon"',
+        answer_json(("Putin recognised them", 1, "recognised the independence")),
+        answer_json(
+            ("Armstrong stepped out", 1, "Armstrong became the first person to step onto the Moon")
+        ),
     )
     conversation = Conversation(answerer(seeded_dir, real_embedder, model), history_turns=4)
     conversation.ask(FIRST)

@@ -39,13 +39,14 @@ from config.settings import load_settings
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor
 from ingest.store import ChromaStore
-from tests.conftest import FakeGenerator
+from tests.conftest import FakeGenerator, answer_json
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, serve, text_update
 from tests.fake_web import FakeSite
 from tests.fake_web import serve as serve_site
 from tests.test_hostile_input import pdf
 
 READER, ADMIN, STRANGER = 42, 7, 666
+MOON = answer_json(("He did", 1, "Armstrong became the first person to step onto the Moon"))
 
 
 @pytest.fixture
@@ -234,7 +235,7 @@ def test_a_send_that_timed_out_is_not_sent_again(
 
 
 class DownGenerator(FakeGenerator):
-    def generate(self, messages, max_tokens):
+    def generate(self, messages, max_tokens, schema=None):
         raise BackendError("Ollama is not reachable at http://localhost:11434 — start it")
 
 
@@ -252,13 +253,15 @@ def test_a_dead_llm_gets_the_user_an_apology_and_the_operator_a_log_line(
 
 
 class SlowGenerator(FakeGenerator):
-    def generate(self, messages, max_tokens):
-        for line in (
-            'He did [1] "Armstrong became the first person to step onto the Moon"\n',
-            'Then [1] "Aldrin joined him about twenty minutes later"\n',
-        ):
-            time.sleep(0.8)
-            yield line
+    def generate(self, messages, max_tokens, schema=None):
+        reply = answer_json(
+            ("He did", 1, "Armstrong became the first person to step onto the Moon"),
+            ("Then", 1, "Aldrin joined him about twenty minutes later"),
+        )
+        second = reply.index('{"text": "Then"')
+        for piece in (reply[:second], reply[second : second + 20], reply[second + 20 :]):
+            time.sleep(0.8)  # the first claim shows once the second one begins
+            yield piece
 
 
 def test_answers_stream_by_editing_one_message(
@@ -497,11 +500,11 @@ class FlakyGenerator(FakeGenerator):
         super().__init__()
         self.failures, self.error = failures, error
 
-    def generate(self, messages, max_tokens):
+    def generate(self, messages, max_tokens, schema=None):
         self.history.append(list(messages))
         if len(self.history) <= self.failures:
             raise self.error
-        yield 'He did [1] "Armstrong became the first person to step onto the Moon"'
+        yield MOON
 
 
 def test_a_failed_answer_is_retried_and_then_arrives_once(
@@ -716,7 +719,7 @@ class CountingGenerator(FakeGenerator):
         self.lock = threading.Lock()
         self.at_once = self.most_at_once = 0
 
-    def generate(self, messages, max_tokens):
+    def generate(self, messages, max_tokens, schema=None):
         self.history.append(list(messages))
         with self.lock:
             self.at_once += 1
@@ -725,7 +728,7 @@ class CountingGenerator(FakeGenerator):
         time.sleep(0.2 + 0.05 * (9 - int(number.group(1)) if number else 0))
         with self.lock:
             self.at_once -= 1
-        yield 'He did [1] "Armstrong became the first person to step onto the Moon"'
+        yield MOON
 
 
 def test_chats_are_answered_side_by_side_and_each_chat_in_order(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.answering import Answer
-from bot.quotes import Quote
+from bot.quotes import Claim, Quote
 from bot.telegram_format import MESSAGE_LIMIT, clean, render_answer, render_text, utf16_length
 
 ALLOWED_TAGS = {"blockquote", "i"}
@@ -57,6 +57,9 @@ def check(message_html: str) -> _Checker:
     return checker
 
 
+ONE = (Claim("", (1,)),)  # an extractive answer's claim: its first quote, nothing said around it
+
+
 def quote_of(text: str, title: str = "Title", source: str = "https://example.org/a") -> Quote:
     return Quote(text, "a1", title, source, 0, len(text), "2024-01-02")
 
@@ -64,7 +67,12 @@ def quote_of(text: str, title: str = "Title", source: str = "https://example.org
 def test_an_llm_answer_gets_its_quotes_in_blockquotes_with_citations() -> None:
     quote = quote_of("Purity Distilling Company", title="The <Great> Flood & co")
     answer = Answer(
-        "q", "It belonged to “Purity Distilling Company” [1]", False, (quote,), "ollama"
+        "q",
+        "It belonged to “Purity Distilling Company” [1]",
+        False,
+        (quote,),
+        "ollama",
+        claims=(Claim("It belonged to", (1,)),),
     )
     [message] = render_answer(answer)
     assert message.html == (
@@ -77,7 +85,7 @@ def test_an_llm_answer_gets_its_quotes_in_blockquotes_with_citations() -> None:
 
 def test_an_answer_says_first_how_sure_inquote_is() -> None:
     quote = quote_of("First sentence here.")
-    unsure = Answer("q", "First sentence here. [1]", False, (quote,), "extractive", 0.55)
+    unsure = Answer("q", "First sentence here. [1]", False, (quote,), "extractive", 0.55, ONE)
     [message] = render_answer(unsure)
     assert message.plain.startswith("The closest the articles come (55% sure):\n\n")
     sure = replace(unsure, probability=0.93)
@@ -89,7 +97,7 @@ def test_an_answer_says_first_how_sure_inquote_is() -> None:
 def test_an_extractive_answer_is_only_its_quotes() -> None:
     first, second = quote_of("First sentence here."), quote_of("Second sentence here.")
     answer = Answer("q", "First sentence here. [1] Second sentence here. [2]", False,
-                    (first, second), "extractive")  # fmt: skip
+                    (first, second), "extractive", claims=(*ONE, Claim("", (2,))))  # fmt: skip
     [message] = render_answer(answer)
     assert message.html.startswith("<blockquote expandable>First sentence here.</blockquote>")
     assert message.html.count("<blockquote") == 2
@@ -159,7 +167,8 @@ def test_plain_text_of_any_length_splits_under_the_limit(size: int) -> None:
 def test_right_to_left_quotes_and_titles_keep_their_citations_in_place() -> None:
     quote = "تخت جمشید در سال ۱۹۷۹ میلادی در فهرست میراث جهانی یونسکو ثبت شد."
     title = "تخت جمشید، پایتخت تشریفاتی هخامنشیان"
-    answer = Answer("?", f"\u2068{quote}\u2069 [1]", False, (quote_of(quote, title),), "x")
+    answer = Answer("?", f"\u2068{quote}\u2069 [1]", False, (quote_of(quote, title),), "x",
+                    claims=ONE)  # fmt: skip
     [message] = render_answer(answer)
     checker = check(message.html)
     # The quote fills its own blockquote, so Telegram sets it right to left by its first letter.
