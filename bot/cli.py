@@ -21,7 +21,7 @@ from bot.backends import choose_backend
 from bot.bidi import isolate
 from bot.conversation import Conversation
 from bot.doctor import run_checks
-from bot.evaluation import build_store, evaluate, load_eval_file
+from bot.evaluation import EvalReport, build_store, evaluate, load_eval_file
 from bot.logs import configure_logging
 from bot.telegram_bot import InquoteBot, run_bot
 from config.errors import InquoteError, QuestionError, SourceError
@@ -331,6 +331,11 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 @click.option("--use-store", is_flag=True, help="Ask the current store instead of FILE's articles.")
 @click.option("--every", type=click.IntRange(min=1), default=1, help="Ask every Nth question.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
+@click.option(
+    "--backend", "backends", multiple=True,
+    type=click.Choice(["auto", "ollama", "embedded", "extractive"]),
+    help="Answer with this backend (repeat to compare several on the same questions).",
+)  # fmt: skip
 @click.pass_obj
 def eval_command(
     settings: Settings,
@@ -340,14 +345,14 @@ def eval_command(
     use_store: bool,
     every: int,
     as_json: bool,
+    backends: tuple[str, ...],
 ) -> None:
     """Measure answers on FILE (SQuAD v2 JSON, or JSONL of question/answers/article)."""
     articles, questions = load_eval_file(file)
     off = load_eval_file(off_corpus)[1][::every] if off_corpus else []
     questions = questions[::every]
-    choice = choose_backend(settings)
-    click.echo(choice.summary, err=True)
     embedder = make_embedder(settings)
+    reports: dict[str, tuple[EvalReport, float] | str] = {}
     with tempfile.TemporaryDirectory() as folder:
         if use_store:
             store = open_store(settings, embedder)
@@ -359,11 +364,61 @@ def eval_command(
                 err=True,
             )
             store = build_store(articles, Path(folder), settings, embedder)
-        answerer = answerer_over(store, embedder, settings, choice.generator)
-        total = len(questions) + len(off)
-        with click.progressbar(length=total, label="Asking", file=sys.stderr) as bar:
-            report = evaluate(answerer, questions, off, progress=lambda: bar.update(1))
-    click.echo(json.dumps(report.as_json()) if as_json else report.table())
+        for name in backends or (settings.llm.backend,):
+            chosen = settings.model_copy(
+                update={"llm": settings.llm.model_copy(update={"backend": name})}
+            )
+            try:
+                choice = choose_backend(chosen)
+            except InquoteError as exc:  # compared with others, a backend that can't run is a row
+                if not backends or len(backends) == 1:
+                    raise
+                reports[name] = f"not run here: {exc}"
+                continue
+            click.echo(choice.summary, err=True)
+            answerer = answerer_over(store, embedder, chosen, choice.generator)
+            started = time.perf_counter()
+            with click.progressbar(
+                length=len(questions) + len(off), label=f"Asking ({name})", file=sys.stderr
+            ) as bar:
+                report = evaluate(answerer, questions, off, progress=lambda: bar.update(1))
+            per_question = (time.perf_counter() - started) / max(len(questions) + len(off), 1)
+            reports[name] = (report, per_question)
+    if as_json:
+        runs = {
+            name: run if isinstance(run, str) else {**run[0].as_json(), "seconds": run[1]}
+            for name, run in reports.items()
+        }
+        click.echo(json.dumps(next(iter(runs.values())) if len(runs) == 1 else runs))
+        return
+    for run in reports.values():
+        if not isinstance(run, str):
+            click.echo(run[0].table() + "\n")
+    if len(reports) > 1:
+        click.echo(backend_table(reports))
+
+
+def backend_table(reports: dict[str, tuple[EvalReport, float] | str]) -> str:
+    """Backends side by side on the same questions (all languages together)."""
+    columns = {
+        "answered": "answered",
+        "gold_answer_in_quote": "gold in a quote",
+        "gold_answer_in_first_quote": "gold in first quote",
+        "abstained_unanswerable": "unanswerable declined",
+        "abstained_off_corpus": "off-corpus declined",
+    }
+    lines = [
+        "| backend | " + " | ".join(columns.values()) + " | seconds / question |",
+        "|---" * (len(columns) + 2) + "|",
+    ]
+    for name, run in reports.items():
+        if isinstance(run, str):
+            lines.append(f"| {name} | {run} |" + " |" * len(columns))
+            continue
+        measures = run[0].overall.measures()
+        shown = ["-" if measures[key] is None else f"{measures[key]:.3f}" for key in columns]
+        lines.append(f"| {name} | " + " | ".join(shown) + f" | {run[1]:.2f} |")
+    return "\n".join(lines)
 
 
 def one_line(text: str) -> str:
@@ -377,14 +432,15 @@ def one_line(text: str) -> str:
 def render_sources(answer: Answer) -> str:
     """Each quote's article and offsets, numbered as the answer cites them.
 
-    A quote the answer text already holds word for word is not printed twice; the closest
-    passages of an abstention are.
+    A quote one of the answer's claims showed is not printed twice; the closest passages of an
+    abstention (no claims) are.
     """
+    shown = {number for claim in answer.claims for number in claim.quotes}
     lines = []
     for number, quote in enumerate(answer.quotes, 1):
         dated = f" ({quote.published})" if quote.published else ""
         title = isolate(quote.title)
-        if quote.text in answer.text:
+        if number in shown:
             lines.append(f"[{number}] {title}{dated}")
         else:
             lines.append(f"[{number}] “{isolate(quote.text)}”")

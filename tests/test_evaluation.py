@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.retrieval import Retriever, fuse
 from config.settings import Settings
@@ -13,7 +16,9 @@ from ingest.reading import read_article
 from ingest.schema import Article, Chunk, content_hash
 from ingest.store import ChromaStore, ScoredChunk
 from tests.conftest import SEEDS, FakeEmbedder
+from tests.fake_ollama import FakeOllama, serve
 from tests.test_cli import run
+from tests.test_ollama_answers import MODEL, citing
 
 FLOOD = read_article(SEEDS / "great-molasses-flood-1919.txt").text
 STONE = read_article(SEEDS / "rosetta-stone.md").text
@@ -66,6 +71,29 @@ def test_eval_reports_retrieval_answers_validity_abstention_and_latency(tmp_path
     assert "| en | 3 / 1 / 0 |" in table
     assert "| all | 3 / 1 / 0 |" in table
     assert "gold in first quote" in table
+
+
+@pytest.mark.slow  # three backends over one store
+def test_backends_are_compared_on_the_same_questions(tmp_path: Path) -> None:
+    questions = write_jsonl(tmp_path / "set.jsonl", [
+        {"question": "Which company owned the molasses tank?",
+         "answers": ["Purity Distilling Company"], "article": FLOOD},
+        {"question": "Who deciphered the hieroglyphs?", "answers": ["Champollion"],
+         "article": STONE},
+    ])  # fmt: skip
+    replies = [citing("Purity Distilling Company"), citing("Jean-François Champollion")]
+    with serve(FakeOllama(chat_models={MODEL: replies})) as ollama:
+        env = {"INQUOTE_OLLAMA__URL": ollama.url}
+        result = run(tmp_path / "data", "eval", str(questions), "--backend", "extractive",
+                     "--backend", "ollama", "--backend", "embedded", env=env)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = result.stdout[result.stdout.index("| backend |") :].splitlines()
+    assert table[0].startswith("| backend | answered | gold in a quote | gold in first quote |")
+    assert table[2].startswith("| extractive | 1.000 | 1.000 |")
+    assert table[3].startswith("| ollama | 1.000 | 1.000 |")  # the same questions, by the model
+    if importlib.util.find_spec("llama_cpp") is None:
+        assert table[4].startswith("| embedded | not run here: llama-cpp-python is not installed")
+    assert len(ollama.chats()) == 2
 
 
 def test_a_broken_question_file_is_one_line(tmp_path: Path) -> None:
