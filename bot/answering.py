@@ -333,7 +333,11 @@ def _led(show: Callable[[str], None], lead: str) -> Callable[[str], None]:
 
 
 def _sentences(passages: Sequence[Passage]) -> list[str]:
-    """Every sentence of the passages, once: what a quote may be when quotes are sentences."""
+    """Every sentence of the passages, once: what a quote may be when quotes are sentences.
+
+    Titles are left out (a title says nothing), and so are sentences holding ``"`` or ``\\``:
+    llama-cpp-python's schema-to-grammar conversion breaks on them (0.3.16).
+    """
     found = (
         passage.article.text[start:end]
         for passage in passages
@@ -341,7 +345,9 @@ def _sentences(passages: Sequence[Passage]) -> list[str]:
             passage.article.text, passage.start, passage.end, passage.article.language
         )
     )
-    return list(dict.fromkeys(found))
+    titles = {passage.article.title for passage in passages}
+    kept = (s for s in found if s not in titles and '"' not in s and "\\" not in s)
+    return list(dict.fromkeys(kept))
 
 
 def _verified(claims: Sequence[tuple[Article, str, int]]) -> tuple[Quote, ...]:

@@ -23,7 +23,6 @@ from bot.conversation import Conversation
 from bot.doctor import run_checks
 from bot.evaluation import EvalReport, build_store, evaluate, load_eval_file
 from bot.logs import configure_logging
-from bot.telegram_bot import InquoteBot, run_bot
 from config.errors import InquoteError, QuestionError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
@@ -299,6 +298,8 @@ def telegram(settings: Settings) -> None:
     choice = choose_backend(settings)
     log.info("%s", choice.summary)
     answerer = answerer_over(store, embedder, settings, choice.generator)
+    from bot.telegram_bot import InquoteBot, run_bot  # noqa: PLC0415 — only this command needs it
+
     run_bot(InquoteBot(settings, answerer, Ingestor(store, embedder, settings), choice.summary))
 
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 import itertools
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
 import sentencex
-from llama_index.core import Document
-from llama_index.core.node_parser import SentenceSplitter
 
 from ingest.schema import Article, Chunk, chunk_id_for
+
+if TYPE_CHECKING:
+    from llama_index.core.node_parser import SentenceSplitter
 
 # Languages sentencex has no rules of, split by a close relative's (Danish knows "kl." and "7.").
 SENTENCE_RULES = {"nb": "da", "nn": "da", "no": "da"}
@@ -24,6 +26,9 @@ SENTENCE_RULES = {"nb": "da", "nn": "da", "no": "da"}
 
 def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Split an article into overlapping, sentence-aligned chunks with exact offsets."""
+    from llama_index.core import Document  # noqa: PLC0415 — the write path only: answering needs
+    # sentence_spans, not LlamaIndex, and should not wait for it to import
+
     splitter = _splitter(chunk_size, chunk_overlap, article.language)
     nodes = splitter.get_nodes_from_documents([Document(text=article.text)])
     chunks = []
@@ -47,6 +52,8 @@ def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list
 
 @cache
 def _splitter(chunk_size: int, chunk_overlap: int, language: str) -> SentenceSplitter:
+    from llama_index.core.node_parser import SentenceSplitter  # noqa: PLC0415
+
     def split(text: str) -> list[str]:
         return [text[start:end] for start, end in _sentence_bounds(text, language)]
 

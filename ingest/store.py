@@ -8,24 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import chromadb
 import httpx
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
-from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
-from llama_index.core.vector_stores.types import (
-    FilterOperator,
-    MetadataFilter,
-    MetadataFilters,
-    VectorStoreQuery,
-)
-from llama_index.vector_stores.chroma import ChromaVectorStore
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import BaseNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
 from config.settings import StoreSettings
@@ -116,7 +111,6 @@ class ChromaStore:
                 "configured. Run `inquote reindex` to re-embed every article with the configured "
                 "model, or set embedding.backend/embedding.ollama_model back to the store's model."
             )
-        self._vectors = ChromaVectorStore(chroma_collection=self._chunks)
 
     @classmethod
     def open_persistent(
@@ -225,28 +219,22 @@ class ChromaStore:
         self, embedding: Sequence[float], top_k: int, article_ids: Sequence[str] | None = None
     ) -> list[ScoredChunk]:
         """The ``top_k`` chunks nearest to ``embedding``, best first, stale versions left out."""
-        filters = None
-        if article_ids:
-            filters = MetadataFilters(
-                filters=[
-                    MetadataFilter(
-                        key="article_id", value=list(article_ids), operator=FilterOperator.IN
-                    )
-                ]
-            )
-        result = self._vectors.query(
-            VectorStoreQuery(
-                query_embedding=list(embedding), similarity_top_k=top_k, filters=filters
-            )
+        where = {"article_id": {"$in": list(article_ids)}} if article_ids else None
+        found = self._chunks.query(
+            query_embeddings=[list(embedding)],
+            n_results=top_k,
+            where=where,
+            include=["documents", "metadatas", "distances"],
         )
-        nodes = result.nodes or []
-        # ChromaVectorStore reports exp(-distance); with cosine distance that is exp(cos - 1).
-        similarities = [1.0 + math.log(value) for value in result.similarities or []]
-        ids = sorted({str(node.metadata["article_id"]) for node in nodes})
+        records = list(
+            zip(found["ids"][0], found["documents"][0], found["metadatas"][0], strict=True)
+        )
+        similarities = [1.0 - distance for distance in found["distances"][0]]  # cosine distance
+        ids = sorted({str(metadata["article_id"]) for _, _, metadata in records})
         articles = self._articles_by_id(ids)
         scored = []
-        for node, similarity in zip(nodes, similarities, strict=True):
-            chunk = _chunk_from_node(node)
+        for (chunk_id, text, metadata), similarity in zip(records, similarities, strict=True):
+            chunk = _chunk_from_record(chunk_id, text, dict(metadata))
             article = articles.get(chunk.article_id)
             if article is None or article.content_hash != chunk.content_hash:
                 continue  # left over by an interrupted write; pruned by the next ingest
@@ -293,12 +281,10 @@ class ChromaStore:
         if len(chunks) != len(embeddings) or not chunks:
             raise ValueError("put_article needs one embedding per chunk and at least one chunk")
         self._check_dimension(embeddings)
-        nodes: list[BaseNode] = [
-            _node_from_chunk(c, e) for c, e in zip(chunks, embeddings, strict=True)
-        ]
+        nodes = [_node_from_chunk(c, e) for c, e in zip(chunks, embeddings, strict=True)]
         record = replace(article, chunk_count=len(chunks))
         try:
-            self._vectors.add(nodes)
+            _vector_store(self._chunks).add(nodes)
             self._articles.upsert(
                 ids=[article.article_id],
                 documents=[article.text],
@@ -374,7 +360,7 @@ class ChromaStore:
             metadata={**_SPACE, **fingerprint.as_metadata()},
             embedding_function=None,
         )
-        vectors = ChromaVectorStore(chroma_collection=fresh)
+        vectors = _vector_store(fresh)
         self.fingerprint = fingerprint
         counts: dict[str, int] = {}
         for chunks, embeddings in batches:
@@ -388,7 +374,6 @@ class ChromaStore:
         self.stored_fingerprint = fingerprint
         for article_id, count in counts.items():
             self._articles.update(ids=[article_id], metadatas=[{"chunk_count": count}])
-        self._vectors = ChromaVectorStore(chroma_collection=self._chunks)
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -445,7 +430,17 @@ def _describe(fingerprint: EmbeddingFingerprint | None) -> str:
     return f"'{fingerprint.model}' ({fingerprint.dimension} dimensions)"
 
 
-def _node_from_chunk(chunk: Chunk, embedding: Sequence[float]) -> TextNode:
+def _vector_store(collection: Any) -> ChromaVectorStore:
+    """LlamaIndex's writer for a chunks collection. Imported for writes only: reading queries
+    Chroma directly, so a question does not pay for importing LlamaIndex."""
+    from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: PLC0415
+
+    return ChromaVectorStore(chroma_collection=collection)
+
+
+def _node_from_chunk(chunk: Chunk, embedding: Sequence[float]) -> BaseNode:
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode  # noqa: PLC0415
+
     node = TextNode(
         id_=chunk.chunk_id,
         text=chunk.text,
@@ -456,10 +451,6 @@ def _node_from_chunk(chunk: Chunk, embedding: Sequence[float]) -> TextNode:
     )
     node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=chunk.article_id)
     return node
-
-
-def _chunk_from_node(node: Any) -> Chunk:
-    return _chunk_from_record(str(node.node_id), node.get_content(), node.metadata)
 
 
 def _chunk_from_record(chunk_id: str, text: str, metadata: dict[str, Any]) -> Chunk:

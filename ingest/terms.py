@@ -15,15 +15,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 import unicodedata
 from functools import cache
 from itertools import groupby
+from pathlib import Path
 
 import regex
 import Stemmer
 import stopwordsiso
-from llama_index.core.utils import globals_helper
 
 # ISO 639-1 code → Snowball algorithm.
 SNOWBALL = {
@@ -45,6 +46,7 @@ ENGLISH_QUESTION_WORDS = frozenset(
     )
 )  # fmt: skip
 ISO_ALIASES = {"nb": "no", "nn": "no"}
+NLTK_ENGLISH = ("_static", "nltk_cache", "corpora", "stopwords", "english")
 ARABIC_LANGUAGES = frozenset(("ar", "arz", "ary"))
 
 _stemming = threading.Lock()
@@ -156,12 +158,25 @@ def stopwords(language: str) -> frozenset[str]:
     llama-index-core) plus the question words above.
     """
     if language == "en":
-        words: set[str] = set(globals_helper.stopwords) | ENGLISH_QUESTION_WORDS
+        words: set[str] = _nltk_english_stopwords() | ENGLISH_QUESTION_WORDS
     elif (iso := ISO_ALIASES.get(language, language)) in stopwordsiso.langs():
         words = set(stopwordsiso.stopwords(iso))
     else:
         return frozenset()
     return frozenset(term for word in words for term in _words(normalize(word, language)))
+
+
+def _nltk_english_stopwords() -> set[str]:
+    """NLTK's English list, read from the copy llama-index-core ships, without importing
+    LlamaIndex (over a second) or NLTK on the read path."""
+    spec = importlib.util.find_spec("llama_index.core")  # imports only the namespace package
+    locations = spec.submodule_search_locations if spec else None
+    english = Path(locations[0], *NLTK_ENGLISH) if locations else None
+    if english is None or not english.is_file():  # laid out otherwise: ask LlamaIndex itself
+        from llama_index.core.utils import globals_helper  # noqa: PLC0415
+
+        return set(globals_helper.stopwords)
+    return set(english.read_text(encoding="utf-8").split())
 
 
 @cache

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from ingest.language import detect_language, question_languages
 from ingest.pipeline import Ingestor
 from ingest.reading import make_article
 from ingest.store import ChromaStore
-from ingest.terms import content_terms, normalize, terms
+from ingest.terms import _nltk_english_stopwords, content_terms, normalize, terms
 from tests.conftest import SEEDS, assert_quotes_verbatim
 
 ARTICLES = {
@@ -125,6 +127,18 @@ def test_stopwords_and_question_words_are_left_out_per_language() -> None:
     assert content_terms("What did the United States say?", "en") == content_terms(
         "United States", "en"
     )
+
+
+def test_english_stopwords_are_nltks_list_read_without_importing_llamaindex() -> None:
+    code = (
+        "import sys; from ingest.terms import stopwords; words = stopwords('en'); "
+        "print(len(words), 'llama_index.core' in sys.modules, 'nltk' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.split()[1:] == ["False", "False"]
+    from llama_index.core.utils import globals_helper  # noqa: PLC0415
+
+    assert _nltk_english_stopwords() == set(globals_helper.stopwords)
 
 
 def test_an_acronym_meets_its_spelled_out_name() -> None:
