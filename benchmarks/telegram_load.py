@@ -11,6 +11,7 @@ to its last answer over that. Results go to ``benchmarks/TELEGRAM.md``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import statistics
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.speed import peak_rss_mb
-from bot.telegram_answers import QUEUED
+from bot.answering import LEADS, NOT_ANSWERED
 from tests.fake_ollama import FakeOllama
 from tests.fake_ollama import serve as serve_ollama
 from tests.fake_telegram import TOKEN, FakeTelegram, serve, text_update
@@ -42,6 +43,7 @@ QUESTIONS = [  # each stands alone: no follow-up rewrite is needed, so none may 
 ]
 _PASSAGE = re.compile(r'<passage n="1"[^>]*>\n(.*?)\n</passage>', re.DOTALL)
 FIRST_USER = 1000
+ANSWER_OPENINGS = (*LEADS.values(), NOT_ANSWERED)  # how every answer's first message begins
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,13 @@ class Load:
 
 
 def quoting_reply(messages: list[dict[str, str]]) -> str:
-    """A model that quotes the first sentence of the first passage."""
+    """A model that quotes the first sentence of the first passage, as the answer schema asks."""
     found = _PASSAGE.search(messages[-1]["content"])
     if not found:
-        return "NOT IN THE ARTICLES"
+        return json.dumps({"answerable": False, "claims": []})
     sentence = found.group(1).split(". ")[0].strip()
-    return f'The articles say so [1] "{sentence}"'
+    claim = {"text": "The articles say so", "quotes": [{"passage": 1, "quote": sentence}]}
+    return json.dumps({"answerable": True, "claims": [claim]}, ensure_ascii=False)
 
 
 @contextmanager
@@ -82,12 +85,13 @@ def _llm(reply_seconds: float | None) -> Iterator[tuple[dict[str, str], FakeOlla
 
 
 def answered(fake: FakeTelegram) -> dict[int, float]:
-    """Questions (by message id) whose reply shows the final answer, and since when."""
+    """Questions (by message id) whose reply shows an answer (not a partial, a queued note or an
+    apology), and since when."""
     with fake.lock:
         return {
             fake.replied_to[message_id]: fake.changed_at[message_id]
             for (_, message_id), text in fake.messages.items()
-            if message_id in fake.replied_to and not text.endswith("…") and text != QUEUED
+            if message_id in fake.replied_to and text.startswith(ANSWER_OPENINGS)
         }
 
 

@@ -773,3 +773,28 @@ def test_a_crowd_of_chats_is_answered_concurrently_in_order_and_once(data_dir: P
     assert load.last_answer <= 1.3 * ideal + 2.0  # one at a time would take 24 s
     for position, seconds in enumerate(load.first_answers):  # first come, first served
         assert seconds <= 2 * math.ceil((position + 1) / slots) * reply_seconds + 2.0
+
+
+def test_an_error_in_any_handler_reaches_its_sender_not_only_the_log(
+    data_dir: Path,
+    fake: FakeTelegram,
+    real_embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bot = make_bot(data_dir, fake, real_embedder)
+
+    def broken() -> None:
+        raise RuntimeError("the store went away")
+
+    monkeypatch.setattr(bot.answerer, "articles", broken)
+    fake.updates += [
+        text_update(1, "/sources", user_id=READER),
+        text_update(2, "/help", user_id=READER),
+    ]
+    with caplog.at_level(logging.ERROR):
+        run_until(bot, fake, "sendMessage", 2)
+    sorry, help_text = texts(fake)
+    assert sorry == SORRY
+    assert "Ask me a question" in help_text
+    assert "the store went away" in caplog.text
