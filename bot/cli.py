@@ -11,7 +11,7 @@ import time
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,17 +20,18 @@ from bot.app import answerer_over, build_answerer, open_store
 from bot.backends import choose_backend
 from bot.bidi import isolate
 from bot.conversation import Conversation
-from bot.doctor import run_checks
-from bot.evaluation import EvalReport, build_store, evaluate, load_eval_file
 from bot.logs import configure_logging
 from config.errors import InquoteError, QuestionError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
-from ingest.feeds import FeedRegistry, poll_feeds
 from ingest.outcomes import IngestOutcome
-from ingest.pipeline import Ingestor
-from ingest.reading import find_articles
 from ingest.store import ChromaStore
+
+if TYPE_CHECKING:
+    from bot.evaluation import EvalReport
+
+# A command imports what only it uses inside itself: `inquote ask` must not wait for the ingest,
+# eval, doctor or Telegram machinery to load (README, Speed).
 
 PROGRESS_FROM = 5  # files; fewer get no progress bar
 ECHOED_CHARS = 200  # of a refused question, in its JSON error object
@@ -114,6 +115,10 @@ def ingest(
     interval: int,
 ) -> None:
     """Add or update articles from files, folders and URLs (.txt, .md, .html, .pdf; web pages)."""
+    from ingest.feeds import FeedRegistry, poll_feeds
+    from ingest.pipeline import Ingestor
+    from ingest.reading import find_articles
+
     urls = [source for source in sources if source.startswith(("http://", "https://"))]
     paths = [Path(source) for source in sources if source not in urls]
     files = list(find_articles(paths))
@@ -156,6 +161,8 @@ def ingest(
 @click.pass_obj
 def feeds(settings: Settings) -> None:
     """Show the remembered feeds (add one with `inquote ingest --feed URL`)."""
+    from ingest.feeds import FeedRegistry
+
     registry = FeedRegistry(settings.data_dir)
     for feed in registry.feeds.values():
         polled = (
@@ -298,7 +305,8 @@ def telegram(settings: Settings) -> None:
     choice = choose_backend(settings)
     log.info("%s", choice.summary)
     answerer = answerer_over(store, embedder, settings, choice.generator)
-    from bot.telegram_bot import InquoteBot, run_bot  # noqa: PLC0415 — only this command needs it
+    from bot.telegram_bot import InquoteBot, run_bot
+    from ingest.pipeline import Ingestor
 
     run_bot(InquoteBot(settings, answerer, Ingestor(store, embedder, settings), choice.summary))
 
@@ -309,6 +317,8 @@ def telegram(settings: Settings) -> None:
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check config, store, LLM backend and Telegram token; say how to fix what fails."""
     config_file = ctx.parent.params.get("config_file") if ctx.parent else None
+    from bot.doctor import run_checks
+
     checks = run_checks(ctx.obj, config_file)
     failed = any(check.status == "fail" for check in checks)
     if as_json:
@@ -349,6 +359,8 @@ def eval_command(
     backends: tuple[str, ...],
 ) -> None:
     """Measure answers on FILE (SQuAD v2 JSON, or JSONL of question/answers/article)."""
+    from bot.evaluation import build_store, evaluate, load_eval_file
+
     articles, questions = load_eval_file(file)
     off = load_eval_file(off_corpus)[1][::every] if off_corpus else []
     questions = questions[::every]
@@ -483,6 +495,8 @@ def list_articles(settings: Settings, as_json: bool) -> None:
 @click.pass_obj
 def remove(settings: Settings, article_ids: tuple[str, ...]) -> None:
     """Delete articles (ids as `inquote list` shows them)."""
+    from ingest.pipeline import Ingestor
+
     embedder = make_embedder(settings)
     ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
     for article_id in article_ids:
@@ -494,6 +508,8 @@ def remove(settings: Settings, article_ids: tuple[str, ...]) -> None:
 @click.pass_obj
 def reindex_command(settings: Settings) -> None:
     """Re-chunk and re-embed every article with the configured embedding model and chunk sizes."""
+    from ingest.pipeline import Ingestor
+
     embedder = make_embedder(settings)
     store = _writable_store(settings, embedder, check_fingerprint=False)
     count = Ingestor(store, embedder, settings).reindex(
