@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from config.errors import SourceError
@@ -26,6 +26,8 @@ from ingest.store import ChromaStore
 from ingest.web import article_from_url
 
 log = logging.getLogger(__name__)
+
+WRITE_BATCH = 32  # articles per store write in a bulk ingest
 
 
 class Ingestor:
@@ -55,21 +57,57 @@ class Ingestor:
         paths: Iterable[Path],
         on_outcome: Callable[[IngestOutcome], None] | None = None,
     ) -> IngestReport:
-        """Every supported file under ``paths``; a file that fails is reported and skipped."""
+        """Every supported file under ``paths``; a file that fails is reported and skipped.
+
+        Articles are written to the store :data:`WRITE_BATCH` at a time (a write costs about as
+        much for one article as for many), each still all or nothing; an outcome is reported once
+        its article is written.
+        """
         self.store.prune_stale_chunks()
         report = IngestReport()
-        for path in find_articles(paths, self._limits.follow_symlinks):
-            outcome = self.add_document(path)
+        known = self.store.article_summaries()  # what a new article may repeat, this run's too
+        pending: list[_Embedded] = []
+
+        def tell(outcome: IngestOutcome) -> None:
             report.outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
+
+        def write() -> None:
+            self.store.put_articles([(e.article, e.chunks, e.embeddings) for e in pending])
+            for embedded in pending:
+                log.info("%s %s", embedded.status, embedded.article.article_id)
+                tell(_outcome(embedded.article, embedded.status, len(embedded.chunks)))
+            pending.clear()
+
+        try:
+            for path in find_articles(paths, self._limits.follow_symlinks):
+                article = self._read(path)
+                if isinstance(article, IngestOutcome):
+                    tell(article)
+                    continue
+                prepared = self._prepare(article, known)
+                if isinstance(prepared, _Embedded):
+                    pending.append(prepared)
+                    known.append(prepared.article)
+                    if len(pending) >= WRITE_BATCH:
+                        write()
+                    continue
+                if isinstance(prepared, _Repeat) and pending:
+                    write()  # its original may be waiting to be written
+                tell(self._finish(prepared))
+        finally:
+            if pending:
+                write()  # what was embedded before an error is kept
         return report
 
     def add_document(self, path: Path, source: str | None = None) -> IngestOutcome:
         """The article in the file at ``path`` (``source``: what to call it instead of the path)."""
-        name = source or str(path)
-        article = _parsed(name, lambda: read_article(path, source, self._limits))
+        article = self._read(path, source)
         return article if isinstance(article, IngestOutcome) else self.add_article(article)
+
+    def _read(self, path: Path, source: str | None = None) -> Article | IngestOutcome:
+        return _parsed(source or str(path), lambda: read_article(path, source, self._limits))
 
     def add_url(self, url: str) -> IngestOutcome:
         """Fetch, extract and store the article at ``url``."""
@@ -96,9 +134,12 @@ class Ingestor:
         ``dedup.near_duplicate_threshold``) is recorded as a duplicate of it, without chunks of
         its own.
         """
-        outcome = self._store_article(article)
-        log.info("%s %s (%d chunks)", outcome.status, outcome.article_id, outcome.chunks)
-        return outcome
+        prepared = self._prepare(article, self.store.article_summaries())
+        if isinstance(prepared, _Embedded):
+            self.store.put_article(prepared.article, prepared.chunks, prepared.embeddings)
+            log.info("%s %s", prepared.status, prepared.article.article_id)
+            return _outcome(prepared.article, prepared.status, len(prepared.chunks))
+        return self._finish(prepared)
 
     def remove(self, article_id: str) -> Article:
         """Delete an article and its chunks; returns what was removed."""
@@ -117,28 +158,56 @@ class Ingestor:
         self.store.replace_all_chunks(self.embedder.fingerprint, batches())
         return len(articles)
 
-    def _store_article(self, article: Article) -> IngestOutcome:
+    def _prepare(
+        self, article: Article, known: Sequence[Article]
+    ) -> _Embedded | _Repeat | IngestOutcome:
+        """What storing ``article`` takes: nothing (unchanged), a duplicate record, or chunks."""
         existing = self.store.get_article(article.article_id)
         if existing is not None and existing.content_hash == article.content_hash:
             status: Status = "duplicate" if existing.duplicate_of else "unchanged"
             return _outcome(existing, status, existing.chunk_count)
         article = replace(article, signature=signature(article.text))
-        found = nearest_story(article, self.store.article_summaries(), self._near_duplicate)
+        found = nearest_story(article, known, self._near_duplicate)
         if found is not None:
             original, score = found
-            self.store.put_duplicate(replace(article, duplicate_of=original.article_id))
-            log.info(
-                "%s repeats %s (similarity %.2f)", article.article_id, original.article_id, score
-            )
-            outcome = _outcome(article, "duplicate", 0)
-            return replace(outcome, reason=f"same story as {original.title} ({original.source})")
+            return _Repeat(replace(article, duplicate_of=original.article_id), original, score)
         chunks, embeddings = self._embed(article)
-        self.store.put_article(article, chunks, embeddings)
-        return _outcome(article, "added" if existing is None else "updated", len(chunks))
+        return _Embedded(article, chunks, embeddings, "added" if existing is None else "updated")
+
+    def _finish(self, prepared: _Repeat | IngestOutcome) -> IngestOutcome:
+        """Writes a duplicate's record; an outcome of nothing to write passes through."""
+        if isinstance(prepared, IngestOutcome):
+            log.info("%s %s", prepared.status, prepared.article_id)
+            return prepared
+        article, original = prepared.article, prepared.original
+        self.store.put_duplicate(article)
+        log.info("%s repeats %s (similarity %.2f)", article.article_id, original.article_id,
+                 prepared.score)  # fmt: skip
+        outcome = _outcome(article, "duplicate", 0)
+        return replace(outcome, reason=f"same story as {original.title} ({original.source})")
 
     def _embed(self, article: Article) -> tuple[list[Chunk], list[Vector]]:
         chunks = chunk_article(article, self._chunking.chunk_size, self._chunking.chunk_overlap)
         return chunks, self.embedder.embed_documents([chunk.text for chunk in chunks])
+
+
+@dataclass(frozen=True)
+class _Embedded:
+    """An article chunked and embedded, to be written."""
+
+    article: Article
+    chunks: list[Chunk]
+    embeddings: list[Vector]
+    status: Status  # "added" or "updated", once written
+
+
+@dataclass(frozen=True)
+class _Repeat:
+    """An article that repeats a stored story: recorded as its duplicate, no chunks."""
+
+    article: Article
+    original: Article
+    score: float
 
 
 def _parsed(source: str, parse: Callable[[], Article]) -> Article | IngestOutcome:

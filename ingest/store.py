@@ -272,35 +272,50 @@ class ChromaStore:
     def put_article(
         self, article: Article, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
     ) -> None:
-        """Store an article and its chunks, replacing any earlier version, all or nothing.
+        """Store an article and its chunks, replacing any earlier version, all or nothing."""
+        self.put_articles([(article, chunks, embeddings)])
 
-        New chunks are written first under version-specific ids, then the article record (the
-        commit point), then old versions' chunks are deleted. A crash at any step leaves readers
-        seeing either the old version or the new one.
+    def put_articles(
+        self, entries: Sequence[tuple[Article, Sequence[Chunk], Sequence[Sequence[float]]]]
+    ) -> None:
+        """Store articles and their chunks in one write each way (a bulk ingest writes many at
+        once), each replacing its earlier version, each all or nothing.
+
+        New chunks are written first under version-specific ids, then the article records (each
+        its article's commit point), then old versions' chunks are deleted. A crash at any step
+        leaves readers seeing, for each article, either its old version or its new one.
         """
-        if len(chunks) != len(embeddings) or not chunks:
-            raise ValueError("put_article needs one embedding per chunk and at least one chunk")
-        self._check_dimension(embeddings)
-        nodes = [_node_from_chunk(c, e) for c, e in zip(chunks, embeddings, strict=True)]
-        record = replace(article, chunk_count=len(chunks))
+        for _, chunks, embeddings in entries:
+            if len(chunks) != len(embeddings) or not chunks:
+                raise ValueError("an article needs one embedding per chunk and at least one chunk")
+            self._check_dimension(embeddings)
+        if not entries:
+            return
+        nodes = [
+            _node_from_chunk(chunk, embedding)
+            for _, chunks, embeddings in entries
+            for chunk, embedding in zip(chunks, embeddings, strict=True)
+        ]
+        records = [replace(article, chunk_count=len(chunks)) for article, chunks, _ in entries]
+        stale = [
+            {"$and": [{"article_id": r.article_id}, {"content_hash": {"$ne": r.content_hash}}]}
+            for r in records
+        ]
+        named = ", ".join(record.article_id for record in records[:3])
+        named = f"article{'s' if len(records) > 1 else ''} {named}" + (
+            " …" if len(records) > 3 else ""
+        )
         try:
             _vector_store(self._chunks).add(nodes)
             self._articles.upsert(
-                ids=[article.article_id],
-                documents=[article.text],
-                metadatas=[record.metadata()],
-                embeddings=[ARTICLE_VECTOR],
+                ids=[record.article_id for record in records],
+                documents=[record.text for record in records],
+                metadatas=[record.metadata() for record in records],
+                embeddings=[ARTICLE_VECTOR] * len(records),
             )
-            self._chunks.delete(
-                where={
-                    "$and": [
-                        {"article_id": article.article_id},
-                        {"content_hash": {"$ne": article.content_hash}},
-                    ]
-                }
-            )
+            self._chunks.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
         except ChromaError as exc:
-            raise store_fault(exc, None, f"Writing article {article.article_id} failed") from exc
+            raise store_fault(exc, None, f"Writing {named} failed") from exc
 
     def put_duplicate(self, article: Article) -> None:
         """Record ``article`` as another copy of ``article.duplicate_of``: no chunks of its own."""

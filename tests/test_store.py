@@ -12,7 +12,7 @@ from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreErr
 from config.settings import Settings
 from ingest.chunking import chunk_article
 from ingest.outcomes import IngestReport
-from ingest.pipeline import Ingestor
+from ingest.pipeline import WRITE_BATCH, Ingestor
 from ingest.reading import read_article
 from ingest.schema import Article
 from ingest.store import ChromaStore
@@ -221,3 +221,51 @@ def test_an_unusable_data_dir_is_a_clear_error(tmp_path: Path, fake_embedder: Fa
     blocker.write_text("not a folder", "utf-8")
     with pytest.raises(StoreError, match="--data-dir or INQUOTE_DATA_DIR"):
         ChromaStore.open_persistent(blocker / "data", fake_embedder.fingerprint)
+
+
+def story(number: int) -> str:
+    words = " ".join(f"word{number}x{k}" for k in range(60))
+    return f"# Story {number}\n\nStory {number} tells of {words}.\n"
+
+
+def test_a_bulk_ingest_writes_many_articles_per_store_write(
+    tmp_path: Path,
+    fake_store: ChromaStore,
+    fake_embedder: FakeEmbedder,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    for number in range(WRITE_BATCH + 8):
+        (folder / f"story-{number:02}.md").write_text(story(number), "utf-8")
+    (folder / "story-copy.md").write_text(story(3), "utf-8")  # the same story as story-03
+    writes: list[int] = []
+    put_articles = fake_store.put_articles
+
+    def counted(entries: list[tuple[Article, list[object], list[list[float]]]]) -> None:
+        writes.append(len(entries))
+        put_articles(entries)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fake_store, "put_articles", counted)
+    report = ingest([folder], fake_store, fake_embedder, settings)
+    assert report.count("added") == WRITE_BATCH + 8
+    assert report.count("duplicate") == 1  # found among articles not yet written
+    assert sum(writes) == WRITE_BATCH + 8
+    assert len(writes) <= 3  # not one write per article
+    assert fake_store.article_count() == WRITE_BATCH + 9
+    assert all(fake_store.query(fake_embedder.embed_query(f"Story {n}"), top_k=1) for n in range(3))
+
+
+def test_a_bulk_ingest_cut_short_by_the_embedder_keeps_what_it_embedded(
+    tmp_path: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    folder = tmp_path / "bulk"
+    folder.mkdir()
+    for number in range(10):
+        (folder / f"story-{number:02}.md").write_text(story(number), "utf-8")
+    fake_embedder.fail_after = fake_embedder.document_calls + 6
+    with pytest.raises(RuntimeError, match="told to fail"):
+        ingest([folder], fake_store, fake_embedder, settings)
+    assert fake_store.article_count() == 6  # each whole; the rest can be ingested again
+    assert fake_store.chunk_count() == sum(a.chunk_count for a in fake_store.articles())
