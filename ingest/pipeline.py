@@ -59,14 +59,15 @@ class Ingestor:
     ) -> IngestReport:
         """Every supported file under ``paths``; a file that fails is reported and skipped.
 
-        Articles are written to the store :data:`WRITE_BATCH` at a time (a write costs about as
-        much for one article as for many), each still all or nothing; an outcome is reported once
-        its article is written.
+        Articles are embedded and written :data:`WRITE_BATCH` at a time (one embedding call and
+        one store write cost about as much for one small article as for many), each still all or
+        nothing; an outcome is reported once its article is written. An embedder or store error
+        stops the run: the batches written before it stay, the one it hit is not written.
         """
         self.store.prune_stale_chunks()
         report = IngestReport()
         known = self.store.article_summaries()  # what a new article may repeat, this run's too
-        pending: list[_Embedded] = []
+        pending: list[_Chunked] = []
 
         def tell(outcome: IngestOutcome) -> None:
             report.outcomes.append(outcome)
@@ -74,31 +75,32 @@ class Ingestor:
                 on_outcome(outcome)
 
         def write() -> None:
-            self.store.put_articles([(e.article, e.chunks, e.embeddings) for e in pending])
-            for embedded in pending:
-                log.info("%s %s", embedded.status, embedded.article.article_id)
-                tell(_outcome(embedded.article, embedded.status, len(embedded.chunks)))
+            texts = [chunk.text for chunked in pending for chunk in chunked.chunks]
+            vectors = iter(self.embedder.embed_documents(texts))
+            entries = [(c.article, c.chunks, [next(vectors) for _ in c.chunks]) for c in pending]
+            self.store.put_articles(entries)
+            for chunked in pending:
+                log.info("%s %s", chunked.status, chunked.article.article_id)
+                tell(_outcome(chunked.article, chunked.status, len(chunked.chunks)))
             pending.clear()
 
-        try:
-            for path in find_articles(paths, self._limits.follow_symlinks):
-                article = self._read(path)
-                if isinstance(article, IngestOutcome):
-                    tell(article)
-                    continue
-                prepared = self._prepare(article, known)
-                if isinstance(prepared, _Embedded):
-                    pending.append(prepared)
-                    known.append(prepared.article)
-                    if len(pending) >= WRITE_BATCH:
-                        write()
-                    continue
-                if isinstance(prepared, _Repeat) and pending:
-                    write()  # its original may be waiting to be written
-                tell(self._finish(prepared))
-        finally:
-            if pending:
-                write()  # what was embedded before an error is kept
+        for path in find_articles(paths, self._limits.follow_symlinks):
+            article = self._read(path)
+            if isinstance(article, IngestOutcome):
+                tell(article)
+                continue
+            prepared = self._prepare(article, known)
+            if isinstance(prepared, _Chunked):
+                pending.append(prepared)
+                known.append(prepared.article)
+                if len(pending) >= WRITE_BATCH:
+                    write()
+                continue
+            if isinstance(prepared, _Repeat) and pending:
+                write()  # its original may be waiting to be written
+            tell(self._finish(prepared))
+        if pending:
+            write()
         return report
 
     def add_document(self, path: Path, source: str | None = None) -> IngestOutcome:
@@ -135,8 +137,9 @@ class Ingestor:
         its own.
         """
         prepared = self._prepare(article, self.store.article_summaries())
-        if isinstance(prepared, _Embedded):
-            self.store.put_article(prepared.article, prepared.chunks, prepared.embeddings)
+        if isinstance(prepared, _Chunked):
+            embeddings = self.embedder.embed_documents([chunk.text for chunk in prepared.chunks])
+            self.store.put_article(prepared.article, prepared.chunks, embeddings)
             log.info("%s %s", prepared.status, prepared.article.article_id)
             return _outcome(prepared.article, prepared.status, len(prepared.chunks))
         return self._finish(prepared)
@@ -160,7 +163,7 @@ class Ingestor:
 
     def _prepare(
         self, article: Article, known: Sequence[Article]
-    ) -> _Embedded | _Repeat | IngestOutcome:
+    ) -> _Chunked | _Repeat | IngestOutcome:
         """What storing ``article`` takes: nothing (unchanged), a duplicate record, or chunks."""
         existing = self.store.get_article(article.article_id)
         if existing is not None and existing.content_hash == article.content_hash:
@@ -171,8 +174,8 @@ class Ingestor:
         if found is not None:
             original, score = found
             return _Repeat(replace(article, duplicate_of=original.article_id), original, score)
-        chunks, embeddings = self._embed(article)
-        return _Embedded(article, chunks, embeddings, "added" if existing is None else "updated")
+        chunks = chunk_article(article, self._chunking.chunk_size, self._chunking.chunk_overlap)
+        return _Chunked(article, chunks, "added" if existing is None else "updated")
 
     def _finish(self, prepared: _Repeat | IngestOutcome) -> IngestOutcome:
         """Writes a duplicate's record; an outcome of nothing to write passes through."""
@@ -192,12 +195,11 @@ class Ingestor:
 
 
 @dataclass(frozen=True)
-class _Embedded:
-    """An article chunked and embedded, to be written."""
+class _Chunked:
+    """An article chunked, to be embedded and written."""
 
     article: Article
     chunks: list[Chunk]
-    embeddings: list[Vector]
     status: Status  # "added" or "updated", once written
 
 

@@ -253,19 +253,23 @@ def test_a_bulk_ingest_writes_many_articles_per_store_write(
     assert report.count("duplicate") == 1  # found among articles not yet written
     assert sum(writes) == WRITE_BATCH + 8
     assert len(writes) <= 3  # not one write per article
+    assert fake_embedder.document_calls <= 3  # nor one embedding call per article
     assert fake_store.article_count() == WRITE_BATCH + 9
     assert all(fake_store.query(fake_embedder.embed_query(f"Story {n}"), top_k=1) for n in range(3))
 
 
-def test_a_bulk_ingest_cut_short_by_the_embedder_keeps_what_it_embedded(
+def test_a_bulk_ingest_cut_short_by_the_embedder_keeps_the_batches_written_before(
     tmp_path: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
 ) -> None:
     folder = tmp_path / "bulk"
     folder.mkdir()
-    for number in range(10):
+    for number in range(WRITE_BATCH + 10):
         (folder / f"story-{number:02}.md").write_text(story(number), "utf-8")
-    fake_embedder.fail_after = fake_embedder.document_calls + 6
+    fake_embedder.fail_after = fake_embedder.document_calls + 1  # the second batch fails
     with pytest.raises(RuntimeError, match="told to fail"):
         ingest([folder], fake_store, fake_embedder, settings)
-    assert fake_store.article_count() == 6  # each whole; the rest can be ingested again
+    assert fake_store.article_count() == WRITE_BATCH  # each whole; the rest can be ingested again
     assert fake_store.chunk_count() == sum(a.chunk_count for a in fake_store.articles())
+    fake_embedder.fail_after = None
+    again = ingest([folder], fake_store, fake_embedder, settings)
+    assert (again.count("unchanged"), again.count("added")) == (WRITE_BATCH, 10)

