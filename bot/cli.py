@@ -359,7 +359,7 @@ def eval_command(
     backends: tuple[str, ...],
 ) -> None:
     """Measure answers on FILE (SQuAD v2 JSON, or JSONL of question/answers/article)."""
-    from bot.evaluation import build_store, evaluate, load_eval_file
+    from bot.evaluation import backend_table, build_store, evaluate, load_eval_file
 
     articles, questions = load_eval_file(file)
     off = load_eval_file(off_corpus)[1][::every] if off_corpus else []
@@ -409,29 +409,6 @@ def eval_command(
             click.echo(run[0].table() + "\n")
     if len(reports) > 1:
         click.echo(backend_table(reports))
-
-
-def backend_table(reports: dict[str, tuple[EvalReport, float] | str]) -> str:
-    """Backends side by side on the same questions (all languages together)."""
-    columns = {
-        "answered": "answered",
-        "gold_answer_in_quote": "gold in a quote",
-        "gold_answer_in_first_quote": "gold in first quote",
-        "abstained_unanswerable": "unanswerable declined",
-        "abstained_off_corpus": "off-corpus declined",
-    }
-    lines = [
-        "| backend | " + " | ".join(columns.values()) + " | seconds / question |",
-        "|---" * (len(columns) + 2) + "|",
-    ]
-    for name, run in reports.items():
-        if isinstance(run, str):
-            lines.append(f"| {name} | {run} |" + " |" * len(columns))
-            continue
-        measures = run[0].overall.measures()
-        shown = ["-" if measures[key] is None else f"{measures[key]:.3f}" for key in columns]
-        lines.append(f"| {name} | " + " | ".join(shown) + f" | {run[1]:.2f} |")
-    return "\n".join(lines)
 
 
 def one_line(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,30 @@ from ingest.terms import content_terms, normalize
 
 RECALL_AT = (1, 5, 10)
 ANSWERED_TARGETS = (0.95, 0.90, 0.85)  # unanswerable declined, had this share been answered
+# Measures as the tables name them, in their order.
+COLUMNS = {
+    "answered": "answered",
+    "gold_answer_in_quote": "gold in a quote",
+    "gold_answer_in_first_quote": "gold in first quote",
+    "gold_in_first_lenient": "gold in first (lenient)",
+    "quotes_per_answer": "quotes / answer",
+    "quote_validity": "quotes verbatim",
+    "abstained_unanswerable": "unanswerable declined",
+    "abstained_off_corpus": "off-corpus declined",
+    "recall@1": "recall@1",
+    "recall@5": "recall@5",
+    "question_language_matches": "question language = article's",
+    "judge_auc": "judge AUC",
+    **{f"declined_at_{t:.2f}": f"declined at {t:.2f} answered" for t in ANSWERED_TARGETS},
+}
+# What comparing backends is about: answers, not retrieval (the same for every backend).
+BACKEND_COLUMNS = (
+    "answered",
+    "gold_answer_in_quote",
+    "gold_answer_in_first_quote",
+    "abstained_unanswerable",
+    "abstained_off_corpus",
+)
 STAGES = ("retrieve", "generate", "verify")
 
 
@@ -227,39 +251,45 @@ class EvalReport:
 
     def table(self) -> str:
         """Markdown: a row per article language (and one for all), then the timings."""
-        columns = {
-            "answered": "answered",
-            "gold_answer_in_quote": "gold in a quote",
-            "gold_answer_in_first_quote": "gold in first quote",
-            "gold_in_first_lenient": "gold in first (lenient)",
-            "quotes_per_answer": "quotes / answer",
-            "quote_validity": "quotes verbatim",
-            "abstained_unanswerable": "unanswerable declined",
-            "abstained_off_corpus": "off-corpus declined",
-            "recall@1": "recall@1",
-            "recall@5": "recall@5",
-            "question_language_matches": "question language = article's",
-            "judge_auc": "judge AUC",
-            **{f"declined_at_{t:.2f}": f"declined at {t:.2f} answered" for t in ANSWERED_TARGETS},
-        }
         rows = [*sorted(self.languages.items()), ("all", self.overall)]
         lines = [
             f"| language ({self.backend}) | questions (answerable / unanswerable / off) | "
-            + " | ".join(columns.values())
+            + " | ".join(COLUMNS.values())
             + " |",
-            "|---" * (len(columns) + 2) + "|",
+            "|---" * (len(COLUMNS) + 2) + "|",
         ]
         for language, tally in rows:
-            measures = tally.measures()
-            shown = ["-" if measures[key] is None else f"{measures[key]:.3f}" for key in columns]
             sizes = f"{tally.answerable} / {tally.unanswerable} / {tally.off_corpus}"
-            lines.append(f"| {language} | {sizes} | " + " | ".join(shown) + " |")
+            lines.append(f"| {language} | {sizes} | " + _cells(tally, COLUMNS) + " |")
         lines += ["", "| stage | p50 ms | p95 ms |", "|---|---|---|"]
         for stage, seconds in self.timings.items():
             p50, p95 = _percentile(seconds, 50), _percentile(seconds, 95)
             if p50 is not None and p95 is not None:
                 lines.append(f"| {stage} | {p50:.1f} | {p95:.1f} |")
         return "\n".join(lines)
+
+
+def backend_table(runs: Mapping[str, tuple[EvalReport, float] | str]) -> str:
+    """Backends side by side on the same questions (all languages together): each backend's
+    report and seconds per question, or why it could not run."""
+    columns = {key: COLUMNS[key] for key in BACKEND_COLUMNS}
+    lines = [
+        "| backend | " + " | ".join(columns.values()) + " | seconds / question |",
+        "|---" * (len(columns) + 2) + "|",
+    ]
+    for name, run in runs.items():
+        if isinstance(run, str):
+            lines.append(f"| {name} | {run} |" + " |" * len(columns))
+        else:
+            report, seconds = run
+            lines.append(f"| {name} | " + _cells(report.overall, columns) + f" | {seconds:.2f} |")
+    return "\n".join(lines)
+
+
+def _cells(tally: Tally, columns: Mapping[str, str]) -> str:
+    """A table row's measures, in ``columns`` order (``-`` where there was nothing to measure)."""
+    measures = tally.measures()
+    return " | ".join("-" if measures[key] is None else f"{measures[key]:.3f}" for key in columns)
 
 
 def _percentile(seconds: list[float], percent: int) -> float | None:

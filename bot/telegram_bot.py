@@ -34,7 +34,7 @@ from bot.answering import Answerer
 from bot.journal import Journal, Question
 from bot.telegram_admin import AdminIngest
 from bot.telegram_answers import SORRY, Answers
-from bot.telegram_delivery import Delivery, reply_text
+from bot.telegram_delivery import reply_text
 from bot.telegram_updates import ConversationOrder, JournalingQueue, conversation_key
 from config.errors import ConfigError
 from config.settings import Settings
@@ -60,14 +60,14 @@ class InquoteBot:
         self, settings: Settings, answerer: Answerer, ingestor: Ingestor, backend_line: str
     ) -> None:
         self.settings = settings
-        self._telegram = settings.telegram
         self.answerer = answerer
         self._backend_line = backend_line
         self.journal = Journal(settings.data_dir / "telegram.sqlite3")
         self.answers = Answers(settings, answerer, self.journal)
         self.admin = AdminIngest(settings.telegram, ingestor)
-        self._allowed_users = set(self._telegram.allowed_users) | set(self._telegram.admins)
-        self._allowed_chats = set(self._telegram.allowed_chats)
+        telegram = settings.telegram
+        self._allowed_users = set(telegram.allowed_users) | set(telegram.admins)
+        self._allowed_chats = set(telegram.allowed_chats)
 
     def allowed(self, update: Update) -> bool:
         user, chat = update.effective_user, update.effective_chat
@@ -158,15 +158,9 @@ class InquoteBot:
         message = update.effective_message
         if message is None or not self.allowed(update):
             return
-        delivery = Delivery(
-            message.get_bot(),
-            self.journal,
-            self._telegram.send_timeout_seconds,
-            update_id=update.update_id,
-            chat_id=message.chat.id,
-            reply_to=message.message_id,
-        )
-        await self.answers.say(delivery, SORRY)
+        sender = message.from_user.id if message.from_user else message.chat.id
+        asked = Question(update.update_id, message.chat.id, sender, message.message_id, "")
+        await self.answers.say(self.answers.delivery(message.get_bot(), asked), SORRY)
 
 
 def _addressed_text(message: Message, username: str, bot_id: int) -> str | None:

@@ -75,13 +75,8 @@ class Ingestor:
                 on_outcome(outcome)
 
         def write() -> None:
-            texts = [chunk.text for chunked in pending for chunk in chunked.chunks]
-            vectors = iter(self.embedder.embed_documents(texts))
-            entries = [(c.article, c.chunks, [next(vectors) for _ in c.chunks]) for c in pending]
-            self.store.put_articles(entries)
-            for chunked in pending:
-                log.info("%s %s", chunked.status, chunked.article.article_id)
-                tell(_outcome(chunked.article, chunked.status, len(chunked.chunks)))
+            for outcome in self._write(pending):
+                tell(outcome)
             pending.clear()
 
         for path in find_articles(paths, self._limits.follow_symlinks):
@@ -138,10 +133,8 @@ class Ingestor:
         """
         prepared = self._prepare(article, self.store.article_summaries())
         if isinstance(prepared, _Chunked):
-            embeddings = self.embedder.embed_documents([chunk.text for chunk in prepared.chunks])
-            self.store.put_article(prepared.article, prepared.chunks, embeddings)
-            log.info("%s %s", prepared.status, prepared.article.article_id)
-            return _outcome(prepared.article, prepared.status, len(prepared.chunks))
+            [outcome] = self._write([prepared])
+            return outcome
         return self._finish(prepared)
 
     def remove(self, article_id: str) -> Article:
@@ -154,7 +147,8 @@ class Ingestor:
 
         def batches() -> Iterator[tuple[Sequence[Chunk], Sequence[Vector]]]:
             for article in articles:
-                yield self._embed(article)
+                chunks = self._chunks(article)
+                yield chunks, self.embedder.embed_documents([chunk.text for chunk in chunks])
                 if on_article is not None:
                     on_article(article)
 
@@ -174,8 +168,17 @@ class Ingestor:
         if found is not None:
             original, score = found
             return _Repeat(replace(article, duplicate_of=original.article_id), original, score)
-        chunks = chunk_article(article, self._chunking.chunk_size, self._chunking.chunk_overlap)
-        return _Chunked(article, chunks, "added" if existing is None else "updated")
+        return _Chunked(article, self._chunks(article), "added" if existing is None else "updated")
+
+    def _write(self, batch: Sequence[_Chunked]) -> list[IngestOutcome]:
+        """Embeds the batch's chunks in one call and writes its articles in one store write."""
+        texts = [chunk.text for chunked in batch for chunk in chunked.chunks]
+        vectors = iter(self.embedder.embed_documents(texts))
+        entries = [(c.article, c.chunks, [next(vectors) for _ in c.chunks]) for c in batch]
+        self.store.put_articles(entries)
+        for chunked in batch:
+            log.info("%s %s", chunked.status, chunked.article.article_id)
+        return [_outcome(c.article, c.status, len(c.chunks)) for c in batch]
 
     def _finish(self, prepared: _Repeat | IngestOutcome) -> IngestOutcome:
         """Writes a duplicate's record; an outcome of nothing to write passes through."""
@@ -189,9 +192,8 @@ class Ingestor:
         outcome = _outcome(article, "duplicate", 0)
         return replace(outcome, reason=f"same story as {original.title} ({original.source})")
 
-    def _embed(self, article: Article) -> tuple[list[Chunk], list[Vector]]:
-        chunks = chunk_article(article, self._chunking.chunk_size, self._chunking.chunk_overlap)
-        return chunks, self.embedder.embed_documents([chunk.text for chunk in chunks])
+    def _chunks(self, article: Article) -> list[Chunk]:
+        return chunk_article(article, self._chunking.chunk_size, self._chunking.chunk_overlap)
 
 
 @dataclass(frozen=True)

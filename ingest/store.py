@@ -269,12 +269,6 @@ class ChromaStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def put_article(
-        self, article: Article, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
-    ) -> None:
-        """Store an article and its chunks, replacing any earlier version, all or nothing."""
-        self.put_articles([(article, chunks, embeddings)])
-
     def put_articles(
         self, entries: Sequence[tuple[Article, Sequence[Chunk], Sequence[Sequence[float]]]]
     ) -> None:
@@ -301,21 +295,19 @@ class ChromaStore:
             {"$and": [{"article_id": r.article_id}, {"content_hash": {"$ne": r.content_hash}}]}
             for r in records
         ]
-        named = ", ".join(record.article_id for record in records[:3])
-        named = f"article{'s' if len(records) > 1 else ''} {named}" + (
-            " …" if len(records) > 3 else ""
-        )
+        ids = [record.article_id for record in records]
         try:
             _vector_store(self._chunks).add(nodes)
             self._articles.upsert(
-                ids=[record.article_id for record in records],
+                ids=ids,
                 documents=[record.text for record in records],
                 metadatas=[record.metadata() for record in records],
                 embeddings=[ARTICLE_VECTOR] * len(records),
             )
             self._chunks.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
         except ChromaError as exc:
-            raise store_fault(exc, None, f"Writing {named} failed") from exc
+            named = ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
+            raise store_fault(exc, None, f"Writing article {named} failed") from exc
 
     def put_duplicate(self, article: Article) -> None:
         """Record ``article`` as another copy of ``article.duplicate_of``: no chunks of its own."""
