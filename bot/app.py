@@ -19,7 +19,10 @@ def open_store(
     """
     if settings.store.mode == "server":
         return ChromaStore.open_server(
-            settings.store, embedder.fingerprint, check_fingerprint=check_fingerprint
+            settings.store,
+            embedder.fingerprint,
+            settings.data_dir,
+            check_fingerprint=check_fingerprint,
         )
     return ChromaStore.open_persistent(
         settings.data_dir, embedder.fingerprint, check_fingerprint=check_fingerprint, write=write

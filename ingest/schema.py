@@ -9,6 +9,9 @@ Two Chroma collections hold everything:
 * ``inquote_chunks``: one record per chunk; the document is ``article_text[start:end]``, the
   metadata carries ``article_id``, ``content_hash``, ``start`` and ``end``.
 
+Every article record carries a ``revision``: when it was written (nanoseconds since the epoch).
+Readers keep their keyword index (``ingest.keyword_index``) up to date by it.
+
 A chunk id contains its article's content hash, so chunks of a new version of an article never
 overwrite the old ones: the article record is the commit point, and chunks whose hash differs from
 their article record's are stale (ignored by readers and deleted by the next write).
@@ -74,6 +77,7 @@ class Article:
     signature: str = ""  # MinHash of the text (ingest.dedup), to find the same story again
     duplicate_of: str = ""  # set when this is another copy of that article: it has no chunks
     language: str = ""  # ISO 639 code detected at ingest (ingest.language); "" if unknown
+    revision: int = 0  # when the record was written (time.time_ns()); 0 before it is
 
     def metadata(self) -> dict[str, str | int]:
         fields = asdict(self)
@@ -95,6 +99,7 @@ class Article:
             signature=str(metadata.get("signature", "")),
             duplicate_of=str(metadata.get("duplicate_of", "")),
             language=str(metadata.get("language", "")),
+            revision=int(metadata.get("revision", 0)),
         )
 
 

@@ -1,4 +1,5 @@
-"""The article store: Chroma collections laid out as ``ingest.schema`` describes.
+"""The article store: Chroma collections laid out as ``ingest.schema`` describes, and the keyword
+index beside them (``ingest.keyword_index``), which every write brings up to date.
 
 Chunks go through LlamaIndex's ``ChromaVectorStore``; whole articles live in a second collection
 so every quote can be checked against the full stored text.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
 from config.settings import StoreSettings
+from ingest.keyword_index import KeywordIndex
 from ingest.locking import DataDirLock
 from ingest.schema import (
     ARTICLE_VECTOR,
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 _SPACE = {"hnsw:space": "cosine"}
 _PAGE = 2000
+KEYWORDS_FOLDER = "keywords"
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,18 @@ class ChromaStore:
     """Articles and their embedded chunks in Chroma."""
 
     def __init__(
-        self, client: Any, fingerprint: EmbeddingFingerprint, *, check_fingerprint: bool = True
+        self,
+        client: Any,
+        fingerprint: EmbeddingFingerprint,
+        keywords: Path,
+        *,
+        check_fingerprint: bool = True,
     ) -> None:
+        """``keywords``: the local folder that holds this host's keyword indexes."""
         self._client = client
         self._lock: DataDirLock | None = None
+        self._keywords_root = keywords
+        self._keywords: KeywordIndex | None = None
         self.fingerprint = fingerprint
         try:
             self._finish_interrupted_reindex()
@@ -142,7 +154,9 @@ class ChromaStore:
         path = data_dir / "chroma"
         try:
             client = chromadb.PersistentClient(path=str(path), settings=settings)
-            store = cls(client, fingerprint, check_fingerprint=check_fingerprint)
+            store = cls(
+                client, fingerprint, data_dir / KEYWORDS_FOLDER, check_fingerprint=check_fingerprint
+            )
         except StoreError as exc:
             if isinstance(exc.__cause__, ChromaError | OSError):
                 raise store_fault(exc.__cause__, path) from exc
@@ -157,11 +171,15 @@ class ChromaStore:
         cls,
         store: StoreSettings,
         fingerprint: EmbeddingFingerprint,
+        data_dir: Path,
         *,
         check_fingerprint: bool = True,
         client_version: str = chromadb.__version__,
     ) -> ChromaStore:
-        """A Chroma server's store; refused when the server's version differs from the client's."""
+        """A Chroma server's store; refused when the server's version differs from the client's.
+
+        ``data_dir``: this host's data directory, which keeps its keyword index of the store.
+        """
         token = store.auth_token.get_secret_value()
         headers = {"Authorization": f"Bearer {token}"} if token else None
         settings = ChromaSettings(anonymized_telemetry=False)
@@ -182,10 +200,24 @@ class ChromaStore:
                 f"uses the chromadb {client_version} client; run the server image "
                 f"chromadb/chroma:{client_version} (as docker-compose.yml does)"
             )
-        return cls(client, fingerprint, check_fingerprint=check_fingerprint)
+        return cls(
+            client, fingerprint, data_dir / KEYWORDS_FOLDER, check_fingerprint=check_fingerprint
+        )
+
+    @property
+    def keywords(self) -> KeywordIndex:
+        """The keyword index of the current chunks collection (opened on first use)."""
+        if self._keywords is None:
+            self._keywords = KeywordIndex.for_collection(
+                self._keywords_root, str(self._chunks.id), self
+            )
+        return self._keywords
 
     def close(self) -> None:
-        """Releases the writer lock, if this store holds it."""
+        """Releases the writer lock, if this store holds it, and the keyword index."""
+        if self._keywords is not None:
+            self._keywords.close()
+            self._keywords = None
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -211,6 +243,16 @@ class ChromaStore:
 
     def article_count(self) -> int:
         return int(self._articles.count())
+
+    def article_ids(self) -> list[str]:
+        return [record_id for record_id, _, _ in self._iter_records(self._articles, [])]
+
+    def articles_since(self, revision: int | None) -> list[Article]:
+        """The metadata of articles written after ``revision`` (every article for None)."""
+        if revision is None:
+            return self.article_summaries()
+        found = self._articles.get(where={"revision": {"$gt": revision}}, include=["metadatas"])
+        return [Article.from_record("", metadata) for metadata in found["metadatas"]]
 
     def chunk_count(self) -> int:
         return int(self._chunks.count())
@@ -241,31 +283,36 @@ class ChromaStore:
             scored.append(ScoredChunk(chunk, float(similarity), article))
         return scored
 
-    def current_chunks(self, articles: Sequence[Article] | None = None) -> list[Chunk]:
-        """Every chunk of every article's current version (for keyword indexing).
+    def chunks_of(self, article_ids: Sequence[str]) -> Iterator[Chunk]:
+        """Every stored chunk of ``article_ids`` (stale versions' too, until they are deleted)."""
+        for start in range(0, len(article_ids), 100):
+            where = {"article_id": {"$in": list(article_ids[start : start + 100])}}
+            found = self._chunks.get(where=where, include=["documents", "metadatas"])
+            for record in zip(found["ids"], found["documents"], found["metadatas"], strict=True):
+                yield _chunk_from_record(*record)
 
-        ``articles``: the article summaries, when the caller has just read them.
-        """
-        summaries = self.article_summaries() if articles is None else articles
-        hashes = {a.article_id: a.content_hash for a in summaries}
-        chunks = []
-        for chunk_id, document, metadata in self._iter_records(
-            self._chunks, ["documents", "metadatas"]
-        ):
-            chunk = _chunk_from_record(chunk_id, document, metadata)
-            if hashes.get(chunk.article_id) == chunk.content_hash:
-                chunks.append(chunk)
-        return chunks
-
-    def with_articles(self, scored: Sequence[tuple[Chunk, float]]) -> list[ScoredChunk]:
-        """Chunks found some other way (keyword search), with their current articles."""
-        articles = self._articles_by_id(sorted({chunk.article_id for chunk, _ in scored}))
-        found = []
-        for chunk, score in scored:
-            article = articles.get(chunk.article_id)
-            if article is not None and article.content_hash == chunk.content_hash:
-                found.append(ScoredChunk(chunk, score, article))
-        return found
+    def scored(self, found: Sequence[tuple[str, float]]) -> list[ScoredChunk]:
+        """Chunks found by id some other way (keyword search), in that order, with their current
+        articles; chunks gone or of an older version are left out."""
+        if not found:
+            return []
+        records = self._chunks.get(
+            ids=[chunk_id for chunk_id, _ in found], include=["documents", "metadatas"]
+        )
+        chunks = {
+            record[0]: _chunk_from_record(*record)
+            for record in zip(
+                records["ids"], records["documents"], records["metadatas"], strict=True
+            )
+        }
+        articles = self._articles_by_id(sorted({chunk.article_id for chunk in chunks.values()}))
+        hits = []
+        for chunk_id, score in found:
+            chunk = chunks.get(chunk_id)
+            article = articles.get(chunk.article_id) if chunk else None
+            if chunk and article is not None and article.content_hash == chunk.content_hash:
+                hits.append(ScoredChunk(chunk, score, article))
+        return hits
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -290,7 +337,11 @@ class ChromaStore:
             for _, chunks, embeddings in entries
             for chunk, embedding in zip(chunks, embeddings, strict=True)
         ]
-        records = [replace(article, chunk_count=len(chunks)) for article, chunks, _ in entries]
+        revision = time.time_ns()
+        records = [
+            replace(article, chunk_count=len(chunks), revision=revision)
+            for article, chunks, _ in entries
+        ]
         stale = [
             {"$and": [{"article_id": r.article_id}, {"content_hash": {"$ne": r.content_hash}}]}
             for r in records
@@ -308,10 +359,13 @@ class ChromaStore:
         except ChromaError as exc:
             named = ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
             raise store_fault(exc, None, f"Writing article {named} failed") from exc
+        self.keywords.catch_up(
+            [(record, chunks) for record, (_, chunks, _) in zip(records, entries, strict=True)]
+        )
 
     def put_duplicate(self, article: Article) -> None:
         """Record ``article`` as another copy of ``article.duplicate_of``: no chunks of its own."""
-        record = replace(article, chunk_count=0)
+        record = replace(article, chunk_count=0, revision=time.time_ns())
         try:
             self._articles.upsert(
                 ids=[article.article_id],
@@ -322,6 +376,7 @@ class ChromaStore:
             self._chunks.delete(where={"article_id": article.article_id})
         except ChromaError as exc:
             raise store_fault(exc, None, f"Writing article {article.article_id} failed") from exc
+        self.keywords.catch_up()
 
     def remove_article(self, article_id: str) -> Article:
         """Delete an article and its chunks; returns what was removed."""
@@ -332,6 +387,7 @@ class ChromaStore:
             )
         self._articles.delete(ids=[article_id])
         self._chunks.delete(where={"article_id": article_id})
+        self.keywords.catch_up()
         return article
 
     def prune_stale_chunks(self) -> int:
@@ -381,6 +437,10 @@ class ChromaStore:
         self.stored_fingerprint = fingerprint
         for article_id, count in counts.items():
             self._articles.update(ids=[article_id], metadatas=[{"chunk_count": count}])
+        if self._keywords is not None:  # the old collection's index
+            self._keywords.close()
+            self._keywords = None
+        self.keywords.catch_up()  # indexes the new collection from scratch
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -427,7 +487,8 @@ class ChromaStore:
             if not page["ids"]:
                 return
             documents = page.get("documents") or [""] * len(page["ids"])
-            yield from zip(page["ids"], documents, page["metadatas"], strict=True)
+            metadatas = page.get("metadatas") or [{}] * len(page["ids"])
+            yield from zip(page["ids"], documents, metadatas, strict=True)
             offset += len(page["ids"])
 
 

@@ -80,7 +80,7 @@ def test_reads_see_what_a_concurrent_ingest_writes(
     settings = load_settings(
         overrides={"data_dir": str(tmp_path / "reader"), **_dotted(server_env(chroma_server))}
     )
-    reader = ChromaStore.open_server(settings.store, real_embedder.fingerprint)
+    reader = ChromaStore.open_server(settings.store, real_embedder.fingerprint, settings.data_dir)
     env = {**os.environ, "INQUOTE_DATA_DIR": str(tmp_path / "writer"), **server_env(chroma_server)}
     env["INQUOTE_LLM__BACKEND"] = "extractive"
     writers = [
@@ -106,6 +106,50 @@ def test_reads_see_what_a_concurrent_ingest_writes(
     assert not (tmp_path / "writer" / "chroma").exists()  # nothing went to an embedded store
 
 
+def test_a_running_reader_finds_by_keyword_what_another_host_just_added(
+    chroma_server: int, tmp_path: Path
+) -> None:
+    """Two hosts (two data directories) on one server store: the reader's next question finds
+    the new article by a word only it contains, and its keyword index reads that article alone."""
+    base = {**os.environ, **server_env(chroma_server), "INQUOTE_LLM__BACKEND": "extractive"}
+    reader_env = {**base, "INQUOTE_DATA_DIR": str(tmp_path / "host-a"),
+                  "INQUOTE_RETRIEVAL__MODE": "bm25"}  # fmt: skip
+    reader = subprocess.Popen(
+        [INQUOTE, "-v", "ask", "--json", "-"], env=reader_env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert reader.stdin is not None
+    assert reader.stdout is not None
+    question = "What happened to the zanzibarian clove harvest?\n"
+
+    def ask() -> list[str]:
+        assert reader.stdin is not None
+        assert reader.stdout is not None
+        reader.stdin.write(question)
+        reader.stdin.flush()
+        return [quote["text"] for quote in json.loads(reader.stdout.readline())["quotes"]]
+
+    try:
+        assert not any("zanzibarian" in quote for quote in ask())
+        note = tmp_path / "cloves.txt"
+        note.write_text(
+            "Cloves\n\nThe zanzibarian clove harvest fell by a third this year, and the "
+            "farmers said the rains came late.",
+            encoding="utf-8",
+        )
+        added = subprocess.run(
+            [INQUOTE, "ingest", str(note)], env={**base, "INQUOTE_DATA_DIR": str(tmp_path / "b")},
+            capture_output=True, check=True,
+        )  # fmt: skip
+        assert b"1 added" in added.stdout
+        assert any("zanzibarian" in quote for quote in ask())
+    finally:
+        _, log = reader.communicate(timeout=60)  # closes stdin: the reader's batch ends
+    indexed = [line for line in log.splitlines() if "keyword index:" in line]
+    assert len(indexed) == 2  # the first look at the store, then the one new article
+    assert "keyword index: 1 articles indexed, 0 removed" in indexed[1]
+
+
 def _dotted(env: dict[str, str]) -> dict[str, str]:
     return {
         name[len("INQUOTE_") :].lower().replace("__", "."): value for name, value in env.items()
@@ -113,21 +157,23 @@ def _dotted(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_a_server_of_another_version_is_refused(
-    chroma_server: int, real_embedder: Embedder
+    chroma_server: int, real_embedder: Embedder, tmp_path: Path
 ) -> None:
     settings = load_settings(overrides=_dotted(server_env(chroma_server)))
     with pytest.raises(StoreError) as refused:
-        ChromaStore.open_server(settings.store, real_embedder.fingerprint, client_version="0.4.24")
+        ChromaStore.open_server(
+            settings.store, real_embedder.fingerprint, tmp_path, client_version="0.4.24"
+        )
     message = str(refused.value)
     assert f"runs version {chromadb.HttpClient(port=chroma_server).get_version()}" in message
     assert "chromadb 0.4.24 client" in message
     assert "chromadb/chroma:0.4.24" in message
 
 
-def test_a_dead_server_says_how_to_start_one(real_embedder: Embedder) -> None:
+def test_a_dead_server_says_how_to_start_one(real_embedder: Embedder, tmp_path: Path) -> None:
     settings = load_settings(overrides=_dotted(server_env(free_port())))
     with pytest.raises(StoreError, match=r"not reachable .*`docker compose up -d chroma`"):
-        ChromaStore.open_server(settings.store, real_embedder.fingerprint)
+        ChromaStore.open_server(settings.store, real_embedder.fingerprint, tmp_path)
 
 
 LOCK_HOLDER = """

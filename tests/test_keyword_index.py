@@ -1,0 +1,107 @@
+"""The keyword index beside the store: caught up by change, never rebuilt, shared by processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from config.settings import Settings
+from ingest.pipeline import Ingestor
+from ingest.store import ChromaStore
+from tests.conftest import FakeEmbedder
+
+ROSETTA = "The Rosetta Stone and the decipherment of hieroglyphs"
+HARVEST = "clove harvest fell by a third this year, and the farmers said the rains were late."
+
+
+@pytest.fixture
+def writer(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> Ingestor:
+    ingestor = Ingestor(fake_store, fake_embedder, settings)
+    ingestor.add_paths([seeds_copy])
+    return ingestor
+
+
+def other_host(settings: Settings, fake_embedder: FakeEmbedder, folder: Path) -> ChromaStore:
+    """The same store as another process with its own data directory sees it."""
+    client = chromadb.PersistentClient(
+        path=str(settings.data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    return ChromaStore(client, fake_embedder.fingerprint, folder)
+
+
+def found_titles(
+    store: ChromaStore, question: str, languages: tuple[str, ...] = ("en",)
+) -> list[str]:
+    store.keywords.catch_up()  # what a question does first
+    return [
+        hit.article.title for hit in store.scored(store.keywords.search(question, 5, languages))
+    ]
+
+
+def write_note(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_reader_sees_a_new_article_at_its_next_search_without_a_rebuild(
+    writer: Ingestor, settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    reader = other_host(settings, fake_embedder, tmp_path / "host-b")
+    assert found_titles(reader, "zanzibarian cloves") == []
+    assert reader.keywords.indexed == 5  # the first look indexes what is there
+    note = write_note(tmp_path, "note.txt", f"Zanzibar cloves\n\nThe zanzibarian {HARVEST}")
+    writer.add_paths([note])
+    assert found_titles(reader, "zanzibarian cloves") == ["Zanzibar cloves"]
+    assert reader.keywords.indexed == 6  # only the new article was read and indexed
+
+
+def test_replaced_and_removed_articles_leave_the_index(
+    writer: Ingestor, settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    reader = other_host(settings, fake_embedder, tmp_path / "host-b")
+    note = write_note(tmp_path, "note.txt", f"Cloves\n\nThe zanzibarian {HARVEST}")
+    writer.add_paths([note])
+    assert found_titles(reader, "zanzibarian") == ["Cloves"]
+    write_note(tmp_path, "note.txt", f"Cloves\n\nThe pembaian {HARVEST}")
+    writer.add_paths([note])
+    assert found_titles(reader, "zanzibarian") == []
+    assert found_titles(reader, "pembaian") == ["Cloves"]
+    [article] = [a for a in writer.store.articles() if a.title == "Cloves"]
+    writer.store.remove_article(article.article_id)
+    assert found_titles(reader, "pembaian") == []
+    assert found_titles(writer.store, "pembaian") == []  # the writer's own index, updated on write
+
+
+def test_a_reopened_index_is_not_built_again(
+    writer: Ingestor, settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    store = writer.store
+    assert found_titles(store, "granodiorite") == [ROSETTA]
+    store.close()
+    reopened = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+    assert found_titles(reopened, "granodiorite") == [ROSETTA]
+    assert reopened.keywords.indexed == 0
+    assert reopened.keywords.languages() == ["en", "fa"]  # four English seeds, one Persian
+
+
+def test_any_question_word_finds_a_chunk_and_a_filter_keeps_to_its_articles(
+    writer: Ingestor,
+) -> None:
+    store = writer.store
+    store.keywords.catch_up()
+    hits = store.keywords.search("molasses granodiorite", 10, ("en",))
+    titles = [hit.article.title for hit in store.scored(hits)]
+    assert ROSETTA in titles  # the one chunk with "granodiorite", among those with "molasses"
+    assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
+    molasses = next(a for a in store.articles() if "Molasses" in a.title)
+    only = store.scored(
+        store.keywords.search("molasses granodiorite", 10, ("en",), [molasses.article_id])
+    )
+    assert only
+    assert {hit.article.article_id for hit in only} == {molasses.article_id}
