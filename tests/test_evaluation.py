@@ -13,8 +13,8 @@ from bot.retrieval import Retriever, fuse
 from config.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.reading import read_article
-from ingest.schema import Article, Chunk, content_hash
-from ingest.store import ChromaStore, ScoredChunk
+from ingest.schema import content_hash
+from ingest.store import ChromaStore
 from tests.conftest import SEEDS, FakeEmbedder
 from tests.fake_ollama import FakeOllama, serve
 from tests.test_cli import run
@@ -104,15 +104,10 @@ def test_a_broken_question_file_is_one_line(tmp_path: Path) -> None:
     assert "not a SQuAD v2 or question JSONL file" in result.stderr
 
 
-def hit(chunk_id: str) -> ScoredChunk:
-    chunk = Chunk(chunk_id, "a", "h", 0, 0, 1, "x")
-    return ScoredChunk(chunk, 0.0, Article("a", "A", "s", "x", "h"))
-
-
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:
-    dense = [hit("a"), hit("b"), hit("c")]
-    keyword = [hit("c"), hit("d"), hit("b")]
-    fused = [h.chunk.chunk_id for h in fuse([dense, keyword], rrf_k=60)]
+    dense = [("a", 0.9), ("b", 0.8), ("c", 0.7)]
+    keyword = [("c", 12.0), ("d", 9.0), ("b", 1.0)]
+    fused = [chunk_id for chunk_id, _ in fuse([dense, keyword], rrf_k=60)]
     assert fused == ["c", "b", "a", "d"]
 
 

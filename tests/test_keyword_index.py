@@ -8,9 +8,11 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from config.settings import Settings
+from bot.retrieval import Retriever
+from config.settings import Settings, load_settings
+from ingest import keyword_index
 from ingest.pipeline import Ingestor
-from ingest.store import ChromaStore
+from ingest.store import ChromaStore, ScoredChunk
 from tests.conftest import FakeEmbedder
 
 ROSETTA = "The Rosetta Stone and the decipherment of hieroglyphs"
@@ -31,16 +33,19 @@ def other_host(settings: Settings, fake_embedder: FakeEmbedder, folder: Path) ->
     client = chromadb.PersistentClient(
         path=str(settings.data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
     )
-    return ChromaStore(client, fake_embedder.fingerprint, folder)
+    return ChromaStore(client, fake_embedder.fingerprint, folder)  # as open_server opens one
 
 
-def found_titles(
-    store: ChromaStore, question: str, languages: tuple[str, ...] = ("en",)
-) -> list[str]:
-    store.keywords.catch_up()  # what a question does first
-    return [
-        hit.article.title for hit in store.scored(store.keywords.search(question, 5, languages))
-    ]
+def keyword_hits(
+    store: ChromaStore, question: str, article_ids: list[str] | None = None
+) -> list[ScoredChunk]:
+    """What a question retrieves by keywords alone (it first catches the index up)."""
+    retrieval = load_settings().retrieval.model_copy(update={"mode": "bm25"})
+    return Retriever(store, retrieval).retrieve(question, [], 5, article_ids)
+
+
+def found_titles(store: ChromaStore, word: str) -> list[str]:
+    return [hit.article.title for hit in keyword_hits(store, f"Is there a {word} ?")]
 
 
 def write_note(folder: Path, name: str, text: str) -> Path:
@@ -62,7 +67,11 @@ def test_a_reader_sees_a_new_article_at_its_next_search_without_a_rebuild(
 
 
 def test_replaced_and_removed_articles_leave_the_index(
-    writer: Ingestor, settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+    writer: Ingestor,
+    settings: Settings,
+    fake_embedder: FakeEmbedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     reader = other_host(settings, fake_embedder, tmp_path / "host-b")
     note = write_note(tmp_path, "note.txt", f"Cloves\n\nThe zanzibarian {HARVEST}")
@@ -74,8 +83,13 @@ def test_replaced_and_removed_articles_leave_the_index(
     assert found_titles(reader, "pembaian") == ["Cloves"]
     [article] = [a for a in writer.store.articles() if a.title == "Cloves"]
     writer.store.remove_article(article.article_id)
-    assert found_titles(reader, "pembaian") == []
-    assert found_titles(writer.store, "pembaian") == []  # the writer's own index, updated on write
+    assert found_titles(reader, "pembaian") == []  # its chunk is still indexed, but left out
+    assert found_titles(writer.store, "pembaian") == []  # the writer's index: updated on write
+    indexed = reader.keywords.indexed
+    monkeypatch.setattr(keyword_index, "COUNT_SECONDS", 0.0)  # the periodic count comes round
+    reader.keywords.catch_up()
+    assert reader.keywords.indexed == indexed + 1
+    assert reader.keywords.search("pembaian", 5, ("en",)) == []  # gone from the index too
 
 
 def test_a_reopened_index_is_not_built_again(
@@ -94,14 +108,13 @@ def test_any_question_word_finds_a_chunk_and_a_filter_keeps_to_its_articles(
     writer: Ingestor,
 ) -> None:
     store = writer.store
-    store.keywords.catch_up()
-    hits = store.keywords.search("molasses granodiorite", 10, ("en",))
-    titles = [hit.article.title for hit in store.scored(hits)]
-    assert ROSETTA in titles  # the one chunk with "granodiorite", among those with "molasses"
-    assert [score for _, score in hits] == sorted((score for _, score in hits), reverse=True)
+    hits = keyword_hits(store, "molasses granodiorite")
+    assert ROSETTA in [hit.article.title for hit in hits]  # the one chunk with "granodiorite"
+    assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
     molasses = next(a for a in store.articles() if "Molasses" in a.title)
-    only = store.scored(
-        store.keywords.search("molasses granodiorite", 10, ("en",), [molasses.article_id])
-    )
+    only = keyword_hits(store, "molasses granodiorite", [molasses.article_id])
     assert only
     assert {hit.article.article_id for hit in only} == {molasses.article_id}
+    # the index keeps each chunk as the store does, so a keyword hit needs no read of the store
+    stored = {chunk.chunk_id: chunk for chunk in store.chunks_of([molasses.article_id])}
+    assert store.keywords.chunks(list(stored)) == stored
