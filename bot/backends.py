@@ -17,7 +17,7 @@ from bot.llamacpp_generator import LlamaCppGenerator, model_file
 from bot.ollama_generator import OllamaGenerator
 from config.errors import BackendError
 from config.settings import Settings
-from ingest.ollama_api import OllamaAPI
+from ingest.ollama_api import OllamaAPI, not_reachable
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ def choose_backend(settings: Settings) -> BackendChoice:
     reasons = []
     probe = OllamaAPI(settings.ollama.url, PROBE_SECONDS)
     try:
+        if not probe.reachable():
+            raise BackendError(not_reachable(probe.url))
         if settings.llm.model in probe.model_names():
             return _chosen(_ollama(settings))
         reasons.append(f"Ollama at {probe.url} has no model '{settings.llm.model}'")
