@@ -127,7 +127,7 @@ def ingest(
         raise SourceError(f"No .txt, .md, .html or .pdf files found in {named}")
     if not (sources or feed_urls or watch):
         raise click.UsageError("Name files, folders or URLs, or a --feed to add.")
-    embedder = make_embedder(settings)
+    embedder = make_embedder(settings, answering=False)
     ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
     if len(files) < PROGRESS_FROM:
         report = ingestor.add_paths(files, _echo_outcome)
@@ -487,7 +487,7 @@ def reindex_command(settings: Settings) -> None:
     """Re-chunk and re-embed every article with the configured embedding model and chunk sizes."""
     from ingest.pipeline import Ingestor
 
-    embedder = make_embedder(settings)
+    embedder = make_embedder(settings, answering=False)
     store = _writable_store(settings, embedder, check_fingerprint=False)
     count = Ingestor(store, embedder, settings).reindex(
         lambda article: click.echo(f"  {article.article_id}", err=True)

