@@ -48,18 +48,46 @@ def similarity(left: str, right: str) -> float:
     return float(np.mean(a == b)) if len(a) == len(b) else 0.0
 
 
-def nearest_story(
-    article: Article, stored: Iterable[Article], threshold: float
-) -> tuple[Article, float] | None:
-    """The stored original ``article`` repeats (same text, or similarity ≥ threshold), if any."""
-    best: tuple[Article, float] | None = None
-    for other in stored:
-        if other.article_id == article.article_id or other.duplicate_of:
-            continue
-        if other.content_hash == article.content_hash:
-            return other, 1.0
-        if other.signature and article.signature:
-            score = similarity(article.signature, other.signature)
-            if score >= threshold and (best is None or score > best[1]):
-                best = (other, score)
-    return best
+class Stories:
+    """The stored stories a new article may repeat, compared with it all at once (one numpy
+    comparison of signatures, however many are stored)."""
+
+    def __init__(self, articles: Iterable[Article] = ()) -> None:
+        self._articles: list[Article] = []
+        self._by_hash: dict[str, Article] = {}
+        self._rows: dict[str, list[int]] = {}  # article id → its rows (an id may be updated)
+        self._matrix = np.zeros((64, PERMUTATIONS), dtype=">u8")
+        self._signed = np.zeros(64, dtype=bool)
+        for article in articles:
+            self.add(article)
+
+    def add(self, article: Article) -> None:
+        """Remember ``article`` as a story later ones may repeat (duplicates never are one)."""
+        if article.duplicate_of:
+            return
+        row = len(self._articles)
+        if row == len(self._matrix):  # room for twice as many
+            self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])
+            self._signed = np.concatenate([self._signed, np.zeros_like(self._signed)])
+        self._articles.append(article)
+        self._by_hash.setdefault(article.content_hash, article)
+        self._rows.setdefault(article.article_id, []).append(row)
+        if article.signature:
+            self._matrix[row] = np.frombuffer(bytes.fromhex(article.signature), dtype=">u8")
+            self._signed[row] = True
+
+    def nearest(self, article: Article, threshold: float) -> tuple[Article, float] | None:
+        """The stored original ``article`` repeats (same text, or similarity ≥ threshold)."""
+        same = self._by_hash.get(article.content_hash)
+        if same is not None and same.article_id != article.article_id:
+            return same, 1.0
+        if not article.signature or not self._articles:
+            return None
+        size = len(self._articles)
+        wanted = np.frombuffer(bytes.fromhex(article.signature), dtype=">u8")
+        scores = np.where(self._signed[:size], (self._matrix[:size] == wanted).mean(axis=1), -1.0)
+        scores[self._rows.get(article.article_id, [])] = -1.0  # not a repeat of itself
+        best = int(np.argmax(scores))
+        if scores[best] < threshold:
+            return None
+        return self._articles[best], float(scores[best])

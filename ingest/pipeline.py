@@ -15,7 +15,7 @@ from pathlib import Path
 from config.errors import SourceError
 from config.settings import Settings
 from ingest.chunking import chunk_article
-from ingest.dedup import nearest_story, signature
+from ingest.dedup import Stories, signature
 from ingest.embedding import Embedder, Vector
 from ingest.feeds import Feed, poll_feed
 from ingest.fetching import Fetcher
@@ -66,7 +66,7 @@ class Ingestor:
         """
         self.store.prune_stale_chunks()
         report = IngestReport()
-        known = self.store.article_summaries()  # what a new article may repeat, this run's too
+        known = Stories(self.store.article_summaries())  # what a new one may repeat, this run's too
         pending: list[_Chunked] = []
 
         def tell(outcome: IngestOutcome) -> None:
@@ -87,7 +87,7 @@ class Ingestor:
             prepared = self._prepare(article, known)
             if isinstance(prepared, _Chunked):
                 pending.append(prepared)
-                known.append(prepared.article)
+                known.add(prepared.article)
                 if len(pending) >= WRITE_BATCH:
                     write()
                 continue
@@ -131,7 +131,7 @@ class Ingestor:
         ``dedup.near_duplicate_threshold``) is recorded as a duplicate of it, without chunks of
         its own.
         """
-        prepared = self._prepare(article, self.store.article_summaries())
+        prepared = self._prepare(article, Stories(self.store.article_summaries()))
         if isinstance(prepared, _Chunked):
             [outcome] = self._write([prepared])
             return outcome
@@ -155,16 +155,14 @@ class Ingestor:
         self.store.replace_all_chunks(self.embedder.fingerprint, batches())
         return len(articles)
 
-    def _prepare(
-        self, article: Article, known: Sequence[Article]
-    ) -> _Chunked | _Repeat | IngestOutcome:
+    def _prepare(self, article: Article, known: Stories) -> _Chunked | _Repeat | IngestOutcome:
         """What storing ``article`` takes: nothing (unchanged), a duplicate record, or chunks."""
         existing = self.store.get_article(article.article_id)
         if existing is not None and existing.content_hash == article.content_hash:
             status: Status = "duplicate" if existing.duplicate_of else "unchanged"
             return _outcome(existing, status, existing.chunk_count)
         article = replace(article, signature=signature(article.text))
-        found = nearest_story(article, known, self._near_duplicate)
+        found = known.nearest(article, self._near_duplicate)
         if found is not None:
             original, score = found
             return _Repeat(replace(article, duplicate_of=original.article_id), original, score)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from config.settings import load_settings
-from ingest.dedup import nearest_story, signature, similarity
+from ingest.dedup import Stories, signature, similarity
 from ingest.reading import read_article
 from ingest.schema import Article, content_hash
 from tests.conftest import SEEDS
@@ -31,7 +33,7 @@ def article(article_id: str, text: str) -> Article:
 )
 def test_republished_copies_merge(copy: str) -> None:
     assert similarity(signature(FLOOD), signature(copy)) >= THRESHOLD
-    found = nearest_story(article("copy", copy), [article("flood", FLOOD)], THRESHOLD)
+    found = Stories([article("flood", FLOOD)]).nearest(article("copy", copy), THRESHOLD)
     assert found is not None
     assert found[0].article_id == "flood"
 
@@ -49,10 +51,23 @@ def test_republished_copies_merge(copy: str) -> None:
 )
 def test_different_stories_do_not_merge(other: str) -> None:
     assert similarity(signature(FLOOD), signature(other)) < 0.1
-    assert nearest_story(article("other", other), [article("flood", FLOOD)], THRESHOLD) is None
+    assert Stories([article("flood", FLOOD)]).nearest(article("other", other), THRESHOLD) is None
 
 
 def test_duplicates_are_never_originals() -> None:
     copy = article("copy", FLOOD + " ")
     linked = Article("dup", "dup", "dup", FLOOD, content_hash(FLOOD), duplicate_of="flood")
-    assert nearest_story(copy, [linked], THRESHOLD) is None
+    assert Stories([linked]).nearest(copy, THRESHOLD) is None
+
+
+def test_the_most_similar_of_many_stories_is_found_and_never_the_article_itself() -> None:
+    rng = random.Random(7)
+    words = FLOOD.split()
+    stories = [article(f"story-{n}", " ".join(rng.sample(words, len(words)))) for n in range(300)]
+    stories.append(article("flood", FLOOD))
+    known = Stories(stories)  # more than its first room for 64, so it grows
+    copy = FLOOD.replace("molasses", "syrup", 1)
+    found = known.nearest(article("copy", copy), THRESHOLD)
+    assert found is not None
+    assert found[0].article_id == "flood"
+    assert known.nearest(article("flood", copy), THRESHOLD) is None  # its own earlier version
