@@ -5,6 +5,8 @@
 * retrieval latency p50/p95 at 1k, 10k and 100k chunks (``store.query``, and hybrid retrieval)
   against a bare Chroma ``collection.query`` with the same vectors, on synthetic stores built once
   and cached (``benchmarks.synthetic_store``);
+* the textbook LlamaIndex pipeline with the same model on the same articles
+  (``benchmarks.peer``): ingest time, question latency and recall@5;
 * cold start of ``inquote ask`` to its first output (extractive backend), and peak memory (RSS)
   of ``inquote ask`` and of the Telegram bot answering a question.
 
@@ -27,6 +29,8 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
+from benchmarks.languages import SQUAD_SAMPLE
+from benchmarks.peer import peer_rows
 from benchmarks.synthetic_store import CACHE, corpus, synthetic_store
 from bot.retrieval import Retriever
 from config.settings import load_settings
@@ -211,6 +215,9 @@ def main() -> None:
         rows = ingest_throughput(folder, articles)
         print(rows[-1], flush=True)
         rows += query_latency(args.sizes, args.cache)
+        if SQUAD_SAMPLE.exists():
+            rows += peer_rows()
+            print(*rows[-3:], sep="\n", flush=True)
         rows += cold_start_and_memory(folder)
     report = "\n".join([
         "# Benchmark results", "",
