@@ -183,7 +183,12 @@ class KeywordIndex:
             looking = time.time_ns()
             if written or removed or (self._should_look() and self._changes(self._pending())):
                 with self._folder_lock():  # another process may have caught up meanwhile
-                    self._apply(self._pending(), dict(_by_article(written)), removed, looking)
+                    # a writer of an embedded store need not look: every other writer updates
+                    # this index too (a bulk ingest would otherwise reread its last 30 s)
+                    looked = self._should_look()
+                    changed = self._pending() if looked else []
+                    written_by = dict(_by_article(written))
+                    self._apply(changed, written_by, removed, looking if looked else 0)
             generation = self._state("generation")
             if generation != self._generation:  # changed here or by another process
                 self._index.reload()
@@ -218,6 +223,8 @@ class KeywordIndex:
         removed: Sequence[str],
         looking: int,
     ) -> None:
+        """Index ``changed`` and ``written`` articles, drop ``removed`` ones; ``looking``: when
+        the store was looked at for ``changed`` (0: it was not)."""
         changed += [article for article, _ in written.values()]
         held = self._held([article.article_id for article in changed])
         fresh = {a.article_id: a for a in changed if held.get(a.article_id) != a.content_hash}
@@ -262,10 +269,11 @@ class KeywordIndex:
                 [(a.article_id, a.content_hash, a.language) for a in fresh.values()],
             )
             self._db.executemany("DELETE FROM articles WHERE article_id = ?", [(i,) for i in gone])
-            self._db.execute(
-                "INSERT OR REPLACE INTO state VALUES ('looked', ?)",
-                (max(looking, self._state("looked")),),
-            )
+            if looking:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO state VALUES ('looked', ?)",
+                    (max(looking, self._state("looked")),),
+                )
             if fresh or gone:
                 self._db.execute(
                     "INSERT OR REPLACE INTO state VALUES ('generation', ?)",
