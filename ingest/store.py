@@ -371,9 +371,9 @@ class ChromaStore:
         except ChromaError as exc:
             named = ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
             raise store_fault(exc, None, f"Writing article {named} failed") from exc
-        self.keywords.catch_up(
-            [(record, chunks) for record, (_, chunks, _) in zip(records, entries, strict=True)]
-        )
+        if self._keeps_keywords():
+            written = zip(records, entries, strict=True)
+            self.keywords.catch_up([(record, chunks) for record, (_, chunks, _) in written])
 
     def put_duplicate(self, article: Article) -> None:
         """Record ``article`` as another copy of ``article.duplicate_of``: no chunks of its own."""
@@ -388,7 +388,8 @@ class ChromaStore:
             self._chunks.delete(where={"article_id": article.article_id})
         except ChromaError as exc:
             raise store_fault(exc, None, f"Writing article {article.article_id} failed") from exc
-        self.keywords.catch_up()
+        if self._keeps_keywords():
+            self.keywords.catch_up()
 
     def remove_article(self, article_id: str) -> Article:
         """Delete an article and its chunks; returns what was removed."""
@@ -399,7 +400,8 @@ class ChromaStore:
             )
         self._articles.delete(ids=[article_id])
         self._chunks.delete(where={"article_id": article_id})
-        self.keywords.catch_up(removed=[article_id])
+        if self._keeps_keywords():
+            self.keywords.catch_up(removed=[article_id])
         return article
 
     def prune_stale_chunks(self) -> int:
@@ -452,9 +454,16 @@ class ChromaStore:
         if self._keywords is not None:  # the old collection's index
             self._keywords.close()
             self._keywords = None
-        self.keywords.catch_up()  # indexes the new collection from scratch
+        if self._embedded:
+            self.keywords.catch_up()  # indexes the new collection for this data directory
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _keeps_keywords(self) -> bool:
+        """Whether a write updates this process's keyword index: always for an embedded store
+        (its readers rely on writers), and in server mode once this process reads it (the bot).
+        An ingest on another host builds none: readers catch up from the store."""
+        return self._embedded or self._keywords is not None
 
     def _collection(self, name: str, metadata: dict[str, Any]) -> Any:
         """The named collection; created with ``metadata`` only when new (never overwritten)."""

@@ -142,6 +142,7 @@ def test_a_running_reader_finds_by_keyword_what_another_host_just_added(
             capture_output=True, check=True,
         )  # fmt: skip
         assert b"1 added" in added.stdout
+        assert not (tmp_path / "b" / "keywords").exists()  # an ingest host indexes nothing
         assert any("zanzibarian" in quote for quote in ask())
     finally:
         _, log = reader.communicate(timeout=60)  # closes stdin: the reader's batch ends
