@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 _SPACE = {"hnsw:space": "cosine"}
 _PAGE = 2000
 KEYWORDS_FOLDER = "keywords"
+# Articles an embedded store keeps in memory once read, for the next questions about them.
+RECENT_ARTICLES = 64
+RECENT_CHARS = 16_000_000
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,9 @@ class ChromaStore:
         self._keywords_root = keywords
         self._keywords: KeywordIndex | None = None
         self._embedded = False  # set by open_persistent: then every writer is on this host
+        self._recent: OrderedDict[tuple[str, str], Article] = OrderedDict()  # (id, hash) →
+        self._recent_chars = 0
+        self._recent_lock = threading.Lock()
         self.fingerprint = fingerprint
         try:
             self._finish_interrupted_reindex()
@@ -318,7 +326,7 @@ class ChromaStore:
             ):
                 known[record[0]] = _chunk_from_record(*record)
         hits = [(known[chunk_id], score) for chunk_id, score in found if chunk_id in known]
-        articles = self._articles_by_id(sorted({chunk.article_id for chunk, _ in hits}))
+        articles = self._current_articles(sorted({chunk.article_id for chunk, _ in hits}))
         return [
             ScoredChunk(chunk, score, article)
             for chunk, score in hits
@@ -486,6 +494,30 @@ class ChromaStore:
                     f"An embedding has {len(embedding)} dimensions; the store expects "
                     f"{self.fingerprint.dimension} ({self.fingerprint.model})"
                 )
+
+    def _current_articles(self, article_ids: list[str]) -> dict[str, Article]:
+        """The stored articles by id. An embedded store keeps the last ones read in memory and
+        serves them again while the keyword index, which every writer updates in the same write,
+        still holds that version; the others are read."""
+        found: dict[str, Article] = {}
+        if self._embedded and self._keywords is not None:
+            versions = self._keywords.versions(article_ids).items()
+            with self._recent_lock:
+                for key in versions:
+                    if (article := self._recent.get(key)) is not None:
+                        self._recent.move_to_end(key)
+                        found[article.article_id] = article
+        read = self._articles_by_id([i for i in article_ids if i not in found])
+        with self._recent_lock:
+            for article in read.values():
+                self._recent[(article.article_id, article.content_hash)] = article
+                self._recent_chars += len(article.text)
+            while self._recent and (
+                len(self._recent) > RECENT_ARTICLES or self._recent_chars > RECENT_CHARS
+            ):
+                _, dropped = self._recent.popitem(last=False)
+                self._recent_chars -= len(dropped.text)
+        return found | read
 
     def _articles_by_id(self, article_ids: list[str]) -> dict[str, Article]:
         if not article_ids:

@@ -118,3 +118,21 @@ def test_any_question_word_finds_a_chunk_and_a_filter_keeps_to_its_articles(
     # the index keeps each chunk as the store does, so a keyword hit needs no read of the store
     stored = {chunk.chunk_id: chunk for chunk in store.chunks_of([molasses.article_id])}
     assert store.keywords.chunks(list(stored)) == stored
+
+
+def test_a_reader_on_the_same_data_directory_never_serves_an_old_version_from_memory(
+    writer: Ingestor, settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    reader = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+    note = write_note(tmp_path, "note.txt", f"Cloves\n\nThe zanzibarian {HARVEST}")
+    writer.add_paths([note])
+    [first] = keyword_hits(reader, "Is there a zanzibarian ?")
+    [again] = keyword_hits(reader, "Is there a zanzibarian ?")
+    assert again.article is first.article  # kept in memory while it is the current version
+    write_note(tmp_path, "note.txt", f"Cloves\n\nThe zanzibarian and pembaian {HARVEST}")
+    writer.add_paths([note])
+    [updated] = keyword_hits(reader, "Is there a zanzibarian ?")
+    assert "pembaian" in updated.article.text
+    assert updated.article.text[updated.chunk.start : updated.chunk.end] == updated.chunk.text
+    writer.store.remove_article(updated.article.article_id)
+    assert keyword_hits(reader, "Is there a zanzibarian ?") == []
