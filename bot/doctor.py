@@ -68,11 +68,16 @@ def _store(settings: Settings) -> Check:
         else f"embedded in {settings.data_dir / 'chroma'}"
     )
     fingerprint = store.fingerprint
+    articles = store.article_count()
+    indexed = store.keywords.article_count()
+    keywords = f"keyword index in {store.keywords.folder}: {indexed} articles" + (
+        "" if indexed == articles else " (the next question brings it up to date)"
+    )
     return Check(
         "store",
         "ok",
-        f"{where}: {store.article_count()} articles, {store.chunk_count()} chunks; embeddings "
-        f"{fingerprint.model} ({fingerprint.dimension} dimensions), as configured",
+        f"{where}: {articles} articles, {store.chunk_count()} chunks; embeddings "
+        f"{fingerprint.model} ({fingerprint.dimension} dimensions), as configured; {keywords}",
     )
 
 

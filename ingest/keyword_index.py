@@ -165,6 +165,11 @@ class KeywordIndex:
         chunks = (_chunk(searcher.doc(address)) for _, address in found.hits)
         return {chunk.chunk_id: chunk for chunk in chunks}
 
+    def article_count(self) -> int:
+        """How many articles the index holds (without looking at the store)."""
+        with self._lock:
+            return self._count()
+
     def versions(self, article_ids: Sequence[str]) -> dict[str, str]:
         """The content hash of each indexed article among ``article_ids`` (as of the last
         :meth:`catch_up`; for an embedded store, as of the last write)."""
