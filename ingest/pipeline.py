@@ -64,7 +64,6 @@ class Ingestor:
         nothing; an outcome is reported once its article is written. An embedder or store error
         stops the run: the batches written before it stay, the one it hit is not written.
         """
-        self.store.prune_stale_chunks()
         report = IngestReport()
         known = Stories(self.store.article_summaries())  # what a new one may repeat, this run's too
         pending: list[_Chunked] = []

@@ -343,8 +343,10 @@ class ChromaStore:
         once), each replacing its earlier version, each all or nothing.
 
         New chunks are written first under version-specific ids, then the article records (each
-        its article's commit point), then old versions' chunks are deleted. A crash at any step
-        leaves readers seeing, for each article, either its old version or its new one.
+        its article's commit point), then old versions' chunks are deleted. A failure at any
+        step leaves readers seeing, for each article, either its old version or its new one; a
+        write that fails before its commit deletes the chunks it added, and those a killed
+        process leaves behind (ignored by readers) go with the article's next write.
         """
         for _, chunks, embeddings in entries:
             if len(chunks) != len(embeddings) or not chunks:
@@ -367,6 +369,7 @@ class ChromaStore:
             for r in records
         ]
         ids = [record.article_id for record in records]
+        committed = False
         try:
             _vector_store(self._chunks).add(nodes)
             self._articles.upsert(
@@ -375,8 +378,12 @@ class ChromaStore:
                 metadatas=[record.metadata() for record in records],
                 embeddings=[ARTICLE_VECTOR] * len(records),
             )
+            committed = True
             self._chunks.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
         except ChromaError as exc:
+            if not committed:  # the new chunks are no version's: take them back
+                with contextlib.suppress(ChromaError):
+                    self._chunks.delete(ids=[node.node_id for node in nodes])
             named = ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
             raise store_fault(exc, None, f"Writing article {named} failed") from exc
         if self._keeps_keywords():
@@ -411,23 +418,6 @@ class ChromaStore:
         if self._keeps_keywords():
             self.keywords.catch_up(removed=[article_id])
         return article
-
-    def prune_stale_chunks(self) -> int:
-        """Delete chunks an interrupted write left behind; returns how many."""
-        current = {
-            record_id: str(metadata["content_hash"])
-            for record_id, _, metadata in self._iter_records(self._articles, ["metadatas"])
-        }
-        stale = [
-            chunk_id
-            for chunk_id, _, metadata in self._iter_records(self._chunks, ["metadatas"])
-            if current.get(str(metadata["article_id"])) != metadata["content_hash"]
-        ]
-        for start in range(0, len(stale), _PAGE):
-            self._chunks.delete(ids=stale[start : start + _PAGE])
-        if stale:
-            log.info("pruned %d stale chunks", len(stale))
-        return len(stale)
 
     def replace_all_chunks(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,7 @@ def test_an_embedder_failure_leaves_the_stored_version_whole(
     assert chunk_texts(fake_store, old.article_id) == old_chunks
 
 
-def test_a_write_cut_short_before_the_commit_point_is_invisible_then_pruned(
+def test_a_write_cut_short_before_the_commit_point_is_invisible_and_taken_back(
     seeds_copy: Path,
     fake_store: ChromaStore,
     fake_embedder: FakeEmbedder,
@@ -119,13 +120,13 @@ def test_a_write_cut_short_before_the_commit_point_is_invisible_then_pruned(
     with pytest.raises(StoreError, match="disk full"):
         ingest([path], fake_store, fake_embedder, settings)
     monkeypatch.undo()
-    # the new chunks were written, but readers still see only the old version
-    assert fake_store.chunk_count() > len(old_chunks)
+    # the failed write took its new chunks back: readers see only the old version
+    assert fake_store.chunk_count() == len(old_chunks)
     hits = fake_store.query(fake_embedder.embed_query("basalt slab decree"), top_k=50)
     assert hits
     assert all("basalt" not in hit.chunk.text for hit in hits)
     assert all(hit.article.content_hash == old.content_hash for hit in hits)
-    # the next ingest prunes the leftovers and stores the new version
+    # the next ingest stores the new version
     report = ingest([path], fake_store, fake_embedder, settings)
     assert report.summary() == "0 added, 1 updated, 0 unchanged, 0 failed"
     assert all("granodiorite" not in text for text in chunk_texts(fake_store, old.article_id))
@@ -273,3 +274,23 @@ def test_a_bulk_ingest_cut_short_by_the_embedder_keeps_the_batches_written_befor
     fake_embedder.fail_after = None
     again = ingest([folder], fake_store, fake_embedder, settings)
     assert (again.count("unchanged"), again.count("added")) == (WRITE_BATCH, 10)
+
+
+def test_chunks_a_killed_write_left_are_ignored_then_go_with_the_articles_next_write(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    path = seeds_copy / "rosetta-stone.md"
+    ingest([path], fake_store, fake_embedder, settings)
+    stored = fake_store.get_article(read_article(path).article_id)
+    assert stored is not None
+    killed = replace(stored, text="A version whose write was killed.", content_hash="f" * 64)
+    [orphan] = chunk_article(killed, settings.chunking.chunk_size, 0)
+    fake_store._chunks.add(  # what a process killed between its chunks and its commit leaves
+        ids=[orphan.chunk_id], documents=[orphan.text], metadatas=[orphan.metadata()],
+        embeddings=[fake_embedder.embed_query(orphan.text)],
+    )  # fmt: skip
+    hits = fake_store.query(fake_embedder.embed_query(orphan.text), top_k=50)
+    assert all(hit.chunk.chunk_id != orphan.chunk_id for hit in hits)
+    path.write_text(path.read_text("utf-8").replace("granodiorite", "basalt"), "utf-8")
+    ingest([path], fake_store, fake_embedder, settings)
+    assert fake_store._chunks.get(ids=[orphan.chunk_id])["ids"] == []
