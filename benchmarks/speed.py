@@ -41,6 +41,7 @@ from ingest.store import ChromaStore
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = [1_000, 10_000, 100_000]
+ROUNDS = 20  # each question asked this often: 120 timings a measure, so p95 is not one hiccup
 INQUOTE = Path(sys.executable).with_name("inquote")
 QUESTIONS = [
     "Who deciphered the hieroglyphs?", "Which company owned the molasses tank?",
@@ -99,7 +100,7 @@ def query_latency(sizes: list[int], cache: Path) -> list[str]:
         first_look = time.perf_counter() - started
         total = store.chunk_count()
         timed: dict[str, list[float]] = {"bare": [], "dense": [], "hybrid": []}
-        for _ in range(5):
+        for _ in range(ROUNDS):
             for question, vector in zip(QUESTIONS, queries, strict=True):
                 started = time.perf_counter()
                 raw.query(query_embeddings=np.asarray([vector], dtype=np.float32), n_results=5)
