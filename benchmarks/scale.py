@@ -119,8 +119,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=1_000_000)
     parser.add_argument("--cache", type=Path, default=CACHE)
+    parser.add_argument("--store", type=Path, help="measure this data directory as it is")
     args = parser.parse_args()
-    data_dir = synthetic_store(args.chunks, args.cache)
+    data_dir = args.store or synthetic_store(args.chunks, args.cache)
     rows = [
         "| store | size | retrieval p50 / p95 ms | bare | hybrid p95 ratio | peak memory |",
         "|---|---|---|---|---|---|",

@@ -194,8 +194,9 @@ class KeywordIndex:
             looking = time.time_ns()
             if written or removed or (self._should_look() and self._changes(self._pending())):
                 with self._folder_lock():  # another process may have caught up meanwhile
-                    # a writer of an embedded store need not look: every other writer updates
-                    # this index too (a bulk ingest would otherwise reread its last 30 s)
+                    # after its first look, a process on an embedded store need not look: every
+                    # writer updates this index too (a bulk ingest would otherwise reread its
+                    # last 30 s at every write)
                     looked = self._should_look()
                     changed = self._pending() if looked else []
                     written_by = dict(_by_article(written))
@@ -210,7 +211,10 @@ class KeywordIndex:
     # -- helpers ---------------------------------------------------------------------------
 
     def _should_look(self) -> bool:
-        return not (self._writers_update and self._state("looked"))
+        """Whether to ask the store what changed: always in server mode; on an embedded store,
+        once a process, from the last write indexed here (so a writer killed between storing
+        articles and indexing them is made good by the next process to open the store)."""
+        return not (self._writers_update and self._looked)
 
     def _pending(self) -> list[Article]:
         """Article records written since this index last looked at the store (every article at
@@ -280,10 +284,13 @@ class KeywordIndex:
                 [(a.article_id, a.content_hash, a.language) for a in fresh.values()],
             )
             self._db.executemany("DELETE FROM articles WHERE article_id = ?", [(i,) for i in gone])
-            if looking:
+            # every change before this mark (less the late-write window) is indexed: a look at
+            # the store, or a write indexed here (an embedded store has one writer at a time)
+            mark = max([looking, *(article.revision for article, _ in written.values())])
+            if mark:
                 self._db.execute(
                     "INSERT OR REPLACE INTO state VALUES ('looked', ?)",
-                    (max(looking, self._state("looked")),),
+                    (max(mark, self._state("looked")),),
                 )
             if fresh or gone:
                 self._db.execute(

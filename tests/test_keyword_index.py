@@ -136,3 +136,21 @@ def test_a_reader_on_the_same_data_directory_never_serves_an_old_version_from_me
     assert updated.article.text[updated.chunk.start : updated.chunk.end] == updated.chunk.text
     writer.store.remove_article(updated.article.article_id)
     assert keyword_hits(reader, "Is there a zanzibarian ?") == []
+
+
+def test_an_article_a_killed_writer_stored_but_never_indexed_is_indexed_by_the_next_process(
+    writer: Ingestor,
+    settings: Settings,
+    fake_embedder: FakeEmbedder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = writer.store
+    monkeypatch.setattr(store, "_keeps_keywords", lambda: False)  # killed before indexing
+    writer.add_paths([write_note(tmp_path, "note.txt", f"Cloves\n\nThe zanzibarian {HARVEST}")])
+    monkeypatch.undo()
+    assert found_titles(store, "zanzibarian") == []  # this process's index never heard of it
+    store.close()
+    reopened = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+    assert found_titles(reopened, "zanzibarian") == ["Cloves"]
+    assert reopened.keywords.indexed == 1  # that article alone, not the whole store again
