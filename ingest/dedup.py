@@ -56,6 +56,7 @@ class Stories:
         self._articles: list[Article] = []
         self._by_hash: dict[str, Article] = {}
         self._rows: dict[str, list[int]] = {}  # article id → its rows (an id may be updated)
+        self._versions: set[tuple[str, str]] = set()
         self._matrix = np.zeros((64, PERMUTATIONS), dtype=">u8")
         self._signed = np.zeros(64, dtype=bool)
         for article in articles:
@@ -63,8 +64,10 @@ class Stories:
 
     def add(self, article: Article) -> None:
         """Remember ``article`` as a story later ones may repeat (duplicates never are one)."""
-        if article.duplicate_of:
+        version = (article.article_id, article.content_hash)
+        if article.duplicate_of or version in self._versions:
             return
+        self._versions.add(version)
         row = len(self._articles)
         if row == len(self._matrix):  # room for twice as many
             self._matrix = np.concatenate([self._matrix, np.zeros_like(self._matrix)])

@@ -8,6 +8,8 @@ are always the configured ones.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +21,7 @@ from ingest.dedup import Stories, signature
 from ingest.embedding import Embedder, Vector
 from ingest.feeds import Feed, poll_feed
 from ingest.fetching import Fetcher
+from ingest.keyword_index import LATE_WRITE_NS
 from ingest.outcomes import IngestOutcome, IngestReport, Status
 from ingest.reading import find_articles, read_article
 from ingest.schema import Article, Chunk
@@ -51,6 +54,9 @@ class Ingestor:
         self._limits = settings.ingest
         self._near_duplicate = settings.dedup.near_duplicate_threshold
         self._fetcher = fetcher or Fetcher(settings.fetch)
+        self._stories: Stories | None = None  # what add_article's articles may repeat
+        self._stories_at = 0  # when they were last brought up to date (time.time_ns())
+        self._stories_lock = threading.Lock()
 
     def add_paths(
         self,
@@ -130,7 +136,13 @@ class Ingestor:
         ``dedup.near_duplicate_threshold``) is recorded as a duplicate of it, without chunks of
         its own.
         """
-        prepared = self._prepare(article, Stories(self.store.article_summaries()))
+        with self._stories_lock:
+            prepared = self._prepare(article, self._known_stories())
+            if isinstance(prepared, _Repeat) and not self.store.get_article(
+                prepared.original.article_id
+            ):  # its original was removed since it was read: read the stories again
+                self._stories = None
+                prepared = self._prepare(article, self._known_stories())
         if isinstance(prepared, _Chunked):
             [outcome] = self._write([prepared])
             return outcome
@@ -153,6 +165,18 @@ class Ingestor:
 
         self.store.replace_all_chunks(self.embedder.fingerprint, batches())
         return len(articles)
+
+    def _known_stories(self) -> Stories:
+        """Every stored story: read once by this ingestor (a feed watcher, the bot), then only
+        the articles written since (by article revision), not the whole store every time."""
+        looking = time.time_ns()
+        if self._stories is None:
+            self._stories = Stories(self.store.article_summaries())
+        else:
+            for stored in self.store.articles_since(self._stories_at - LATE_WRITE_NS):
+                self._stories.add(stored)
+        self._stories_at = looking
+        return self._stories
 
     def _prepare(self, article: Article, known: Stories) -> _Chunked | _Repeat | IngestOutcome:
         """What storing ``article`` takes: nothing (unchanged), a duplicate record, or chunks."""

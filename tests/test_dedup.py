@@ -6,11 +6,13 @@ import random
 
 import pytest
 
-from config.settings import load_settings
+from config.settings import Settings, load_settings
 from ingest.dedup import Stories, signature, similarity
-from ingest.reading import read_article
+from ingest.pipeline import Ingestor
+from ingest.reading import make_article, read_article
 from ingest.schema import Article, content_hash
-from tests.conftest import SEEDS
+from ingest.store import ChromaStore
+from tests.conftest import SEEDS, FakeEmbedder
 
 THRESHOLD = load_settings().dedup.near_duplicate_threshold
 FLOOD = read_article(SEEDS / "great-molasses-flood-1919.txt").text
@@ -71,3 +73,29 @@ def test_the_most_similar_of_many_stories_is_found_and_never_the_article_itself(
     assert found is not None
     assert found[0].article_id == "flood"
     assert known.nearest(article("flood", copy), THRESHOLD) is None  # its own earlier version
+
+
+def test_articles_one_at_a_time_read_the_stored_stories_once_then_only_what_changed(
+    fake_store: ChromaStore,
+    fake_embedder: FakeEmbedder,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ingestor = Ingestor(fake_store, fake_embedder, settings)  # as a feed watcher or the bot holds
+    fake_store.keywords.catch_up()  # the keyword index's own first look at the store, done
+    reads = []
+    summaries = fake_store.article_summaries
+
+    def counted() -> list[Article]:
+        reads.append(1)
+        return summaries()
+
+    monkeypatch.setattr(fake_store, "article_summaries", counted)
+    assert ingestor.add_article(make_article("flood.txt", FLOOD)).status == "added"
+    wire = "BOSTON (Wire) — " + FLOOD
+    assert ingestor.add_article(make_article("wire.txt", wire)).status == "duplicate"
+    assert ingestor.add_article(make_article("stone.txt", STONE)).status == "added"
+    assert len(reads) == 1  # the whole store once; then the articles written since
+    fake_store.remove_article(make_article("flood.txt", FLOOD).article_id)
+    again = ingestor.add_article(make_article("again.txt", "Molasses (Wire) — " + FLOOD))
+    assert again.status == "added"  # not a duplicate of an article that is gone
