@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
+import itertools
 import json
 import logging
 import shutil
@@ -43,6 +45,7 @@ LATE_WRITE_NS = 30 * 10**9
 # Removals leave no revision behind: they are found by counting articles, this often at most.
 COUNT_SECONDS = 30.0
 WRITER_HEAP = 50_000_000
+GC_EVERY = 20_000  # chunks indexed between full garbage collections (a first look reads many)
 # Part of the index's folder name: change it when the schema below or ingest.terms changes, and
 # every data directory builds its index again.
 INDEX_FORMAT = 1
@@ -257,9 +260,15 @@ class KeywordIndex:
             for article_id in [*fresh, *gone]:
                 writer.delete_documents_by_term("article_id", article_id)
             unread = [i for i, a in fresh.items() if i not in written and a.chunk_count]
-            chunks = [*(c for i in fresh if i in written for c in written[i][1]),
-                      *self._store.chunks_of(unread)]  # fmt: skip
-            for chunk in chunks:
+            chunks = 0
+            # read as they are indexed, never all at once: a first look may meet millions
+            for chunk in itertools.chain(
+                (c for i in fresh if i in written for c in written[i][1]),
+                self._store.chunks_of(unread),
+            ):
+                chunks += 1
+                if chunks % GC_EVERY == 0:  # the Chroma HTTP client's responses sit in
+                    gc.collect()  # reference cycles: freed only by a full collection
                 article = fresh[chunk.article_id]
                 if chunk.content_hash != article.content_hash:
                     continue  # an older version's, not yet deleted
@@ -276,7 +285,7 @@ class KeywordIndex:
                 "keyword index: %d articles indexed, %d removed (%d chunks)",
                 len(fresh),
                 len(gone),
-                len(chunks),
+                chunks,
             )
         with self._db:
             self._db.executemany(
