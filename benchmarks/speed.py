@@ -175,7 +175,8 @@ def bot_peak_rss(env: dict[str, str]) -> float:
     sys.path.insert(0, str(REPO))
     from tests.fake_telegram import TOKEN, FakeTelegram, serve, text_update  # noqa: PLC0415
 
-    update = text_update(1, QUESTIONS[0], user_id=42)
+    # a new update id each run: a data directory used before has journaled the old ones
+    update = text_update(int(time.time()), QUESTIONS[0], user_id=42)
     with serve(FakeTelegram(updates=[update])) as fake:
         bot_env = {**env, "INQUOTE_TELEGRAM__TOKEN": TOKEN, "INQUOTE_TELEGRAM__BASE_URL":
                    fake.base_url, "INQUOTE_TELEGRAM__ALLOWED_USERS": "42"}  # fmt: skip
