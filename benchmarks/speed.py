@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import chromadb
 import numpy as np
@@ -99,18 +100,7 @@ def query_latency(sizes: list[int], cache: Path) -> list[str]:
         store.keywords.catch_up()  # the first look at a store indexes it (then kept on disk)
         first_look = time.perf_counter() - started
         total = store.chunk_count()
-        timed: dict[str, list[float]] = {"bare": [], "dense": [], "hybrid": []}
-        for _ in range(ROUNDS):
-            for question, vector in zip(QUESTIONS, queries, strict=True):
-                started = time.perf_counter()
-                raw.query(query_embeddings=np.asarray([vector], dtype=np.float32), n_results=5)
-                timed["bare"].append(time.perf_counter() - started)
-                started = time.perf_counter()
-                store.query(vector, 5)
-                timed["dense"].append(time.perf_counter() - started)
-                started = time.perf_counter()
-                retriever.retrieve(question, vector, 5)  # looks for changes, as every question
-                timed["hybrid"].append(time.perf_counter() - started)
+        timed = time_retrieval(raw, store, retriever, queries)
         store.close()
         bare = p95(timed["bare"])
         rows.append(
@@ -121,6 +111,27 @@ def query_latency(sizes: list[int], cache: Path) -> list[str]:
         )
         print(rows[-1], f"(keyword index: first look {first_look:.1f} s)", flush=True)
     return rows
+
+
+def time_retrieval(
+    bare: Any, store: ChromaStore, retriever: Retriever, vectors: list[list[float]]
+) -> dict[str, list[float]]:
+    """Seconds of each of :data:`QUESTIONS` (``vectors``: their embeddings), asked
+    :data:`ROUNDS` times in turn of the ``bare`` Chroma collection, of ``store`` (dense) and of
+    ``retriever`` (hybrid, which first looks for changes, as every question does)."""
+    timed: dict[str, list[float]] = {"bare": [], "dense": [], "hybrid": []}
+    for _ in range(ROUNDS):
+        for question, vector in zip(QUESTIONS, vectors, strict=True):
+            started = time.perf_counter()
+            bare.query(query_embeddings=np.asarray([vector], dtype=np.float32), n_results=5)
+            timed["bare"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            store.query(vector, 5)
+            timed["dense"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            retriever.retrieve(question, vector, 5)
+            timed["hybrid"].append(time.perf_counter() - started)
+    return timed
 
 
 def cold_start_and_memory(folder: Path) -> list[str]:

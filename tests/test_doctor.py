@@ -11,8 +11,8 @@ from tests.fake_ollama import FakeOllama
 from tests.fake_ollama import serve as serve_ollama
 from tests.fake_telegram import TOKEN, FakeTelegram
 from tests.fake_telegram import serve as serve_telegram
+from tests.loopback import free_port
 from tests.test_cli import run
-from tests.test_server_mode import free_port
 
 
 def checks(result: Result) -> dict[str, dict[str, str]]:

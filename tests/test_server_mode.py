@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,65 +12,26 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import chromadb
-import httpx
 import pytest
 
 from config.errors import StoreError
 from config.settings import load_settings
 from ingest.embedding import Embedder
 from ingest.store import ChromaStore
+from tests import loopback
 from tests.conftest import SEEDS
+from tests.loopback import free_port, server_env
 from tests.test_cli import run
 
 pytestmark = pytest.mark.slow  # a real `chroma run` server and inquote processes
 INQUOTE = Path(sys.executable).with_name("inquote")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A Chroma server on a free loopback port, from the chromadb package's own CLI."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("chroma-server")
-    chroma = Path(sys.executable).with_name("chroma")
-    command = [
-        str(chroma),
-        "run",
-        "--path",
-        str(folder),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the Chroma server did not start")
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def server_env(port: int) -> dict[str, str]:
-    return {
-        "INQUOTE_STORE__MODE": "server",
-        "INQUOTE_STORE__HOST": "127.0.0.1",
-        "INQUOTE_STORE__PORT": str(port),
-    }
+    with loopback.chroma_server(tmp_path_factory.mktemp("chroma-server")) as server:
+        yield server.port
 
 
 def test_reads_see_what_a_concurrent_ingest_writes(
