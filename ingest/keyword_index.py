@@ -48,7 +48,7 @@ WRITER_HEAP = 50_000_000
 GC_EVERY = 20_000  # chunks indexed between full garbage collections (a first look reads many)
 # Part of the index's folder name: change it when the schema below or ingest.terms changes, and
 # every data directory builds its index again.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 
 
 class Changes(Protocol):
@@ -63,7 +63,7 @@ class Changes(Protocol):
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("terms", tokenizer_name="whitespace", index_option="freq")
-    builder.add_text_field("chunk_id", stored=True, tokenizer_name="raw", index_option="basic")
+    builder.add_text_field("chunk_id", tokenizer_name="raw", index_option="basic")
     builder.add_text_field("article_id", tokenizer_name="raw", index_option="basic")
     builder.add_bytes_field("chunk", stored=True)  # the chunk itself, so a hit needs no lookup
     return builder.build()
