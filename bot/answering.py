@@ -91,6 +91,24 @@ class Evidence:
     def support(self) -> float:
         return best_support(self.ranked)
 
+    def closest_passages(self) -> list[ScoredChunk]:
+        """What to show when abstaining: the chunks of the best-ranked sentences, each once."""
+        chunks = []
+        for item in self.ranked:
+            hit = next(hit for hit in self.hits if _holds(hit, item))
+            if hit not in chunks:
+                chunks.append(hit)
+            if len(chunks) == CLOSEST_PASSAGES:
+                break
+        return chunks or self.hits[:CLOSEST_PASSAGES]
+
+
+def _holds(hit: ScoredChunk, item: ScoredSentence) -> bool:
+    chunk = hit.chunk
+    return hit.article.article_id == item.article.article_id and (
+        chunk.start <= item.start < chunk.end
+    )
+
 
 class Answerer:
     """Retrieves chunks, has them answered, and verifies every quote it returns.
@@ -243,8 +261,7 @@ class Answerer:
                 return Answer(question, text, False, quotes, self.backend, probability, claims)
         show(NOT_ANSWERED)
         passages = [
-            (hit.article, hit.chunk.text, hit.chunk.start)
-            for hit in evidence.hits[:CLOSEST_PASSAGES]
+            (hit.article, hit.chunk.text, hit.chunk.start) for hit in evidence.closest_passages()
         ]
         with watch.stage("verify"):
             closest = _verified(passages)

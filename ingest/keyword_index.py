@@ -23,6 +23,7 @@ import gc
 import itertools
 import json
 import logging
+import math
 import shutil
 import sqlite3
 import threading
@@ -35,7 +36,7 @@ from typing import Protocol
 import tantivy
 
 from ingest.schema import Article, Chunk
-from ingest.terms import terms
+from ingest.terms import spelled_acronyms, terms
 
 log = logging.getLogger(__name__)
 
@@ -135,26 +136,16 @@ class KeywordIndex:
         """Up to ``limit`` (chunk, BM25 score) sharing words with ``question``, read in each of
         ``languages``; only chunks of ``article_ids`` when given. Searches the index as it is:
         :meth:`catch_up` first to see the store's latest changes."""
-        words = list(
-            dict.fromkeys(word for code in languages or [""] for word in terms(question, code))
-        )
-        if not words or limit <= 0:
+        searcher = self._index.searcher()
+        clauses = _question_clauses(self._schema, searcher, question, languages or [""])
+        if not clauses or limit <= 0:
             return []
-        query = tantivy.Query.boolean_query(
-            [
-                (
-                    tantivy.Occur.Should,
-                    tantivy.Query.term_query(self._schema, "terms", word, index_option="freq"),
-                )
-                for word in words
-            ]
-        )
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Should, clause) for clause in clauses])
         if article_ids:
             only = tantivy.Query.term_set_query(self._schema, "article_id", list(article_ids))
             query = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, query), (tantivy.Occur.Must, only)]
             )
-        searcher = self._index.searcher()
         found = searcher.search(query, limit, count=False)
         return [(_chunk(searcher.doc(address)), float(score)) for score, address in found.hits]
 
@@ -342,3 +333,34 @@ def _by_article(
 ) -> Iterator[tuple[str, tuple[Article, list[Chunk]]]]:
     for article, chunks in written:
         yield article.article_id, (article, list(chunks))
+
+
+def _question_clauses(
+    schema: tantivy.Schema, searcher: tantivy.Searcher, question: str, languages: Sequence[str]
+) -> list[tantivy.Query]:
+    """One clause per distinct term of ``question``, read in each language, except that a name
+    and its initials are one clause: the better of the name's words and its initials, weighted as
+    the name (by BM25's IDF). A chunk writing ``U.S.`` then matches ``United States`` as well as
+    one spelling it out, not a third as well."""
+
+    def term(word: str) -> tantivy.Query:
+        return tantivy.Query.term_query(schema, "terms", word, index_option="freq")
+
+    def idf(word: str) -> float:
+        found = searcher.doc_freq("terms", word)
+        return math.log(1 + (searcher.num_docs - found + 0.5) / (found + 0.5))
+
+    names: dict[str, frozenset[str]] = {}
+    for code in languages:
+        names.update(spelled_acronyms(question, code))
+    in_names = set(names).union(*names.values())
+    words = dict.fromkeys(word for code in languages for word in terms(question, code))
+    clauses = [term(word) for word in words if word not in in_names]
+    for initials, spelled in names.items():
+        name = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, term(word)) for word in sorted(spelled)]
+        )
+        weight = sum(idf(word) for word in spelled) / max(idf(initials), 1e-6)
+        initials_clause = tantivy.Query.boost_query(term(initials), weight)
+        clauses.append(tantivy.Query.disjunction_max_query([name, initials_clause]))
+    return clauses

@@ -112,13 +112,32 @@ def acronyms(text: str, ignored: frozenset[str] = frozenset()) -> list[str]:
     found += [
         word for match in _CAPITALS.finditer(text) if (word := match.group().casefold()) in ignored
     ]
+    return found + [initials for initials, _ in _names(text, ignored)]
+
+
+def spelled_acronyms(text: str, language: str = "") -> dict[str, frozenset[str]]:
+    """The names of ``text`` that :func:`acronyms` reads as initials: initials → the name's terms.
+
+    ``United States`` → ``{"us": {"unit", "state"}}``: a text writing ``U.S.`` holds the name
+    as much as one spelling it out.
+    """
+    ignored = stopwords(language)
+    return {
+        initials: frozenset(terms(" ".join(name).casefold(), language)) - {initials}
+        for initials, name in _names(text, ignored)
+    }
+
+
+def _names(text: str, ignored: frozenset[str]) -> list[tuple[str, list[str]]]:
+    """Runs of two to four capitalised words, with their initials, casefolded."""
+    found = []
     for match in _NAME.finditer(text):
         # a capitalised stopword ("The" opening a sentence) is no part of a name: it splits one
         words = match.group().split(" ")
         for is_name, group in groupby(words, key=lambda word: word.casefold() not in ignored):
             name = list(group)
             if is_name and 2 <= len(name) <= 4:
-                found.append("".join(word[0] for word in name).casefold())
+                found.append(("".join(word[0] for word in name).casefold(), name))
     return found
 
 

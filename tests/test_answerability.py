@@ -45,16 +45,19 @@ def test_the_read_path_decides_as_the_training_script_did(seeded: Answerer, chec
     assert answer.abstained == check["abstained"]
 
 
-def test_a_question_is_never_answered_from_articles_that_only_share_its_words(
+def test_a_question_is_answered_from_the_article_about_it_not_one_sharing_a_name(
     seeded: Answerer,
 ) -> None:
     # The Mehr News article says what "the U.S. administration of Joe Biden" said; the Apollo
     # article's "a United States flag" and the flood's "United States Industrial Alcohol Company"
-    # share the words but answer nothing. Better declined than answered from those.
-    answer = seeded.ask("What did the United States say about the recognition?")
-    if answer.abstained:
-        assert answer.quotes  # the closest passages
-    else:
+    # share the name but answer nothing. The Biden sentence leads; the judge, unsure how well
+    # the small model's similarity says it answers, declines with it as the closest passage.
+    question = "What did the United States say about the recognition?"
+    biden = "The U.S. administration of Joe Biden says"
+    assert seeded.gather(question).ranked[0].text.startswith(biden)
+    answer = seeded.ask(question)
+    assert biden in answer.quotes[0].text
+    if not answer.abstained:
         assert {quote.article_id[:10] for quote in answer.quotes} == {"mehr-news-"}
     assert_quotes_verbatim(seeded.store, answer.quotes)
 

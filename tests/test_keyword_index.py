@@ -120,6 +120,18 @@ def test_any_question_word_finds_a_chunk_and_a_filter_keeps_to_its_articles(
     assert store.keywords.chunks(list(stored)) == stored
 
 
+def test_a_name_and_its_initials_count_as_one_word(
+    writer: Ingestor, fake_store: ChromaStore, tmp_path: Path
+) -> None:
+    # "United States" is the terms unit, state and us; a text writing "U.S." holds only us. As
+    # three words, the seeds' "United States flag" or "United States Industrial Alcohol Company"
+    # would outweigh an article that says "U.S." twice; as one, they do not.
+    said = "The U.S. budget office said the U.S. deficit grew. Nothing else was said."
+    writer.add_paths([write_note(tmp_path, "deficit.txt", f"Deficit\n\n{said}")])
+    hits = keyword_hits(fake_store, "What did the United States say?")
+    assert hits[0].article.title == "Deficit"
+
+
 def test_a_reader_on_the_same_data_directory_never_serves_an_old_version_from_memory(
     writer: Ingestor, settings: Settings, fake_embedder: FakeEmbedder, tmp_path: Path
 ) -> None:

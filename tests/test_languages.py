@@ -19,7 +19,7 @@ from ingest.language import detect_language, question_languages
 from ingest.pipeline import Ingestor
 from ingest.reading import make_article
 from ingest.store import ChromaStore
-from ingest.terms import _nltk_english_stopwords, content_terms, normalize, terms
+from ingest.terms import _nltk_english_stopwords, content_terms, normalize, spelled_acronyms, terms
 from tests.conftest import SEEDS, assert_quotes_verbatim
 
 ARTICLES = {
@@ -151,6 +151,16 @@ def test_an_acronym_meets_its_spelled_out_name() -> None:
     # a sentence's capitalised first word is no part of a name; five words are not a name
     assert "tgmf" not in content_terms("The Great Molasses Flood", "en")
     assert "usiac" not in content_terms("United States Industrial Alcohol Company", "en")
+
+
+def test_a_name_read_as_initials_keeps_its_words() -> None:
+    assert spelled_acronyms("What did the United States say?", "en") == {
+        "us": frozenset({"unit", "state"})
+    }
+    assert spelled_acronyms("Wann wurde die Europäische Union gegründet?", "de") == {
+        "eu": frozenset(content_terms("Europäische Union", "de")) - {"eu"}
+    }
+    assert spelled_acronyms("Who landed on the Moon?", "en") == {}
 
 
 def test_text_without_spaces_becomes_character_bigrams() -> None:
