@@ -95,8 +95,8 @@ class Evidence:
         """What to show when abstaining: the chunks of the best-ranked sentences, each once."""
         chunks = []
         for item in self.ranked:
-            hit = next(hit for hit in self.hits if _holds(hit, item))
-            if hit not in chunks:
+            hit = next((hit for hit in self.hits if _holds(hit, item)), None)
+            if hit is not None and hit not in chunks:
                 chunks.append(hit)
             if len(chunks) == CLOSEST_PASSAGES:
                 break
