@@ -93,21 +93,9 @@ class Evidence:
 
     def closest_passages(self) -> list[ScoredChunk]:
         """What to show when abstaining: the chunks of the best-ranked sentences, each once."""
-        chunks = []
-        for item in self.ranked:
-            hit = next((hit for hit in self.hits if _holds(hit, item)), None)
-            if hit is not None and hit not in chunks:
-                chunks.append(hit)
-            if len(chunks) == CLOSEST_PASSAGES:
-                break
+        ranks = dict.fromkeys(item.chunk_rank for item in self.ranked)  # best first, each once
+        chunks = [self.hits[rank] for rank in ranks][:CLOSEST_PASSAGES]
         return chunks or self.hits[:CLOSEST_PASSAGES]
-
-
-def _holds(hit: ScoredChunk, item: ScoredSentence) -> bool:
-    chunk = hit.chunk
-    return hit.article.article_id == item.article.article_id and (
-        chunk.start <= item.start < chunk.end
-    )
 
 
 class Answerer:
