@@ -26,15 +26,11 @@ SENTENCE_RULES = {"nb": "da", "nn": "da", "no": "da"}
 
 def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
     """Split an article into overlapping, sentence-aligned chunks with exact offsets."""
-    from llama_index.core import Document  # noqa: PLC0415 — the write path only: answering needs
-    # sentence_spans, not LlamaIndex, and should not wait for it to import
-
-    splitter = _splitter(chunk_size, chunk_overlap, article.language)
-    nodes = splitter.get_nodes_from_documents([Document(text=article.text)])
+    pieces = _splitter(chunk_size, chunk_overlap, article.language).split_text(article.text)
     chunks = []
     cursor = 0
-    for index, node in enumerate(nodes):
-        start, end = _locate(article.text, node.get_content(), cursor)
+    for index, piece in enumerate(pieces):
+        start, end = _locate(article.text, piece, cursor)
         cursor = start  # an overlapping chunk may start where the one before it did
         chunks.append(
             Chunk(
@@ -52,6 +48,8 @@ def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list
 
 @cache
 def _splitter(chunk_size: int, chunk_overlap: int, language: str) -> SentenceSplitter:
+    """LlamaIndex's splitter, imported on the write path only: answering needs
+    :func:`sentence_spans`, not LlamaIndex, and should not wait for it to import."""
     from llama_index.core.node_parser import SentenceSplitter  # noqa: PLC0415
 
     def split(text: str) -> list[str]:

@@ -71,7 +71,8 @@ class Ingestor:
         stops the run: the batches written before it stay, the one it hit is not written.
         """
         report = IngestReport()
-        known = Stories(self.store.article_summaries())  # what a new one may repeat, this run's too
+        stored = {article.article_id: article for article in self.store.article_summaries()}
+        known = Stories(stored.values())  # what a new one may repeat, this run's too
         pending: list[_Chunked] = []
 
         def tell(outcome: IngestOutcome) -> None:
@@ -89,9 +90,10 @@ class Ingestor:
             if isinstance(article, IngestOutcome):
                 tell(article)
                 continue
-            prepared = self._prepare(article, known)
+            prepared = self._prepare(article, stored.get(article.article_id), known)
             if isinstance(prepared, _Chunked):
                 pending.append(prepared)
+                stored[prepared.article.article_id] = prepared.article
                 known.add(prepared.article)
                 if len(pending) >= WRITE_BATCH:
                     write()
@@ -137,12 +139,13 @@ class Ingestor:
         its own.
         """
         with self._stories_lock:
-            prepared = self._prepare(article, self._known_stories())
+            existing = self.store.get_article(article.article_id)
+            prepared = self._prepare(article, existing, self._known_stories())
             if isinstance(prepared, _Repeat) and not self.store.get_article(
                 prepared.original.article_id
             ):  # its original was removed since it was read: read the stories again
                 self._stories = None
-                prepared = self._prepare(article, self._known_stories())
+                prepared = self._prepare(article, existing, self._known_stories())
         if isinstance(prepared, _Chunked):
             [outcome] = self._write([prepared])
             return outcome
@@ -178,9 +181,11 @@ class Ingestor:
         self._stories_at = looking
         return self._stories
 
-    def _prepare(self, article: Article, known: Stories) -> _Chunked | _Repeat | IngestOutcome:
-        """What storing ``article`` takes: nothing (unchanged), a duplicate record, or chunks."""
-        existing = self.store.get_article(article.article_id)
+    def _prepare(
+        self, article: Article, existing: Article | None, known: Stories
+    ) -> _Chunked | _Repeat | IngestOutcome:
+        """What storing ``article`` takes: nothing (unchanged), a duplicate record, or chunks
+        (``existing``: the stored version of its id, its metadata is enough)."""
         if existing is not None and existing.content_hash == article.content_hash:
             status: Status = "duplicate" if existing.duplicate_of else "unchanged"
             return _outcome(existing, status, existing.chunk_count)

@@ -45,6 +45,21 @@ def test_reingesting_the_same_content_changes_nothing(
     assert sum(article.chunk_count for article in fake_store.articles()) == chunks
 
 
+def test_a_file_named_twice_in_one_ingest_is_stored_once(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> None:
+    """`inquote ingest seeds/ seeds/one.txt`: the second sight of a file waiting in the same
+    batch as the first is unchanged, not a second copy in the batch's write."""
+    again = seeds_copy / "great-molasses-flood-1919.txt"
+    report = ingest([seeds_copy, again], fake_store, fake_embedder, settings)
+    assert report.summary() == "5 added, 0 updated, 1 unchanged, 0 failed"
+    article_id = read_article(again).article_id
+    assert [o.status for o in report.outcomes if o.article_id == article_id] == ["unchanged", "added"]
+    stored = fake_store.get_article(article_id)
+    assert stored is not None
+    assert len(chunk_texts(fake_store, article_id)) == stored.chunk_count
+
+
 def test_changed_content_replaces_the_articles_chunks(
     seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
 ) -> None:
