@@ -12,13 +12,7 @@ from typing import Any
 from bot.answerability import Judge, shipped_judge
 from bot.bidi import isolate
 from bot.citations import CitedAnswer, Passage, answer_schema
-from bot.extractive import (
-    ScoredSentence,
-    best_support,
-    rank_evidence,
-    select_answer,
-    speaking_to,
-)
+from bot.extractive import ScoredSentence, best_support, rank_evidence, select_answer
 from bot.generation import Generator
 from bot.prompts import answer_messages
 from bot.quotes import Claim, Quote, is_verbatim, quote_from_article
@@ -171,14 +165,11 @@ class Answerer:
         top_k: int | None = None,
         article_ids: Sequence[str] | None = None,
         on_text: Callable[[str], None] | None = None,
-        follow_up: str | None = None,
     ) -> Answer:
         """The answer to ``question``; ``on_text`` receives its text piece by piece as verified.
 
-        ``follow_up``: the question as asked, when ``question`` is it with words borrowed from
-        earlier turns (see :meth:`gather`). The answer's ``timings`` say how long retrieval,
-        generation and verification took. Raises :class:`QuestionError` for an empty, overlong
-        or undecodable question.
+        The answer's ``timings`` say how long retrieval, generation and verification took.
+        Raises :class:`QuestionError` for an empty, overlong or undecodable question.
         """
         question = checked_question(question, self._answer.max_question_chars)
         watch = Stopwatch()
@@ -188,7 +179,6 @@ class Answerer:
             article_ids,
             on_text or (lambda _: None),
             watch,
-            follow_up=follow_up,
         )
         return replace(answer, timings=dict(watch.seconds))
 
@@ -198,19 +188,9 @@ class Answerer:
         self.gather("inquote")
 
     def gather(
-        self,
-        question: str,
-        top_k: int | None = None,
-        article_ids: Sequence[str] | None = None,
-        follow_up: str | None = None,
+        self, question: str, top_k: int | None = None, article_ids: Sequence[str] | None = None
     ) -> Evidence:
-        """The chunks ``question`` retrieves and their sentences, ranked (no answering).
-
-        With ``follow_up`` (``question`` is it plus words of earlier turns, which find the
-        passages the conversation is about) only sentences holding a content word of the
-        follow-up's own may answer: "where was he born?" is not answered by the sentence that
-        answered the question before it.
-        """
+        """The chunks ``question`` retrieves and their sentences, ranked (no answering)."""
         question_vector = self._embedder.embed_query(question)
         languages = self._retriever.question_languages(question)
         hits = self._retriever.retrieve(
@@ -221,8 +201,6 @@ class Answerer:
             if hits
             else []
         )
-        if follow_up is not None:
-            ranked = speaking_to(follow_up, ranked)
         return Evidence(hits, ranked)
 
     def judge(self, question: str, evidence: Evidence) -> float | None:
@@ -241,11 +219,9 @@ class Answerer:
         article_ids: Sequence[str] | None,
         show: Callable[[str], None],
         watch: Stopwatch,
-        *,
-        follow_up: str | None,
     ) -> Answer:
         with watch.stage("retrieve"):
-            evidence = self.gather(question, top_k, article_ids, follow_up)
+            evidence = self.gather(question, top_k, article_ids)
             probability = self.judge(question, evidence)
         if not evidence.hits:
             show(EMPTY_STORE)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from bot.answering import Answer, Answerer
 from bot.prompts import standalone_messages
 from config.errors import BackendError
-from ingest.terms import content_terms, content_words
+from ingest.terms import content_terms
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,6 @@ _REFERRING = re.compile(
 )
 STANDALONE_MAX_TOKENS = 64
 STANDALONE_MAX_CHARS = 300
-TOPIC_WORDS = 12  # at most this many words a heuristic rewrite borrows
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,8 @@ class Conversation:
 
     Only a question that leans on what came before (a pronoun, "and …", too few words of its
     own) is rewritten: one that stands alone costs no LLM call. With an LLM the rewrite is the
-    model's (checked for sanity); without one, or when the model's rewrite is unusable, it
-    borrows the previous question's content words, and its answer must hold one of its own.
+    model's (checked for sanity); without one, or when the model's rewrite is unusable, it gets
+    the names of the previous question.
     """
 
     def __init__(self, answerer: Answerer, history_turns: int, turns: Sequence[Turn] = ()) -> None:
@@ -51,9 +50,8 @@ class Conversation:
 
     def ask(self, question: str, on_text: Callable[[str], None] | None = None) -> Turn:
         question = " ".join(question.split())
-        standalone, borrowed = self._rewrite(question)
-        follow_up = question if borrowed else None
-        answer = self._answerer.ask(standalone, on_text=on_text, follow_up=follow_up)
+        standalone = self.standalone(question)
+        answer = self._answerer.ask(standalone, on_text=on_text)
         turn = Turn(question, standalone, answer)
         self.turns = [*self.turns, turn][-max(self._history_turns, 1) :]
         return turn
@@ -63,17 +61,12 @@ class Conversation:
 
     def standalone(self, question: str) -> str:
         """``question`` rewritten so retrieval needs no history."""
-        return self._rewrite(question)[0]
-
-    def _rewrite(self, question: str) -> tuple[str, bool]:
-        """The standalone question, and whether it is ``question`` with borrowed words (no LLM
-        rewrite): then the answer must still speak to ``question``'s own words."""
         history = self.turns[-self._history_turns :] if self._history_turns else []
         if not history:
-            return question, False
+            return question
         language = next(iter(self._answerer.retriever.question_languages(question)), "")
         if not _leans_on_history(question, language):
-            return question, False  # stands alone: no rewrite, and no LLM call for one
+            return question  # stands alone: no rewrite, and no LLM call for one
         generator = self._answerer.generator
         if generator is not None:
             pairs = [(turn.standalone, turn.answer.text) for turn in history]
@@ -86,9 +79,9 @@ class Conversation:
                 log.warning("could not rewrite the follow-up, using the heuristic: %s", exc)
                 rewritten = ""
             if _usable(rewritten, language):
-                return rewritten, False
+                return rewritten
         topic = _topic_words(history[-1].standalone, question, language)
-        return (f"{question} ({topic})", True) if topic else (question, False)
+        return f"{question} ({topic})" if topic else question
 
 
 def _leans_on_history(question: str, language: str) -> bool:
@@ -112,13 +105,11 @@ def _usable(rewritten: str, language: str) -> bool:
 
 
 def _topic_words(previous: str, question: str, language: str) -> str:
-    """The content words of the previous standalone question the follow-up lacks, as written.
+    """The names in the previous question (capitalised words after its first) the follow-up lacks.
 
-    They find the passages the conversation is about; the answer must then hold a word of the
-    follow-up's own (``Answerer.ask``'s ``follow_up``), so "where was he born?" after "who
-    deciphered the hieroglyphs?" does not get the decipherment again.
+    Only names: the previous question's other words would pull retrieval back to its own answer.
     """
     own = content_terms(question, language)
-    words = content_words(previous, language)
-    kept = [word for word in words if not content_terms(word, language) <= own]
-    return " ".join(kept[:TOPIC_WORDS])
+    names = re.findall(r"(?<!^)\b[A-Z][\w'-]+", previous.strip())
+    kept = [name for name in names if (terms := content_terms(name, language)) and not terms <= own]
+    return " ".join(dict.fromkeys(kept))

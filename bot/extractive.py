@@ -207,20 +207,6 @@ def _share(weights: dict[str, float], found: frozenset[str], wanted: frozenset[s
     return sum(weights[term] for term in found) / total if total else 0.0
 
 
-def speaking_to(question: str, ranked: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-    """The sentences of ``ranked`` that hold one of ``question``'s content words (all of them
-    when it has none; a sentence in another language is not judged by words)."""
-    own: dict[str, frozenset[str]] = {}
-    kept = []
-    for item in ranked:
-        language = item.article.language
-        if language not in own:
-            own[language] = frozenset(content_terms(question, language))
-        if not own[language] or not item.same_language or own[language] & item.terms:
-            kept.append(item)
-    return kept
-
-
 def best_support(ranked: Sequence[ScoredSentence]) -> float:
     return max((item.support for item in ranked), default=0.0)
 

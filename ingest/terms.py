@@ -52,7 +52,6 @@ ARABIC_LANGUAGES = frozenset(("ar", "arz", "ary"))
 _stemming = threading.Lock()
 _WORD = regex.compile(r"\w+")
 _DOTTED = regex.compile(r"\b(?:\p{Lu}\.){2,}")
-_WRITTEN_WORD = regex.compile(r"\b(?:\p{Lu}\.){2,}|\w+")  # "U.S." as one word
 _CAPITALS = regex.compile(r"\b\p{Lu}{2,}\b")
 _NAME = regex.compile(
     r"\b\p{Lu}\p{Ll}+\b(?: \p{Lu}\p{Ll}+\b)*"
@@ -140,12 +139,6 @@ def _names(text: str, ignored: frozenset[str]) -> list[tuple[str, list[str]]]:
             if is_name and 2 <= len(name) <= 4:
                 found.append(("".join(word[0] for word in name).casefold(), name))
     return found
-
-
-def content_words(text: str, language: str = "") -> list[str]:
-    """The words of ``text`` as written that carry content terms (no stopwords), each once."""
-    written = (match.group() for match in _WRITTEN_WORD.finditer(text))
-    return list(dict.fromkeys(word for word in written if terms(word, language)))
 
 
 def content_terms(text: str, language: str = "") -> set[str]:

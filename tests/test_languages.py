@@ -19,14 +19,7 @@ from ingest.language import detect_language, question_languages
 from ingest.pipeline import Ingestor
 from ingest.reading import make_article
 from ingest.store import ChromaStore
-from ingest.terms import (
-    _nltk_english_stopwords,
-    content_terms,
-    content_words,
-    normalize,
-    spelled_acronyms,
-    terms,
-)
+from ingest.terms import _nltk_english_stopwords, content_terms, normalize, spelled_acronyms, terms
 from tests.conftest import SEEDS, assert_quotes_verbatim
 
 ARTICLES = {
@@ -168,15 +161,6 @@ def test_a_name_read_as_initials_keeps_its_words() -> None:
         "eu": frozenset(content_terms("Europäische Union", "de")) - {"eu"}
     }
     assert spelled_acronyms("Who landed on the Moon?", "en") == {}
-
-
-def test_content_words_are_the_words_as_written_without_stopwords() -> None:
-    assert content_words("What did the U.S. say about the Moon landing?", "en") == [
-        "U.S.", "Moon", "landing",
-    ]  # fmt: skip
-    assert content_words("Wo wurde er geboren, und wo wurde er begraben?", "de") == [
-        "geboren", "begraben",
-    ]  # fmt: skip
 
 
 def test_text_without_spaces_becomes_character_bigrams() -> None:
