@@ -54,7 +54,8 @@ def test_a_file_named_twice_in_one_ingest_is_stored_once(
     report = ingest([seeds_copy, again], fake_store, fake_embedder, settings)
     assert report.summary() == "5 added, 0 updated, 1 unchanged, 0 failed"
     article_id = read_article(again).article_id
-    assert [o.status for o in report.outcomes if o.article_id == article_id] == ["unchanged", "added"]
+    statuses = [outcome.status for outcome in report.outcomes if outcome.article_id == article_id]
+    assert statuses == ["unchanged", "added"]
     stored = fake_store.get_article(article_id)
     assert stored is not None
     assert len(chunk_texts(fake_store, article_id)) == stored.chunk_count
