@@ -155,13 +155,16 @@ def _candidates(
 ) -> list[_Candidate]:
     """The quotable sentences of the hits, each once; the article's title line is not one."""
     seen: set[tuple[str, int]] = set()
+    asked: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}  # by language
     candidates = []
     for chunk_rank, hit in enumerate(hits):
         language = hit.article.language
         same = not language or not languages or language in languages
         asked_in = language if same else languages[0]
-        wanted = frozenset(content_terms(question, asked_in))
-        names = spelled_acronyms(question, asked_in)
+        if asked_in not in asked:  # the question read once per language, not once per chunk
+            terms_in = frozenset(content_terms(question, asked_in))
+            asked[asked_in] = (terms_in, spelled_acronyms(question, asked_in))
+        wanted, names = asked[asked_in]
         chunk_terms = _with_names(content_terms(hit.chunk.text, language), names)
         coverage = len(wanted & chunk_terms) / len(wanted) if wanted else 0.0
         in_article = wanted & _with_names(_article_terms(hit.article.text, language), names)
