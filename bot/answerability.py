@@ -3,7 +3,7 @@
 Word coverage and embedding closeness tell a question about the articles' topic from one about
 something else, but not "about the topic" from "answered by it": SQuAD v2's unanswerable
 questions reuse the article's words. The judge is a logistic regression over cheap signals of the
-question's evidence (:func:`judge_signals`: the best sentence's and the candidates' as a whole),
+question's evidence (:func:`judge_inputs`: the best sentence's and the candidates' as a whole),
 trained on public QA data by ``python -m training.judge``; weights, threshold and data card are in
 ``bot/data/judge.json`` (and ``bot/data/JUDGE.md``).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
@@ -21,10 +22,17 @@ import regex
 from pydantic import BaseModel
 
 from bot.extractive import ScoredSentence
-from ingest.terms import ISO_ALIASES, normalize, terms
+from ingest.terms import ISO_ALIASES, normalize, terms, words
 
 JUDGE_FILE = Path(__file__).with_name("data") / "judge.json"
 SPREAD = 5  # how many of the best sentences the spread signals look at
+KINDS = ("number", "year", "name")  # kinds of answer a question may ask for
+RERANKED = 10  # how many of the heuristically best sentences the learned ranker reorders
+GRAM = 4  # letters in the n-grams that match inflected and compound words
+RELATIVE = ("similarity", "focus", "coverage", "matched_weight", "shared_run", "gram_share")
+_NUMBER = regex.compile(r"\d+(?:[.,]\d+)*")
+_YEAR = regex.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
+_NAME = regex.compile(r"(?<=[\p{L}\p{N},;:)] )(\p{Lu}[\p{Ll}\p{Lo}]+)")
 # Negation words, normalised as ingest.terms does. A question asking what did *not* happen is
 # rarely answered by a sentence without one. Han and Thai script: matched inside the text.
 NEGATIONS = {
@@ -71,20 +79,58 @@ class LogisticModel(BaseModel, frozen=True):
         return 1.0 / (1.0 + math.exp(-max(min(logit, 500.0), -500.0)))
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """The judge's reading of a question's evidence."""
+
+    ranked: list[ScoredSentence]  # best answer first, in the ranker's order
+    probability: float  # that the articles answer the question: decline below the threshold
+    confidence: float  # that the answer's first quote is right: what the answer says of itself
+
+
+class AnswerKinds(BaseModel, frozen=True):
+    """What kind of answer a question's words ask for, learned from development questions in
+    every language they come in: the share of questions holding a word whose answer is a
+    number, a year or a name (``how many``, ``når``, ``кто``), for words common enough to say."""
+
+    words: dict[str, tuple[float, ...]]  # word → the share of each of ``KINDS``
+    base: tuple[float, ...]  # the shares over all questions, for a question of no known word
+
+    def expected(self, question: str, language: str) -> dict[str, float]:
+        """How likely ``question`` asks for each kind: the strongest of its known words."""
+        known = [self.words[word] for word in words(question, language) if word in self.words]
+        return {
+            kind: max((shares[index] for shares in known), default=self.base[index])
+            for index, kind in enumerate(KINDS)
+        }
+
+
 class Judge(BaseModel, frozen=True):
+    """The sentence ranker, the answerability judge and the confidence (``training.judge``)."""
+
+    kinds: AnswerKinds
+    ranker: LogisticModel
     model: LogisticModel
+    confidence: LogisticModel
     threshold: float  # answer at or above this probability
+    direct: float  # from this confidence the answer is called direct
 
-    def probability(self, question: str, ranked: Sequence[ScoredSentence]) -> float:
-        """The probability that ``ranked`` (best first, never empty) answers ``question``."""
-        return self.model.probability(judge_signals(question, ranked))
-
-
-def judge_signals(question: str, ranked: Sequence[ScoredSentence]) -> dict[str, float]:
-    """The judge's inputs: the candidates' as a whole, and the best sentence's (``top_``)."""
-    top = ranked[0]
-    best = {f"top_{name}": value for name, value in sentence_signals(question, top, ranked).items()}
-    return {**question_signals(ranked), **best}
+    def assess(self, question: str, ranked: Sequence[ScoredSentence]) -> Assessment:
+        """``ranked`` (the heuristic order, never empty) reordered by the ranker, and judged."""
+        expected = self.kinds.expected(question, ranked[0].article.language)
+        rows = ranker_inputs(candidate_signals(question, ranked), expected)
+        scores = [self.ranker.probability(row) for row in rows]
+        order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
+        reordered = [ranked[i] for i in order] + list(ranked[len(rows) :])
+        inputs = judge_inputs(
+            question_signals(ranked),
+            [rows[i] for i in order],
+            [scores[i] for i in order],
+            [item.article.article_id for item in reordered],
+        )
+        return Assessment(
+            reordered, self.model.probability(inputs), self.confidence.probability(inputs)
+        )
 
 
 def sentence_signals(
@@ -115,20 +161,101 @@ def sentence_signals(
     }
 
 
+def candidate_signals(question: str, ranked: Sequence[ScoredSentence]) -> list[dict[str, float]]:
+    """The signals of the best :data:`RERANKED` sentences (``ranked``: the heuristic order), with
+    what no single score holds: where the sentence stands in its article, whether it brings a
+    number the question lacks, and how many of the question's words' letter 4-grams it holds
+    (inflections and compounds match there: ``arbeidsledigheten`` holds ``ledig``)."""
+    asked_grams = _grams(question, ranked[0].article.language)
+    language = ranked[0].article.language
+    asked_numbers = frozenset(_NUMBER.findall(normalize(question, language)))
+    asked_names = _names(question) | frozenset(words(question, language))
+    rows = []
+    for place, item in enumerate(ranked[:RERANKED]):
+        row = sentence_signals(question, item, ranked)
+        said = normalize(item.text, item.article.language)
+        row["place"] = float(place)
+        row["position"] = item.start / max(len(item.article.text), 1)
+        row["new_number"] = float(bool(frozenset(_NUMBER.findall(said)) - asked_numbers))
+        row["new_year"] = float(bool(frozenset(_YEAR.findall(said)) - asked_numbers))
+        row["new_name"] = float(bool(_names(item.text) - asked_names))
+        row["gram_share"] = (
+            len(asked_grams & _grams(item.text, item.article.language)) / len(asked_grams)
+            if asked_grams and item.same_language
+            else 0.0
+        )
+        rows.append(row)
+    return rows
+
+
+def ranker_inputs(
+    rows: Sequence[Mapping[str, float]], expected: Mapping[str, float]
+) -> list[dict[str, float]]:
+    """Each candidate's signals beside the best of them (``RELATIVE``): a sentence is chosen
+    against the others retrieved for the same question, whatever the language's scale; and how
+    well it holds the kind of answer the question asks for (``expected``: AnswerKinds)."""
+    best = {name: max(row[name] for row in rows) for name in RELATIVE}
+    return [
+        {
+            **row,
+            **{f"below_best_{name}": best[name] - row[name] for name in RELATIVE},
+            **{f"fits_{kind}": expected[kind] * row[f"new_{kind}"] for kind in KINDS},
+        }
+        for row in rows
+    ]
+
+
+def kinds_of(answer: str) -> tuple[bool, ...]:
+    """Which of ``KINDS`` a gold answer is (as the candidates' ``new_`` signals see them)."""
+    folded = normalize(answer)
+    return (
+        bool(_NUMBER.search(folded)),
+        bool(_YEAR.search(folded)),
+        bool(regex.search(r"\p{Lu}", answer)),
+    )
+
+
+def _names(text: str) -> frozenset[str]:
+    """Capitalised words that do not open a sentence, casefolded: names, in cased scripts."""
+    return frozenset(match.group(1).casefold() for match in _NAME.finditer(text))
+
+
+def _grams(text: str, language: str) -> frozenset[str]:
+    words = [word for word in terms(text, language) if len(word) >= GRAM]
+    return frozenset(word[i : i + GRAM] for word in words for i in range(len(word) - GRAM + 1))
+
+
 def question_signals(ranked: Sequence[ScoredSentence]) -> dict[str, float]:
-    """Signals of all the candidates, not of one of them."""
+    """Signals of all the candidates, not of one of them (whichever order they are put in)."""
     similarities = sorted((item.similarity for item in ranked), reverse=True)
     seen = frozenset().union(*(item.terms for item in ranked if item.same_language))
     wanted = ranked[0].wanted
-    runner_up = ranked[1].rank if len(ranked) > 1 else 0.0
     return {
         "best_support": max(item.support for item in ranked),
         "best_similarity": similarities[0],
         "similarity_spread": similarities[0] - similarities[min(SPREAD, len(similarities)) - 1],
-        "rank_gap": ranked[0].rank - runner_up,
         "missing_everywhere": _missing(wanted, seen) if ranked[0].same_language else 1.0,
         "question_terms": math.log1p(len(wanted)),
-        "articles": float(len({item.article.article_id for item in ranked[:SPREAD]})),
+    }
+
+
+def judge_inputs(
+    asked: Mapping[str, float],
+    candidates: Sequence[Mapping[str, float]],
+    scores: Sequence[float],
+    articles: Sequence[str],
+) -> dict[str, float]:
+    """The judge's and the confidence's inputs: the question's signals (``asked``), those of the
+    ranker's first pick (``top_``), how far the ranker puts it ahead of the next and how many
+    articles its best :data:`SPREAD` come from. ``candidates``, ``scores`` and ``articles`` are
+    in the ranker's order."""
+    runner_up = scores[1] if len(scores) > 1 else 0.0
+    return {
+        **asked,
+        **{f"top_{name}": value for name, value in candidates[0].items()},
+        "top_score": scores[0],
+        "score_gap": scores[0] - runner_up,
+        "articles": float(len(set(articles[:SPREAD]))),
     }
 
 

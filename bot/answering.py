@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bot.answerability import Judge, shipped_judge
+from bot.answerability import Assessment, Judge, shipped_judge
 from bot.bidi import isolate
 from bot.citations import CitedAnswer, Passage, answer_schema
 from bot.extractive import ScoredSentence, best_support, rank_evidence, select_answer
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 NOT_ANSWERED = "The articles don't answer this. The closest passages are below."
 EMPTY_STORE = "No articles are stored yet — add some with `inquote ingest PATH`."
 CLOSEST_PASSAGES = 2
-SURE = 0.7  # the judge's probability from which an answer is called direct (bot/data/JUDGE.md)
 LEADS = {"direct": "The articles answer this", "closest": "The closest the articles come"}
 
 
@@ -40,8 +39,12 @@ class Answer:
     abstained: bool
     quotes: tuple[Quote, ...]
     backend: str
-    # The judge's probability that the articles answer the question; None: nothing to judge.
+    # How likely the answer's first quote is right (calibrated: bot/data/JUDGE.md); for an
+    # abstention, that of the best sentence it declined. None: nothing to judge.
     probability: float | None = None
+    # The judge's probability that the articles answer the question (below its threshold: abstain).
+    answerable: float | None = None
+    direct: bool = False  # sure enough to say "The articles answer this"
     # What the answer says, claim by claim, each with the numbers of its quotes.
     claims: tuple[Claim, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
@@ -49,12 +52,14 @@ class Answer:
     @property
     def confidence(self) -> str:
         """``direct``, ``closest`` (answered, but the judge is unsure) or ``none`` (abstained)."""
-        return "none" if self.abstained else _confidence(self.probability)
+        if self.abstained:
+            return "none"
+        return "direct" if self.direct else "closest"
 
     @property
     def lead(self) -> str:
         """How sure inquote is, in a few words to show before the answer; empty if abstained."""
-        return "" if self.abstained else confidence_lead(self.probability)
+        return "" if self.abstained else confidence_lead(self.probability, self.direct)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -64,20 +69,18 @@ class Answer:
             "quotes": [quote.as_json() for quote in self.quotes],
             "backend": self.backend,
             "probability": None if self.probability is None else round(self.probability, 4),
+            "answerable": None if self.answerable is None else round(self.answerable, 4),
             "confidence": self.confidence,
             "claims": [claim.as_json() for claim in self.claims],
         }
 
 
-def confidence_lead(probability: float | None) -> str:
-    """An answer's first words: how sure the judge is that the articles answer the question."""
+def confidence_lead(probability: float | None, direct: bool) -> str:
+    """An answer's first words: how likely its first quote is right (a calibrated probability:
+    ``python -m benchmarks.languages`` prints its reliability per language)."""
     if probability is None:
         return ""
-    return f"{LEADS[_confidence(probability)]} ({probability:.0%} sure):"
-
-
-def _confidence(probability: float | None) -> str:
-    return "closest" if probability is not None and probability < SURE else "direct"
+    return f"{LEADS['direct' if direct else 'closest']} ({probability:.0%} sure):"
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ class Answerer:
         self._quote_sentences = quote_sentences
         self._retriever = Retriever(store, retrieval)
         self._sentence_vectors = CachingEmbedder(embedder)  # the same sentences come back
-        self._judge = judge or shipped_judge()
+        self._judge = judge  # the shipped one when None, read at the first question
 
     @property
     def store(self) -> ChromaStore:
@@ -203,14 +206,13 @@ class Answerer:
         )
         return Evidence(hits, ranked)
 
-    def judge(self, question: str, evidence: Evidence) -> float | None:
-        """The judge's probability that ``evidence`` answers ``question``: 0 below the evidence
-        gate (``answer.min_evidence``), None when nothing was retrieved."""
+    def judge(self, question: str, evidence: Evidence) -> Assessment | None:
+        """The judge's reading of ``evidence``: its sentences in the ranker's order, the
+        probability that they answer ``question`` and that the first is right; None when nothing
+        was retrieved."""
         if not evidence.ranked:
             return None
-        if evidence.support < self._answer.min_evidence:
-            return 0.0
-        return self._judge.probability(question, evidence.ranked)
+        return (self._judge or shipped_judge()).assess(question, evidence.ranked)
 
     def _answer_question(
         self,
@@ -222,21 +224,22 @@ class Answerer:
     ) -> Answer:
         with watch.stage("retrieve"):
             evidence = self.gather(question, top_k, article_ids)
-            probability = self.judge(question, evidence)
+            judged = self.judge(question, evidence)
         if not evidence.hits:
             show(EMPTY_STORE)
             return Answer(question, EMPTY_STORE, True, (), self.backend)
-        if probability is None or probability < self._answer.min_probability:
-            log.info("abstained: support %.3f, judged %s", evidence.support, probability)
+        known = {} if judged is None else _judged(judged, self._judge or shipped_judge())
+        if judged is None or judged.probability < self._answer.min_probability:
+            log.info("abstained: judged %s", None if judged is None else judged.probability)
         elif self._generator is not None:
-            led = _led(show, confidence_lead(probability))
+            led = _led(show, confidence_lead(judged.confidence, known["direct"]))
             answer = self._generated(question, evidence.hits, self._generator, led, watch)
             if answer is not None:
-                return replace(answer, probability=probability)
+                return replace(answer, **known)
         else:
             with watch.stage("generate"):
                 chosen = select_answer(
-                    evidence.ranked, self._answer.max_quotes, self._answer.min_evidence
+                    judged.ranked, self._answer.max_quotes, self._answer.min_evidence
                 )
             with watch.stage("verify"):
                 quotes = _verified([(item.article, item.text, item.start) for item in chosen])
@@ -244,16 +247,20 @@ class Answerer:
                 text = " ".join(
                     f"{isolate(quote.text)} [{number}]" for number, quote in enumerate(quotes, 1)
                 )
-                _led(show, confidence_lead(probability))(text)
+                _led(show, confidence_lead(judged.confidence, known["direct"]))(text)
                 claims = tuple(Claim("", (number,)) for number in range(1, len(quotes) + 1))
-                return Answer(question, text, False, quotes, self.backend, probability, claims)
+                return Answer(question, text, False, quotes, self.backend, claims=claims, **known)
         show(NOT_ANSWERED)
+        ranked = evidence.ranked if judged is None else judged.ranked
         passages = [
-            (hit.article, hit.chunk.text, hit.chunk.start) for hit in evidence.closest_passages()
+            (hit.article, hit.chunk.text, hit.chunk.start)
+            for hit in Evidence(evidence.hits, ranked).closest_passages()
         ]
         with watch.stage("verify"):
             closest = _verified(passages)
-        return Answer(question, NOT_ANSWERED, True, closest, self.backend, probability)
+        return Answer(
+            question, NOT_ANSWERED, True, closest, self.backend, **{**known, "direct": False}
+        )
 
     def _generated(
         self,
@@ -325,6 +332,15 @@ class Stopwatch:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
+def _judged(judged: Assessment, judge: Judge) -> dict[str, Any]:
+    """What an answer carries of the judge's reading."""
+    return {
+        "probability": judged.confidence,
+        "answerable": judged.probability,
+        "direct": judged.confidence >= judge.direct,
+    }
 
 
 def _led(show: Callable[[str], None], lead: str) -> Callable[[str], None]:

@@ -25,7 +25,7 @@ from config.errors import InquoteError, QuestionError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
 from ingest.outcomes import IngestOutcome
-from ingest.store import ChromaStore
+from ingest.store import ChromaStore, unexpected_fault
 
 if TYPE_CHECKING:
     from bot.evaluation import EvalReport
@@ -48,6 +48,14 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except InquoteError as exc:
             raise click.ClickException(str(exc)) from exc
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # a library's own error or a Rust panic: one line; -v logs
+            log.info("%s failed", ctx.invoked_subcommand, exc_info=True)
+            data_dir = ctx.obj.data_dir if isinstance(ctx.obj, Settings) else None
+            raise click.ClickException(unexpected_fault(exc, data_dir)) from exc
 
 
 @click.group(cls=_Group)
@@ -121,7 +129,7 @@ def ingest(
 
     urls = [source for source in sources if source.startswith(("http://", "https://"))]
     paths = [Path(source) for source in sources if source not in urls]
-    files = list(find_articles(paths))
+    files = list(find_articles(paths, settings.ingest.follow_symlinks))
     if paths and not files:
         named = ", ".join(str(path) for path in paths)
         raise SourceError(f"No .txt, .md, .html or .pdf files found in {named}")
@@ -129,11 +137,20 @@ def ingest(
         raise click.UsageError("Name files, folders or URLs, or a --feed to add.")
     embedder = make_embedder(settings, answering=False)
     ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
-    if len(files) < PROGRESS_FROM:
-        report = ingestor.add_paths(files, _echo_outcome)
-    else:
-        with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr) as bar:
-            report = ingestor.add_paths(files, lambda _: bar.update(1))
+    stored: list[IngestOutcome] = []
+    try:
+        if len(files) < PROGRESS_FROM:
+            report = ingestor.add_paths(files, lambda o: (stored.append(o), _echo_outcome(o)))
+        else:
+            with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr) as bar:
+                report = ingestor.add_paths(files, lambda o: (stored.append(o), bar.update(1)))
+    except Exception as exc:  # the store failed under the run: say how far it got
+        done = sum(outcome.status != "failed" for outcome in stored)
+        fault = str(exc) if isinstance(exc, InquoteError) else unexpected_fault(exc, None)
+        raise click.ClickException(
+            f"{fault}. {done} of {len(files)} files were stored before it; once the store is "
+            "back, the same ingest stores the rest (what is stored stays unchanged)"
+        ) from exc
 
     def record(outcome: IngestOutcome) -> None:
         _echo_outcome(outcome)
@@ -275,6 +292,9 @@ def chat(settings: Settings) -> None:
         except (EOFError, KeyboardInterrupt):
             click.echo()
             return
+        except UnicodeDecodeError:
+            click.echo("That line is not UTF-8 text; type the question again.")
+            continue
         if line in {"/quit", "/exit"}:
             return
         if line == "/reset":
@@ -288,7 +308,16 @@ def chat(settings: Settings) -> None:
             click.echo(CHAT_HELP)
         elif line:
             click.echo("inquote> ", nl=False)
-            turn = conversation.ask(line, on_text=_stream)
+            try:
+                turn = conversation.ask(line, on_text=_stream)
+            except QuestionError as exc:  # too long, not text: this question only
+                click.echo(f"\n{exc}\n")
+                continue
+            except Exception as exc:  # the store or the LLM away: say so, keep the chat going
+                log.info("the question failed", exc_info=True)
+                fault = str(exc) if isinstance(exc, InquoteError) else unexpected_fault(exc, None)
+                click.echo(f"\n{fault} — ask again once it is back\n")
+                continue
             if turn.standalone != turn.question:
                 log.info("asked as: %s", turn.standalone)
             click.echo("\n\n" + render_sources(turn.answer) + "\n")
@@ -494,6 +523,45 @@ def reindex_command(settings: Settings) -> None:
     )
     model = embedder.fingerprint.model
     click.echo(f"re-embedded {count} articles with {model}: {store.chunk_count()} chunks")
+
+
+@cli.command(name="backup")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def backup_command(settings: Settings, destination: Path) -> None:
+    """Copy the data directory (store, feeds, bot journal) to DESTINATION, consistently.
+
+    \b
+    inquote backup ~/inquote-backup-2026-12-02
+    """
+    from ingest.backup import backup
+
+    _embedded_only(settings, "backup")
+    copied = backup(settings.data_dir, destination)
+    click.echo(f"backed up {settings.data_dir} to {destination} ({copied} files)")
+
+
+@cli.command(name="restore")
+@click.argument("source", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.pass_obj
+def restore_command(settings: Settings, source: Path) -> None:
+    """Put a backup made by `inquote backup` in place of the data directory's contents.
+
+    What was there is moved to a folder beside it, not deleted.
+    """
+    from ingest.backup import restore
+
+    _embedded_only(settings, "restore")
+    aside = restore(source, settings.data_dir)
+    click.echo(f"restored {source} into {settings.data_dir}; what was there is in {aside}")
+
+
+def _embedded_only(settings: Settings, command: str) -> None:
+    if settings.store.mode == "server":
+        raise click.ClickException(
+            f"`inquote {command}` copies an embedded store; in server mode {command} the Chroma "
+            "server's own data folder (its --path, or the compose volume) with the server stopped"
+        )
 
 
 def main() -> None:

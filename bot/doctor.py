@@ -6,6 +6,7 @@ when the embedded backend is configured (as the first question would).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,13 +16,17 @@ import httpx
 
 from bot.app import open_store
 from bot.backends import PROBE_SECONDS
+from bot.journal import JOURNAL_FILE, journal_damage
 from bot.llamacpp_generator import INSTALL_HINT, llama_cpp_installed, model_file
 from config.errors import InquoteError
 from config.settings import Settings
 from ingest.embedding import make_embedder
+from ingest.feeds import FeedRegistry
 from ingest.ollama_api import OllamaAPI
+from ingest.store import unexpected_fault
 
 Status = Literal["ok", "warn", "fail"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,19 +49,40 @@ def run_checks(settings: Settings, config_file: Path | None) -> list[Check]:
             f"data dir {settings.data_dir}",
         )
     ]
-    for check in (_store, _llm, _telegram):
+    for check in (_store, _files, _llm, _telegram):
         checks.append(_guarded(check, settings))
     return checks
 
 
 def _guarded(check: Callable[[Settings], Check], settings: Settings) -> Check:
-    """A check that raised one of our errors is a failed check whose message says the fix."""
+    """A check that raised is a failed check whose message says the fix: one of our errors as
+    it is, a library's own (a damaged store, a Rust panic) as one line."""
+    name = check.__name__.strip("_")
     try:
         return check(settings)
     except InquoteError as exc:
-        name = check.__name__.strip("_")
         detail, _, fix = str(exc).partition(" — ")
         return Check(name, "fail", detail, fix)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        log.info("the %s check failed", name, exc_info=True)
+        return Check(name, "fail", unexpected_fault(exc, settings.data_dir))
+
+
+def _files(settings: Settings) -> Check:
+    """The bot's journal and the list of feeds, which live beside the store."""
+    journal = settings.data_dir / JOURNAL_FILE
+    if (damage := journal_damage(journal)) is not None:
+        return Check(
+            "files",
+            "fail",
+            f"the Telegram journal {journal} is damaged ({damage})",
+            "nothing to do: `inquote telegram` keeps it aside (renamed with the time) and starts "
+            "a new one; questions it held unanswered are lost",
+        )
+    FeedRegistry(settings.data_dir)  # raises, with the way out, when feeds.json is damaged
+    return Check("files", "ok", "the Telegram journal and the list of feeds are readable")
 
 
 def _store(settings: Settings) -> Check:

@@ -43,6 +43,10 @@ COLUMNS = {
     "recall@5": "recall@5",
     "question_language_matches": "question language = article's",
     "judge_auc": "judge AUC",
+    "declined_over_own_evidence": "declined, gold in first passage shown",
+    "calibration_error": "confidence ECE",
+    "direct_share": 'said "answer this"',
+    "direct_right": "right when said",
     **{f"declined_at_{t:.2f}": f"declined at {t:.2f} answered" for t in ANSWERED_TARGETS},
 }
 # What comparing backends is about: answers, not retrieval (the same for every backend).
@@ -145,8 +149,11 @@ class Tally:
     off_corpus_abstained: int = 0
     language_checked: int = 0
     language_matched: int = 0
-    # (answerable?, the judge's probability; 0 when the evidence gate declined) per question
+    # (answerable?, the judge's probability) per question
     judged: list[tuple[bool, float]] = field(default_factory=list)
+    # (the answer's confidence, its first quote holds a gold answer, called direct) per answer
+    answers: list[tuple[float, bool, bool]] = field(default_factory=list)
+    declined_over_own_evidence: int = 0  # answerable, declined, gold in the first passage shown
 
     def measures(self) -> dict[str, float | None]:
         found = [rank for rank in self.ranks if rank is not None]
@@ -167,6 +174,13 @@ class Tally:
         result["abstained_off_corpus"] = _share(self.off_corpus_abstained, self.off_corpus)
         result["question_language_matches"] = _share(self.language_matched, self.language_checked)
         result["judge_auc"] = roc_auc(self.judged)
+        result["declined_over_own_evidence"] = (
+            float(self.declined_over_own_evidence) if self.answerable else None
+        )
+        result["calibration_error"] = calibration_error([(p, ok) for p, ok, _ in self.answers])
+        direct = [ok for _, ok, said in self.answers if said]
+        result["direct_share"] = _share(len(direct), len(self.answers))
+        result["direct_right"] = _share(sum(direct), len(direct))
         for target in ANSWERED_TARGETS:
             result[f"declined_at_{target:.2f}"] = declined_at(self.judged, target)
         return result
@@ -194,6 +208,36 @@ def roc_auc(judged: Sequence[tuple[bool, float]]) -> float | None:
     at_or_below = np.searchsorted(positive, negative, side="right")
     wins = (len(positive) - at_or_below).sum() + 0.5 * (at_or_below - below).sum()
     return float(wins / (len(positive) * len(negative)))
+
+
+def reliability(
+    answers: Sequence[tuple[float, bool]], bins: int = 10
+) -> list[tuple[str, int, float]]:
+    """Answers by bins of confidence: (bin, count, share right), for bins holding any."""
+    rows = []
+    for low in range(bins):
+        members = [ok for p, ok in answers if min(int(p * bins), bins - 1) == low]
+        if members:
+            rows.append((f"{low / bins:.1f}-{(low + 1) / bins:.1f}", len(members), _mean(members)))
+    return rows
+
+
+def calibration_error(answers: Sequence[tuple[float, bool]], bins: int = 10) -> float | None:
+    """Expected calibration error: the mean gap, weighted by count, between the confidence and
+    the share right over bins of confidence."""
+    if not answers:
+        return None
+    total = 0.0
+    for low in range(bins):
+        members = [(p, ok) for p, ok in answers if min(int(p * bins), bins - 1) == low]
+        if members:
+            gap = _mean([p for p, _ in members]) - _mean([ok for _, ok in members])
+            total += len(members) * abs(gap)
+    return total / len(answers)
+
+
+def _mean(values: Sequence[float | bool]) -> float:
+    return sum(values) / len(values)
 
 
 def declined_at(judged: Sequence[tuple[bool, float]], answered: float) -> float | None:
@@ -318,13 +362,19 @@ def evaluate(
         answer = _ask(answerer, item, report, tallies)
         quotes = [] if answer.abstained else answer.quotes
         for tally in tallies:
-            tally.judged.append((bool(item.answers), answer.probability or 0.0))
+            tally.judged.append((bool(item.answers), answer.answerable or 0.0))
+            if not answer.abstained and answer.probability is not None and quotes:
+                right = bool(item.answers) and _holds(quotes[0].text, item.answers)
+                tally.answers.append((answer.probability, right, answer.direct))
             if not item.answers:
                 tally.unanswerable += 1
                 tally.unanswerable_abstained += answer.abstained
                 continue
             tally.answerable += 1
             tally.answered += not answer.abstained
+            tally.declined_over_own_evidence += bool(
+                answer.abstained and answer.quotes and _holds(answer.quotes[0].text, item.answers)
+            )
             tally.quotes_in_answers += len(quotes)
             tally.gold_in_quote += any(_holds(quote.text, item.answers) for quote in quotes)
             tally.gold_in_first += bool(quotes) and _holds(quotes[0].text, item.answers)

@@ -7,7 +7,9 @@ is not handled twice. Conversations and the answers users can reply to survive r
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -32,6 +34,24 @@ CREATE TABLE IF NOT EXISTS answers (
 );
 """
 Status = Literal["pending", "answered", "done", "failed"]
+JOURNAL_FILE = "telegram.sqlite3"  # in the data directory
+log = logging.getLogger(__name__)
+
+
+def journal_damage(path: Path) -> str | None:
+    """What is wrong with the journal at ``path`` (None: nothing, or there is none yet)."""
+    if not path.exists():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return _damage(db)
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+
+
+def _damage(db: sqlite3.Connection) -> str | None:
+    (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+    return None if verdict == "ok" else str(verdict)
 
 
 @dataclass(frozen=True)
@@ -57,10 +77,37 @@ class Journal:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            if (damage := _damage(self._db)) is not None:
+                raise sqlite3.DatabaseError(damage)
+        except sqlite3.DatabaseError:
+            self._db.close()
+            raise
         self._lock = threading.Lock()
         self._carry_over_questions()
+
+    @classmethod
+    def open(cls, path: Path) -> Journal:
+        """The journal at ``path``; a damaged one is moved aside (kept, named with the time)
+        and a fresh one started: the bot must not crash at every start over its own file."""
+        try:
+            return cls(path)
+        except sqlite3.DatabaseError as exc:
+            kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                damaged = path.with_name(path.name + suffix)
+                if damaged.exists():
+                    damaged.replace(kept.with_name(kept.name + suffix))
+            log.warning(
+                "The Telegram journal %s was damaged (%s): kept as %s, a new one started; "
+                "questions it held unanswered are lost",
+                path,
+                exc,
+                kept,
+            )
+            return cls(path)
 
     def _carry_over_questions(self) -> None:
         """Moves an older journal's ``questions`` into ``updates``; pending ones stay pending."""

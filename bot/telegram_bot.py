@@ -31,7 +31,7 @@ from telegram.ext import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.answering import Answerer
-from bot.journal import Journal, Question
+from bot.journal import JOURNAL_FILE, Journal, Question
 from bot.telegram_admin import AdminIngest
 from bot.telegram_answers import SORRY, Answers
 from bot.telegram_delivery import reply_text
@@ -62,7 +62,7 @@ class InquoteBot:
         self.settings = settings
         self.answerer = answerer
         self._backend_line = backend_line
-        self.journal = Journal(settings.data_dir / "telegram.sqlite3")
+        self.journal = Journal.open(settings.data_dir / JOURNAL_FILE)
         self.answers = Answers(settings, answerer, self.journal)
         self.admin = AdminIngest(settings.telegram, ingestor)
         telegram = settings.telegram

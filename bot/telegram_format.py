@@ -1,6 +1,6 @@
 """Answers as Telegram HTML messages that never break. Pure code.
 
-Every piece of article or model text is escaped and cleaned of control and invisible characters;
+Every piece of article or model text is escaped and cleaned of control characters;
 tags come only from here, and so do the bidirectional isolates that keep a right-to-left title in
 its place in a citation line (:mod:`bot.bidi`). Quotes go in expandable blockquotes, each
 followed by its article's title, date and source, and a quote is never separated from its
@@ -41,11 +41,14 @@ class _Block:
 
 
 def clean(text: str) -> str:
-    """``text`` without control characters (but newlines and tabs) or invisible ones."""
+    """``text`` without control characters (but newlines and tabs) and lone surrogates: only
+    what a stored article can't hold anyway (``ingest.reading.clean_text``). Format characters
+    stay — the zero-width non-joiner of Persian words, emoji joiners, an article's own bidi
+    marks — so a quote arrives exactly as stored."""
     return "".join(
         char
         for char in text
-        if char in _KEPT_CONTROLS or unicodedata.category(char) not in {"Cc", "Cf", "Cs", "Co"}
+        if char in _KEPT_CONTROLS or unicodedata.category(char) not in {"Cc", "Cs"}
     )
 
 

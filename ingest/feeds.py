@@ -18,7 +18,7 @@ from pathlib import Path
 
 import feedparser
 
-from config.errors import SourceError
+from config.errors import SourceError, StoreError
 from ingest.fetching import Fetcher
 from ingest.outcomes import IngestOutcome
 
@@ -44,8 +44,15 @@ class FeedRegistry:
 
     def __init__(self, data_dir: Path) -> None:
         self._path = data_dir / FEEDS_FILE
-        data = json.loads(self._path.read_text(encoding="utf-8")) if self._path.exists() else []
-        self.feeds = {entry["url"]: Feed(**entry) for entry in data}
+        try:
+            data = json.loads(self._path.read_text(encoding="utf-8")) if self._path.exists() else []
+            self.feeds = {entry["url"]: Feed(**entry) for entry in data}
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise StoreError(
+                f"The list of feeds {self._path} can't be read ({type(exc).__name__}: {exc}); "
+                f"it is left as it is: repair it, or move it aside (`mv {self._path} "
+                f"{self._path}.damaged`) to start a new list"
+            ) from exc
 
     def save(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)

@@ -110,7 +110,30 @@ class KeywordIndex:
             for stale in root.iterdir():
                 if stale.name != name and stale.is_dir():
                     shutil.rmtree(stale, ignore_errors=True)
-        return cls(root / name, store, writers_update=writers_update)
+        folder = root / name
+        try:
+            return cls(folder, store, writers_update=writers_update).checked()
+        except (ValueError, sqlite3.DatabaseError) as exc:  # what tantivy and SQLite raise
+            log.warning(
+                "The keyword index in %s is damaged (%s); rebuilding it from the store",
+                folder,
+                " ".join(str(exc).split())[:200],
+            )
+            shutil.rmtree(folder, ignore_errors=True)
+            return cls(folder, store, writers_update=writers_update)
+
+    def checked(self) -> KeywordIndex:
+        """This index, once its files have been read through (its table checked page by page,
+        every segment opened): derived data that is damaged is rebuilt, not trusted."""
+        try:
+            self._index.searcher()
+            (verdict,) = self._db.execute("PRAGMA quick_check").fetchone()
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"articles.sqlite: {verdict}")
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def close(self) -> None:
         self._db.close()

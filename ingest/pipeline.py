@@ -74,6 +74,7 @@ class Ingestor:
         stored = {article.article_id: article for article in self.store.article_summaries()}
         known = Stories(stored.values())  # what a new one may repeat, this run's too
         pending: list[_Chunked] = []
+        this_run: set[str] = set()
 
         def tell(outcome: IngestOutcome) -> None:
             report.outcomes.append(outcome)
@@ -90,10 +91,12 @@ class Ingestor:
             if isinstance(article, IngestOutcome):
                 tell(article)
                 continue
-            prepared = self._prepare(article, stored.get(article.article_id), known)
+            written = article.article_id in this_run  # stored by this run: whole, or failed
+            prepared = self._prepare(article, stored.get(article.article_id), known, written)
             if isinstance(prepared, _Chunked):
                 pending.append(prepared)
                 stored[prepared.article.article_id] = prepared.article
+                this_run.add(prepared.article.article_id)
                 known.add(prepared.article)
                 if len(pending) >= WRITE_BATCH:
                     write()
@@ -182,13 +185,19 @@ class Ingestor:
         return self._stories
 
     def _prepare(
-        self, article: Article, existing: Article | None, known: Stories
+        self, article: Article, existing: Article | None, known: Stories, written: bool = False
     ) -> _Chunked | _Repeat | IngestOutcome:
         """What storing ``article`` takes: nothing (unchanged), a duplicate record, or chunks
-        (``existing``: the stored version of its id, its metadata is enough)."""
+        (``existing``: the stored version of its id, its metadata is enough; ``written``: by
+        this run, so its chunks need no count)."""
         if existing is not None and existing.content_hash == article.content_hash:
-            status: Status = "duplicate" if existing.duplicate_of else "unchanged"
-            return _outcome(existing, status, existing.chunk_count)
+            if existing.duplicate_of:
+                return _outcome(existing, "duplicate", 0)
+            if written or self.store.holds_chunks_of(existing):
+                return _outcome(existing, "unchanged", existing.chunk_count)
+            # its record was written but its chunks were not all kept (a disk that filled
+            # under Chroma): write it again rather than call it unchanged
+            log.info("%s: its stored chunks are incomplete; storing it again", article.source)
         article = replace(article, signature=signature(article.text))
         found = known.nearest(article, self._near_duplicate)
         if found is not None:

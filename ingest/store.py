@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -48,6 +50,9 @@ KEYWORDS_FOLDER = "keywords"
 # Articles an embedded store keeps in memory once read, for the next questions about them.
 RECENT_ARTICLES = 64
 RECENT_CHARS = 16_000_000
+CHROMA_DATABASE = "chroma.sqlite3"
+QUICK_CHECK_BYTES = 64 << 20  # Chroma databases up to this size are checked at every open
+FULL_BELOW = 1 << 20  # bytes free under which a disk counts as full (SQLite needs pages to spare)
 
 
 @dataclass(frozen=True)
@@ -59,12 +64,35 @@ class ScoredChunk:
     article: Article
 
 
+def unexpected_fault(exc: BaseException, data_dir: Path | None) -> str:
+    """One line for an error inquote did not expect: a library's own, or a Rust panic in one.
+    A full disk or a damaged store is named as such; anything else with a pointer to ``-v``."""
+    path = data_dir / "chroma" if data_dir else None
+    module = type(exc).__module__ or ""
+    if _disk_full(path) or module.startswith(("chromadb", "sqlite3", "pyo3")):
+        return str(store_fault(exc, path))
+    detail = " ".join(str(exc).split())[:300]
+    if module.startswith(("httpx", "httpcore")) or isinstance(exc, ConnectionError):
+        return f"The store server is not reachable ({type(exc).__name__}: {detail})"
+    return f"{type(exc).__name__}: {detail} (run with -v for the details)"
+
+
+def _disk_full(path: Path | None) -> bool:
+    """Whether the disk holding ``path`` (or its nearest existing parent) has no room left."""
+    while path is not None and not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return path is not None and shutil.disk_usage(path).free < FULL_BELOW
+    except OSError:
+        return False
+
+
 def store_fault(exc: BaseException, path: Path | None, doing: str = "") -> StoreError:
     """One line for a store that can't be used: what is wrong and what to do about it."""
     text = str(exc).lower()
     where = f" at {path}" if path else ""
     errno = getattr(exc, "errno", None)
-    if errno == 28 or "disk is full" in text or "no space" in text:
+    if errno == 28 or "disk is full" in text or "no space" in text or _disk_full(path):
         message = f"The disk holding the store{where} is full: free some space, then try again"
     elif (
         "readonly" in text
@@ -112,6 +140,7 @@ class ChromaStore:
         self._keywords_root = keywords
         self._keywords: KeywordIndex | None = None
         self._embedded = False  # set by open_persistent: then every writer is on this host
+        self._path: Path | None = None  # an embedded store's folder, for messages
         self._recent: OrderedDict[tuple[str, str], Article] = OrderedDict()  # (id, hash) →
         self._recent_chars = 0
         self._recent_lock = threading.Lock()
@@ -162,6 +191,7 @@ class ChromaStore:
         settings = ChromaSettings(anonymized_telemetry=False)
         path = data_dir / "chroma"
         try:
+            check_database(path / CHROMA_DATABASE)
             client = chromadb.PersistentClient(path=str(path), settings=settings)
             store = cls(
                 client, fingerprint, data_dir / KEYWORDS_FOLDER, check_fingerprint=check_fingerprint
@@ -174,6 +204,7 @@ class ChromaStore:
             raise store_fault(exc, path) from exc
         store._lock = lock  # held as long as the store is
         store._embedded = True
+        store._path = path
         return store
 
     @classmethod
@@ -300,6 +331,14 @@ class ChromaStore:
             for chunk_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)
         ]
 
+    def holds_chunks_of(self, article: Article) -> bool:
+        """Whether every chunk ``article``'s record counts is stored for its version."""
+        where = {
+            "$and": [{"article_id": article.article_id}, {"content_hash": article.content_hash}]
+        }
+        found = self._chunks.get(where=where, include=[])
+        return article.chunk_count > 0 and len(found["ids"]) == article.chunk_count
+
     def chunks_of(self, article_ids: Sequence[str]) -> Iterator[Chunk]:
         """Every stored chunk of ``article_ids`` (stale versions' too, until they are deleted)."""
         for start in range(0, len(article_ids), 100):
@@ -385,7 +424,7 @@ class ChromaStore:
                 with contextlib.suppress(ChromaError):
                     self._chunks.delete(ids=[node.node_id for node in nodes])
             named = ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
-            raise store_fault(exc, None, f"Writing article {named} failed") from exc
+            raise store_fault(exc, self._path, f"Writing article {named} failed") from exc
         if self._keeps_keywords():
             written = zip(records, entries, strict=True)
             self.keywords.catch_up([(record, chunks) for record, (_, chunks, _) in written])
@@ -402,7 +441,9 @@ class ChromaStore:
             )
             self._chunks.delete(where={"article_id": article.article_id})
         except ChromaError as exc:
-            raise store_fault(exc, None, f"Writing article {article.article_id} failed") from exc
+            raise store_fault(
+                exc, self._path, f"Writing article {article.article_id} failed"
+            ) from exc
         if self._keeps_keywords():
             self.keywords.catch_up()
 
@@ -533,6 +574,18 @@ class ChromaStore:
             metadatas = page.get("metadatas") or [{}] * len(page["ids"])
             yield from zip(page["ids"], documents, metadatas, strict=True)
             offset += len(page["ids"])
+
+
+def check_database(database: Path, limit: int | None = QUICK_CHECK_BYTES) -> None:
+    """Raises sqlite3.DatabaseError when Chroma's database is damaged, before Chroma reads it
+    (its Rust core panics on a damaged page). SQLite's quick check reads the whole file (about
+    1.5 ms a MB), so at every open only files up to ``limit`` bytes are checked."""
+    if not database.is_file() or (limit is not None and database.stat().st_size > limit):
+        return
+    with contextlib.closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as db:
+        (verdict,) = db.execute("PRAGMA quick_check").fetchone()
+    if verdict != "ok":
+        raise sqlite3.DatabaseError(f"{database.name} is malformed: {verdict}")
 
 
 def _only(article_ids: Sequence[str] | None) -> dict[str, Any] | None:

@@ -146,6 +146,12 @@ def content_terms(text: str, language: str = "") -> set[str]:
     return set(terms(text, language))
 
 
+def words(text: str, language: str = "") -> list[str]:
+    """Every word of ``text``, normalised, stopwords kept (question words among them); runs of
+    Han or kana script as character bigrams."""
+    return _words(normalize(text, language))
+
+
 def _words(text: str) -> list[str]:
     words = []
     for word in _WORD.findall(text):

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from bot.answering import Answer
 from bot.quotes import Claim, Quote
 from bot.telegram_format import MESSAGE_LIMIT, clean, render_answer, render_text, utf16_length
+from ingest.reading import clean_text
 
 ALLOWED_TAGS = {"blockquote", "i"}
 
@@ -88,7 +89,7 @@ def test_an_answer_says_first_how_sure_inquote_is() -> None:
     unsure = Answer("q", "First sentence here. [1]", False, (quote,), "extractive", 0.55, ONE)
     [message] = render_answer(unsure)
     assert message.plain.startswith("The closest the articles come (55% sure):\n\n")
-    sure = replace(unsure, probability=0.93)
+    sure = replace(unsure, probability=0.93, direct=True)
     assert render_answer(sure)[0].plain.startswith("The articles answer this (93% sure):")
     declined = replace(unsure, abstained=True, probability=0.1)
     assert "sure" not in render_answer(declined)[0].plain
@@ -103,8 +104,16 @@ def test_an_extractive_answer_is_only_its_quotes() -> None:
     assert message.html.count("<blockquote") == 2
 
 
-def test_control_and_invisible_characters_are_stripped() -> None:
-    assert clean("a\u200bb\u202ec\x00d\x1be\nf\tg") == "abcde\nf\tg"
+def test_control_characters_are_stripped_and_format_characters_kept() -> None:
+    # the Persian zero-width non-joiner, an emoji's joiner and variation selector, bidi marks
+    kept = "کاخ\u200cهای 👩\u200d💻 ❤\ufe0f \u200fא"
+    assert clean(f"a\x00{kept}\x1b\nf\tg") == f"a{kept}\nf\tg"
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
+def test_a_stored_text_reaches_telegram_unchanged(text: str) -> None:
+    stored = clean_text(text)
+    assert clean(stored) == stored
 
 
 def test_a_huge_answer_is_split_keeping_quotes_with_citations() -> None:

