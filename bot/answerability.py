@@ -27,7 +27,7 @@ from ingest.terms import ISO_ALIASES, normalize, terms, words
 JUDGE_FILE = Path(__file__).with_name("data") / "judge.json"
 SPREAD = 5  # how many of the best sentences the spread signals look at
 KINDS = ("number", "year", "name")  # kinds of answer a question may ask for
-RERANKED = 10  # how many of the heuristically best sentences the learned ranker reorders
+CANDIDATES = 10  # how many of the best sentences the best one is compared with
 GRAM = 4  # letters in the n-grams that match inflected and compound words
 RELATIVE = ("similarity", "focus", "coverage", "matched_weight", "shared_run", "gram_share")
 _NUMBER = regex.compile(r"\d+(?:[.,]\d+)*")
@@ -76,15 +76,19 @@ class LogisticModel(BaseModel, frozen=True):
                 self.features, self.means, self.scales, self.weights, strict=True
             )
         )
-        return 1.0 / (1.0 + math.exp(-max(min(logit, 500.0), -500.0)))
+        return _sigmoid(logit)
+
+
+def _sigmoid(logit: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(logit, 500.0), -500.0)))
 
 
 @dataclass(frozen=True)
 class Assessment:
     """The judge's reading of a question's evidence."""
 
-    ranked: list[ScoredSentence]  # best answer first, in the ranker's order
     probability: float  # that the articles answer the question: decline below the threshold
+    threshold: float  # the judge's, for the language of the best sentence's article
     confidence: float  # that the answer's first quote is right: what the answer says of itself
 
 
@@ -106,30 +110,44 @@ class AnswerKinds(BaseModel, frozen=True):
 
 
 class Judge(BaseModel, frozen=True):
-    """The sentence ranker, the answerability judge and the confidence (``training.judge``)."""
+    """The answerability judge and the confidence (``training.judge``)."""
 
     kinds: AnswerKinds
-    ranker: LogisticModel
     model: LogisticModel
     confidence: LogisticModel
-    threshold: float  # answer at or above this probability
+    threshold: float  # answer at or above this probability (languages not in ``thresholds``)
+    thresholds: dict[str, float]  # per language the judge was trained on
+    # per language: (slope, intercept) on the confidence's logit, fitted on held-out answers
+    calibration: dict[str, tuple[float, float]]
     direct: float  # from this confidence the answer is called direct
 
+    def threshold_for(self, language: str, *, same_language: bool = True) -> float:
+        """The judge's threshold for an answer from an article in ``language``. A question in
+        another language than the article gets the lowest: no training pair was across
+        languages, and such pairs lack every word signal, so they score lower."""
+        if not same_language:
+            return min(self.thresholds.values(), default=self.threshold)
+        return self.thresholds.get(language, self.threshold)
+
+    def calibrated(self, confidence: float, language: str) -> float:
+        """The confidence as measured for ``language`` (the pooled calibration elsewhere)."""
+        slope, intercept = self.calibration.get(language, self.calibration[""])
+        clamped = min(max(confidence, 1e-9), 1 - 1e-9)
+        return _sigmoid(intercept + slope * math.log(clamped / (1 - clamped)))
+
     def assess(self, question: str, ranked: Sequence[ScoredSentence]) -> Assessment:
-        """``ranked`` (the heuristic order, never empty) reordered by the ranker, and judged."""
-        expected = self.kinds.expected(question, ranked[0].article.language)
-        rows = ranker_inputs(candidate_signals(question, ranked), expected)
-        scores = [self.ranker.probability(row) for row in rows]
-        order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
-        reordered = [ranked[i] for i in order] + list(ranked[len(rows) :])
+        """How likely ``ranked`` (best first, never empty) answers ``question``, and how likely
+        its first sentence is right."""
+        language = ranked[0].article.language
+        expected = self.kinds.expected(question, language)
+        rows = candidate_inputs(candidate_signals(question, ranked), expected)
         inputs = judge_inputs(
-            question_signals(ranked),
-            [rows[i] for i in order],
-            [scores[i] for i in order],
-            [item.article.article_id for item in reordered],
+            question_signals(ranked), rows, [item.article.article_id for item in ranked]
         )
         return Assessment(
-            reordered, self.model.probability(inputs), self.confidence.probability(inputs)
+            self.model.probability(inputs),
+            self.threshold_for(language, same_language=ranked[0].same_language),
+            self.calibrated(self.confidence.probability(inputs), language),
         )
 
 
@@ -162,7 +180,7 @@ def sentence_signals(
 
 
 def candidate_signals(question: str, ranked: Sequence[ScoredSentence]) -> list[dict[str, float]]:
-    """The signals of the best :data:`RERANKED` sentences (``ranked``: the heuristic order), with
+    """The signals of the best :data:`CANDIDATES` sentences (``ranked``: best first), with
     what no single score holds: where the sentence stands in its article, whether it brings a
     number the question lacks, and how many of the question's words' letter 4-grams it holds
     (inflections and compounds match there: ``arbeidsledigheten`` holds ``ledig``)."""
@@ -171,7 +189,7 @@ def candidate_signals(question: str, ranked: Sequence[ScoredSentence]) -> list[d
     asked_numbers = frozenset(_NUMBER.findall(normalize(question, language)))
     asked_names = _names(question) | frozenset(words(question, language))
     rows = []
-    for place, item in enumerate(ranked[:RERANKED]):
+    for place, item in enumerate(ranked[:CANDIDATES]):
         row = sentence_signals(question, item, ranked)
         said = normalize(item.text, item.article.language)
         row["place"] = float(place)
@@ -188,7 +206,7 @@ def candidate_signals(question: str, ranked: Sequence[ScoredSentence]) -> list[d
     return rows
 
 
-def ranker_inputs(
+def candidate_inputs(
     rows: Sequence[Mapping[str, float]], expected: Mapping[str, float]
 ) -> list[dict[str, float]]:
     """Each candidate's signals beside the best of them (``RELATIVE``): a sentence is chosen
@@ -240,21 +258,16 @@ def question_signals(ranked: Sequence[ScoredSentence]) -> dict[str, float]:
 
 
 def judge_inputs(
-    asked: Mapping[str, float],
-    candidates: Sequence[Mapping[str, float]],
-    scores: Sequence[float],
-    articles: Sequence[str],
+    asked: Mapping[str, float], candidates: Sequence[Mapping[str, float]], articles: Sequence[str]
 ) -> dict[str, float]:
     """The judge's and the confidence's inputs: the question's signals (``asked``), those of the
-    ranker's first pick (``top_``), how far the ranker puts it ahead of the next and how many
-    articles its best :data:`SPREAD` come from. ``candidates``, ``scores`` and ``articles`` are
-    in the ranker's order."""
-    runner_up = scores[1] if len(scores) > 1 else 0.0
+    best sentence (``top_``), how far it leads the next, and how many articles the best
+    :data:`SPREAD` come from. ``candidates`` and ``articles`` are best first."""
+    runner_up = candidates[1]["rank"] if len(candidates) > 1 else 0.0
     return {
         **asked,
         **{f"top_{name}": value for name, value in candidates[0].items()},
-        "top_score": scores[0],
-        "score_gap": scores[0] - runner_up,
+        "rank_gap": candidates[0]["rank"] - runner_up,
         "articles": float(len(set(articles[:SPREAD]))),
     }
 

@@ -12,7 +12,7 @@ from typing import Any
 from bot.answerability import Assessment, Judge, shipped_judge
 from bot.bidi import isolate
 from bot.citations import CitedAnswer, Passage, answer_schema
-from bot.extractive import ScoredSentence, best_support, rank_evidence, select_answer
+from bot.extractive import ScoredSentence, rank_evidence, select_answer
 from bot.generation import Generator
 from bot.prompts import answer_messages
 from bot.quotes import Claim, Quote, is_verbatim, quote_from_article
@@ -42,11 +42,11 @@ class Answer:
     # How likely the answer's first quote is right (calibrated: bot/data/JUDGE.md); for an
     # abstention, that of the best sentence it declined. None: nothing to judge.
     probability: float | None = None
+    # What the answer says, claim by claim, each with the numbers of its quotes.
+    claims: tuple[Claim, ...] = ()
     # The judge's probability that the articles answer the question (below its threshold: abstain).
     answerable: float | None = None
     direct: bool = False  # sure enough to say "The articles answer this"
-    # What the answer says, claim by claim, each with the numbers of its quotes.
-    claims: tuple[Claim, ...] = ()
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -89,10 +89,6 @@ class Evidence:
 
     hits: list[ScoredChunk]
     ranked: list[ScoredSentence]
-
-    @property
-    def support(self) -> float:
-        return best_support(self.ranked)
 
     def closest_passages(self) -> list[ScoredChunk]:
         """What to show when abstaining: the chunks of the best-ranked sentences, each once."""
@@ -207,12 +203,14 @@ class Answerer:
         return Evidence(hits, ranked)
 
     def judge(self, question: str, evidence: Evidence) -> Assessment | None:
-        """The judge's reading of ``evidence``: its sentences in the ranker's order, the
-        probability that they answer ``question`` and that the first is right; None when nothing
-        was retrieved."""
+        """The judge's reading of ``evidence``: the probability that it answers ``question`` and
+        that its first sentence is right; None when nothing was retrieved."""
         if not evidence.ranked:
             return None
-        return (self._judge or shipped_judge()).assess(question, evidence.ranked)
+        return self._used_judge().assess(question, evidence.ranked)
+
+    def _used_judge(self) -> Judge:
+        return self._judge or shipped_judge()
 
     def _answer_question(
         self,
@@ -228,8 +226,9 @@ class Answerer:
         if not evidence.hits:
             show(EMPTY_STORE)
             return Answer(question, EMPTY_STORE, True, (), self.backend)
-        known = {} if judged is None else _judged(judged, self._judge or shipped_judge())
-        if judged is None or judged.probability < self._answer.min_probability:
+        known = {} if judged is None else _judged(judged, self._used_judge())
+        limit = self._answer.min_probability or (judged.threshold if judged else 0.0)
+        if judged is None or judged.probability < limit:
             log.info("abstained: judged %s", None if judged is None else judged.probability)
         elif self._generator is not None:
             led = _led(show, confidence_lead(judged.confidence, known["direct"]))
@@ -239,7 +238,7 @@ class Answerer:
         else:
             with watch.stage("generate"):
                 chosen = select_answer(
-                    judged.ranked, self._answer.max_quotes, self._answer.min_evidence
+                    evidence.ranked, self._answer.max_quotes, self._answer.min_evidence
                 )
             with watch.stage("verify"):
                 quotes = _verified([(item.article, item.text, item.start) for item in chosen])
@@ -251,10 +250,8 @@ class Answerer:
                 claims = tuple(Claim("", (number,)) for number in range(1, len(quotes) + 1))
                 return Answer(question, text, False, quotes, self.backend, claims=claims, **known)
         show(NOT_ANSWERED)
-        ranked = evidence.ranked if judged is None else judged.ranked
         passages = [
-            (hit.article, hit.chunk.text, hit.chunk.start)
-            for hit in Evidence(evidence.hits, ranked).closest_passages()
+            (hit.article, hit.chunk.text, hit.chunk.start) for hit in evidence.closest_passages()
         ]
         with watch.stage("verify"):
             closest = _verified(passages)

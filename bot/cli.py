@@ -140,10 +140,20 @@ def ingest(
     stored: list[IngestOutcome] = []
     try:
         if len(files) < PROGRESS_FROM:
-            report = ingestor.add_paths(files, lambda o: (stored.append(o), _echo_outcome(o)))
+
+            def echoed(outcome: IngestOutcome) -> None:
+                stored.append(outcome)
+                _echo_outcome(outcome)
+
+            report = ingestor.add_paths(files, echoed)
         else:
             with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr) as bar:
-                report = ingestor.add_paths(files, lambda o: (stored.append(o), bar.update(1)))
+
+                def counted(outcome: IngestOutcome) -> None:
+                    stored.append(outcome)
+                    bar.update(1)
+
+                report = ingestor.add_paths(files, counted)
     except Exception as exc:  # the store failed under the run: say how far it got
         done = sum(outcome.status != "failed" for outcome in stored)
         fault = str(exc) if isinstance(exc, InquoteError) else unexpected_fault(exc, None)

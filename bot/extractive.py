@@ -11,15 +11,12 @@ Each sentence of the retrieved chunks gets four signals, each in 0..1:
   sentence holding the question's rarest word ("killed", "deciphered") wins over one that only
   repeats the topic ("Boston", "Rosetta").
 
-Two scores come from them. ``support`` decides whether to answer at all: off-topic questions still
-retrieve *something* and a dense model finds every text somewhat similar; what gives them away is
-that the question's own words are missing. ``rank`` orders the sentences of an answer. Weights,
-margin and the abstention threshold (``answer.min_evidence``) were set by measurement on the
-samples of seven languages (``python -m benchmarks.languages``; figures in README). The article's
-share in ``rank`` is there for stores of many articles, where one about the whole question must
-beat one that shares a name with it; on SQuAD's one-topic articles it changes little (the gold
-answer in the best sentence: 0.8115 with it, 0.8119 without, over 2,563 training questions past
-the evidence gate; 0.817 both on the held-out sample).
+Two scores come from them. ``support`` says how well the retrieved text addresses the question
+(off-topic questions still retrieve *something* and a dense model finds every text somewhat
+similar; what gives them away is that the question's own words are missing): it is one of the
+answerability judge's signals, and sentences in the question's language are preferred when one
+has the support ``answer.min_evidence``. ``rank`` is the first ordering of the sentences, which
+the learned ranker (:mod:`bot.answerability`) then reorders among the best ten.
 """
 
 from __future__ import annotations
@@ -208,10 +205,6 @@ def _idf(wanted: frozenset[str], documents: Sequence[frozenset[str]]) -> dict[st
 def _share(weights: dict[str, float], found: frozenset[str], wanted: frozenset[str]) -> float:
     total = sum(weights[term] for term in wanted)
     return sum(weights[term] for term in found) / total if total else 0.0
-
-
-def best_support(ranked: Sequence[ScoredSentence]) -> float:
-    return max((item.support for item in ranked), default=0.0)
 
 
 def select_answer(

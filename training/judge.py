@@ -1,26 +1,26 @@
-"""Trains the sentence ranker and the answerability judge (bot/answerability.py) and writes
+"""Trains the answerability judge and its confidence (bot/answerability.py) and writes
 bot/data/judge.json.
 
     pip install -e '.[train]'
-    python -m training.judge --squad dev-v2.0.json --xquad XQUAD_DIR --signals signals.jsonl
+    python -m training.judge gather --squad dev-v2.0.json --xquad XQUAD_DIR --out signals.jsonl
+    python -m training.judge fit signals.jsonl
 
 Development data only: SQuAD v2 dev (github.com/chrischute/squad, CC BY-SA 4.0), XQuAD
 (github.com/google-deepmind/xquad, CC BY-SA 4.0; its articles outside the evaluation samples) and
 NorQuAD news dev (``../shared/eval/norquad-news-dev.json``, CC0). The topics of every evaluation
 file (the samples and ``norquad-news-test.json``) are left out. Every question goes through the
-real read path (:mod:`training.signals`); ``--signals`` keeps the lines, so a refit needs no
-re-asking.
+real read path (:mod:`training.signals`); the signal lines let a refit skip the asking.
 
-Three logistic regressions, each over named, standardised signals:
+What is fitted, each over named, standardised signals of the best sentence and of all of them:
 
-* the **ranker** orders the best candidate sentences: the probability that a sentence holds the
-  answer, learned from every answerable question;
-* the **judge** gives the probability that the articles answer the question; inquote declines
-  under the threshold: the highest at which, in cross-validation grouped by topic, at least
-  ``TARGET_ANSWERED`` of the answerable questions of *every* language are answered;
-* the **confidence** gives the probability that the answer shown is right (its first quote holds
-  the answer): what the answer says of itself. Calibrated on the questions as asked, unanswerable
-  ones included; ``python -m benchmarks.languages`` prints its reliability per language.
+* **answer kinds**: the share of each common question word's questions whose answer is a number,
+  a year or a name, in whatever language (``bot.answerability.AnswerKinds``);
+* the **judge** (logistic regression): the probability that the articles answer the question.
+  Per language, the threshold is the highest at which, in cross-validation grouped by article,
+  ``TARGET_ANSWERED`` of its answerable questions are answered;
+* the **confidence** (logistic regression): the probability that the first quote is right,
+  calibrated per language (or pooled) on the cross-validated answers: what an answer says of
+  itself. ``python -m benchmarks.languages`` prints its reliability per language.
 
 Same data, same weights: scikit-learn's LBFGS fit is deterministic.
 """
@@ -46,9 +46,9 @@ from bot.answerability import (
     AnswerKinds,
     Judge,
     LogisticModel,
+    candidate_inputs,
     judge_inputs,
     kinds_of,
-    ranker_inputs,
 )
 from bot.answering import Answerer
 from bot.evaluation import calibration_error
@@ -60,9 +60,11 @@ from ingest.terms import words
 from training.question_sets import XQUAD_LANGUAGES, held_out_topics, question_set
 from training.signals import write_signals
 
-TARGET_ANSWERED = 0.92  # of every language's answerable questions, in cross-validation
+TARGET_ANSWERED = 0.91  # of every language's answerable development questions, in cross-validation
 DIRECT = 0.9  # from this confidence an answer is called direct ("The articles answer this")
 FOLDS = 5
+MIN_LANGUAGE_QUESTIONS = 100  # answerable questions a language needs for its own threshold
+MIN_CALIBRATION_ANSWERS = 200  # answers a language needs for its own calibration
 MIN_WORD_QUESTIONS = 30  # a question word tells the kind of answer from this many questions
 SMOOTHING = 10.0  # questions' worth of the base shares mixed into each word's
 REPORTED = (*SAMPLES, "norquad-news-test.json")
@@ -121,101 +123,109 @@ def learn_kinds(lines: Sequence[Line]) -> AnswerKinds:
     return AnswerKinds(words=dict(sorted(shares.items())), base=base)
 
 
-def ranker_rows(line: Line, kinds: AnswerKinds) -> list[dict[str, float]]:
-    expected = kinds.expected(line["question"], line["language"])
-    return ranker_inputs([candidate["signals"] for candidate in line["candidates"]], expected)
-
-
-def train_ranker(lines: Sequence[Line], kinds: AnswerKinds) -> LogisticModel:
-    """Which candidate holds the answer, from answerable questions with one that does."""
-    rows: list[dict[str, float]] = []
-    labels: list[int] = []
-    for line in lines:
-        golds = [candidate["gold"] for candidate in line["candidates"]]
-        if line["kind"] == "answerable" and any(golds):
-            rows += ranker_rows(line, kinds)
-            labels += [int(gold) for gold in golds]
-    return fit_logistic(rows, labels)
-
-
-def reranked(
-    line: Line, ranker: LogisticModel, kinds: AnswerKinds
-) -> tuple[list[int], list[float], list[dict[str, float]]]:
-    """The candidates' order by the ranker, and their scores and inputs in that order."""
-    rows = ranker_rows(line, kinds)
-    scores = [ranker.probability(row) for row in rows]
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    return order, [scores[i] for i in order], [rows[i] for i in order]
-
-
 def judged_rows(
-    lines: Sequence[Line], ranker: LogisticModel, kinds: AnswerKinds
+    lines: Sequence[Line], kinds: AnswerKinds
 ) -> tuple[list[dict[str, float]], list[bool]]:
-    """Each question's judge inputs with the ranker's order, and whether its first pick holds
-    the answer."""
+    """Each question's judge inputs, and whether its best sentence holds the answer."""
     rows, right = [], []
     for line in lines:
-        order, scores, inputs = reranked(line, ranker, kinds)
-        candidates = [line["candidates"][i] for i in order]
-        articles = [candidate["article"] for candidate in candidates]
-        rows.append(judge_inputs(line["question_signals"], inputs, scores, articles))
-        right.append(line["kind"] == "answerable" and candidates[0]["gold"])
+        expected = kinds.expected(line["question"], line["language"])
+        candidates = candidate_inputs([c["signals"] for c in line["candidates"]], expected)
+        articles = [candidate["article"] for candidate in line["candidates"]]
+        rows.append(judge_inputs(line["question_signals"], candidates, articles))
+        right.append(line["kind"] == "answerable" and line["candidates"][0]["gold"])
     return rows, right
 
 
 def models(lines: list[Line]) -> Callable[[Line], tuple[float, float, bool]]:
-    """The models fitted on ``lines``; a line → (judge p, confidence p, the first pick holds
+    """The models fitted on ``lines``; a line → (judge p, raw confidence, the first pick holds
     the answer)."""
-    judge = fitted(lines, threshold=0.0)
+    judge = fitted(lines, {"": 0.0}, {"": (1.0, 0.0)})
 
     def score(line: Line) -> tuple[float, float, bool]:
-        (row,), (ok,) = judged_rows([line], judge.ranker, judge.kinds)
+        (row,), (ok,) = judged_rows([line], judge.kinds)
         return judge.model.probability(row), judge.confidence.probability(row), ok
 
     return score
 
 
-def fitted(lines: Sequence[Line], threshold: float) -> Judge:
-    """Answer kinds, ranker, judge and confidence fitted on ``lines``."""
+def fitted(
+    lines: Sequence[Line],
+    thresholds: dict[str, float],
+    calibration: dict[str, tuple[float, float]],
+) -> Judge:
+    """Answer kinds, judge and confidence fitted on ``lines``."""
     kinds = learn_kinds(lines)
-    ranker = train_ranker(lines, kinds)
-    rows, right = judged_rows(lines, ranker, kinds)
+    rows, right = judged_rows(lines, kinds)
     return Judge(
         kinds=kinds,
-        ranker=ranker,
         model=fit_logistic(rows, [int(line["kind"] == "answerable") for line in lines]),
         confidence=fit_logistic(rows, [int(flag) for flag in right]),
-        threshold=threshold,
+        threshold=thresholds[""],
+        thresholds={k: v for k, v in thresholds.items() if k},
+        calibration=calibration,
         direct=DIRECT,
     )
 
 
-def threshold_for(lines: Sequence[Line], judged: Sequence[float]) -> float:
-    """The highest judge probability at which every language answers ``TARGET_ANSWERED`` of its
-    answerable questions."""
+def thresholds_for(lines: Sequence[Line], judged: Sequence[float]) -> dict[str, float]:
+    """Per language with enough answerable questions, the highest judge probability at which
+    ``TARGET_ANSWERED`` of them are answered; ``""``: the median of those, for the rest."""
     by_language: dict[str, list[float]] = {}
     for line, p in zip(lines, judged, strict=True):
         if line["kind"] == "answerable":
-            by_language.setdefault(f"{line['set']}:{line['language']}", []).append(p)
-    cuts = []
-    for scores in by_language.values():
-        ordered = sorted(scores, reverse=True)
-        cuts.append(ordered[max(int(np.ceil(TARGET_ANSWERED * len(ordered))) - 1, 0)])
-    return round(min(cuts), 4)
+            by_language.setdefault(line["language"], []).append(p)
+    cuts = {}
+    for language, scores in by_language.items():
+        if len(scores) >= MIN_LANGUAGE_QUESTIONS:
+            ordered = sorted(scores, reverse=True)
+            cuts[language] = round(ordered[int(np.ceil(TARGET_ANSWERED * len(ordered))) - 1], 4)
+    return {**dict(sorted(cuts.items())), "": round(float(np.median(list(cuts.values()))), 4)}
+
+
+def calibrations(
+    lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], thresholds: dict[str, float]
+) -> dict[str, tuple[float, float]]:
+    """Per language with enough answers, and pooled (``""``): the slope and intercept on the
+    confidence's logit that make it the share of answers right, fitted on held-out answers."""
+    answered: dict[str, list[tuple[float, bool]]] = {"": []}
+    for line, (p, confidence, ok) in zip(lines, scored, strict=True):
+        language = line["language"]
+        if p >= thresholds.get(language, thresholds[""]):
+            answered.setdefault(language, []).append((confidence, ok))
+            answered[""].append((confidence, ok))
+    fitted_ones = {}
+    for language, pairs in sorted(answered.items()):
+        if len(pairs) >= MIN_CALIBRATION_ANSWERS or not language:
+            x = np.array([[_logit(confidence)] for confidence, _ in pairs])
+            model = LogisticRegression(C=100.0).fit(x, np.array([ok for _, ok in pairs]))
+            fitted_ones[language] = (
+                round(float(model.coef_[0][0]), 4),
+                round(float(model.intercept_[0]), 4),
+            )
+    return fitted_ones
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return float(np.log(p / (1 - p)))
 
 
 def figures(
-    lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], threshold: float
+    lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], judge: Judge
 ) -> dict[str, dict[str, float | int]]:
-    """Cross-validated figures per set and language at ``threshold``."""
-    groups: dict[str, list[tuple[Line, tuple[float, float, bool]]]] = {}
-    for line, score in zip(lines, scored, strict=True):
-        groups.setdefault(f"{line['set']}:{line['language']}", []).append((line, score))
+    """Cross-validated figures per set and language, at the judge's thresholds and with its
+    calibration (fitted on these same held-out scores: the calibration is in-sample here)."""
+    groups: dict[str, list[tuple[Line, float, float, bool]]] = {}
+    for line, (p, confidence, ok) in zip(lines, scored, strict=True):
+        calibrated = judge.calibrated(confidence, line["language"])
+        groups.setdefault(f"{line['set']}:{line['language']}", []).append((line, p, calibrated, ok))
     table = {}
     for name, members in sorted(groups.items()):
-        answerable = [(p, ok, line) for line, (p, _, ok) in members if line["kind"] == "answerable"]
-        answered = [(p, c, ok) for line, (p, c, ok) in members if p >= threshold]
-        row: dict[str, float | int] = {"answerable": len(answerable)}
+        threshold = judge.threshold_for(members[0][0]["language"])
+        answerable = [(p, ok, line) for line, p, _, ok in members if line["kind"] == "answerable"]
+        answered = [(c, ok) for _, p, c, ok in members if p >= threshold]
+        row: dict[str, float | int] = {"answerable": len(answerable), "threshold": threshold}
         if answerable:
             row["answered"] = _mean([p >= threshold for p, _, _ in answerable])
             row["gold_first"] = _mean([p >= threshold and ok for p, ok, _ in answerable])
@@ -224,13 +234,13 @@ def figures(
                 p < threshold and line["shown_gold"] for p, _, line in answerable
             )
         for kind in ("unanswerable", "removed", "off-corpus"):
-            asked = [p for line, (p, _, _) in members if line["kind"] == kind]
+            asked = [p for line, p, _, _ in members if line["kind"] == kind]
             if asked:
                 row[f"{kind}_declined"] = _mean([p < threshold for p in asked])
         if answered:
-            row["ece"] = round(calibration_error([(c, ok) for _, c, ok in answered]) or 0.0, 4)
-            direct = [ok for _, c, ok in answered if c >= DIRECT]
-            row["direct_share"] = len(direct) / len(answered)
+            row["ece"] = round(calibration_error(answered) or 0.0, 4)
+            direct = [ok for c, ok in answered if c >= judge.direct]
+            row["direct_share"] = round(len(direct) / len(answered), 4)
             if direct:
                 row["direct_right"] = _mean(direct)
         table[name] = row
@@ -242,11 +252,12 @@ def _mean(values: Sequence[float | bool]) -> float:
 
 
 def fit(lines: list[Line]) -> tuple[Judge, dict[str, dict[str, float | int]]]:
-    """The models fitted on every line, the threshold from cross-validation, and the
-    cross-validated figures per set and language."""
+    """The models fitted on every line; per-language thresholds and calibration from
+    cross-validation; and the cross-validated figures per set and language."""
     scored = cross_validated_scores(lines)
-    threshold = threshold_for(lines, [p for p, _, _ in scored])
-    return fitted(lines, threshold), figures(lines, scored, threshold)
+    thresholds = thresholds_for(lines, [p for p, _, _ in scored])
+    judge = fitted(lines, thresholds, calibrations(lines, scored, thresholds))
+    return judge, figures(lines, scored, judge)
 
 
 def cross_validated_scores(lines: list[Line]) -> list[tuple[float, float, bool]]:
