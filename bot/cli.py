@@ -468,13 +468,13 @@ def render_sources(answer: Answer) -> str:
     lines = []
     for number, quote in enumerate(answer.quotes, 1):
         dated = f" ({quote.published})" if quote.published else ""
-        title = isolate(quote.title)
+        title = isolate(one_line(quote.title))
         if number in shown:
             lines.append(f"[{number}] {title}{dated}")
         else:
             lines.append(f"[{number}] “{isolate(quote.text)}”")
             lines.append(f"    — {title}{dated}")
-        lines.append(f"    {quote.source}, characters {quote.start}-{quote.end}")
+        lines.append(f"    {one_line(quote.source)}, characters {quote.start}-{quote.end}")
     return "\n".join(lines)
 
 

@@ -32,7 +32,8 @@ def test_the_judge_ships_in_the_package_with_its_card_and_thresholds() -> None:
     judge = shipped_judge()
     assert load_settings().answer.min_probability == 0  # the judge's own, per language
     assert min(judge.thresholds.values()) < judge.threshold < max(judge.thresholds.values())
-    assert {"en", "nb"} <= set(judge.thresholds) and "" in judge.calibration
+    assert {"en", "nb"} <= set(judge.thresholds)
+    assert "" in judge.calibration
     assert set(judge.model.features) == set(judge.confidence.features)
     for row in CARD["cross_validated"].values():  # every language answers the target share
         if row["answerable"] >= 100:

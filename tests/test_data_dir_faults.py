@@ -281,3 +281,18 @@ def test_a_store_server_killed_mid_ingest_gives_one_line_and_a_rerun_finishes(
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_source_name_with_terminal_escapes_is_printed_escaped(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "harbour\x1b[2J\x1b]0;owned\x07.txt").write_text(
+        "Harbour news\n\nThe harbour of Escapeville was opened in 1901 by mayor Berit Olsen.\n"
+    )
+    data_dir = tmp_path / "data"
+    assert run(data_dir, "ingest", str(folder)).exit_code == 0
+    result = run(data_dir, "ask", "Who opened the harbour of Escapeville?")
+    assert result.exit_code == 0, result.output
+    assert "Berit Olsen" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\\x1b[2J" in result.stdout
