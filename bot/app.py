@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.answering import Answerer
 from bot.backends import choose_backend
 from bot.generation import Generator
+from config.errors import StoreError
 from config.settings import Settings
 from ingest.embedding import Embedder, make_embedder
-from ingest.store import ChromaStore
+from ingest.store import CHROMA_DATABASE, ChromaStore
 
 
 def open_store(
@@ -24,8 +27,27 @@ def open_store(
             settings.data_dir,
             check_fingerprint=check_fingerprint,
         )
+    if not write:
+        _check_there_is_a_store(settings.data_dir)
     return ChromaStore.open_persistent(
         settings.data_dir, embedder.fingerprint, check_fingerprint=check_fingerprint, write=write
+    )
+
+
+def _check_there_is_a_store(data_dir: Path) -> None:
+    """A command that only reads must not make a new, empty store: a mistyped --data-dir or a
+    deleted database would look like a store that holds nothing."""
+    folder = data_dir / "chroma"
+    if (folder / CHROMA_DATABASE).is_file():
+        return
+    if folder.is_dir() and any(folder.iterdir()):
+        raise StoreError(
+            f"The store's database {folder / CHROMA_DATABASE} is missing: restore a backup "
+            f"(`inquote restore DIR`), or move {folder} aside and ingest the articles again"
+        )
+    raise StoreError(
+        f"There is no store in {data_dir} yet: add articles with `inquote ingest PATH`, or "
+        "point --data-dir (INQUOTE_DATA_DIR) at the data directory you meant"
     )
 
 

@@ -294,5 +294,20 @@ def test_a_source_name_with_terminal_escapes_is_printed_escaped(tmp_path: Path) 
     result = run(data_dir, "ask", "Who opened the harbour of Escapeville?")
     assert result.exit_code == 0, result.output
     assert "Berit Olsen" in result.stdout
-    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\x1b" not in result.stdout
+    assert "\x07" not in result.stdout
     assert "\\x1b[2J" in result.stdout
+
+
+def test_a_mistyped_data_dir_or_a_deleted_database_is_named_not_made_anew(
+    copy: Path, tmp_path: Path
+) -> None:
+    for command in (["list"], ["ask", QUESTION], ["doctor"]):
+        result = run(tmp_path / "no-such-dir", *command)
+        assert result.exit_code == 1
+        assert "There is no store in" in result.output
+    assert not (tmp_path / "no-such-dir" / "chroma").exists()
+    (copy / "chroma" / "chroma.sqlite3").unlink()
+    result = run(copy, "list")
+    assert result.exit_code == 1
+    assert "chroma.sqlite3 is missing" in result.output
