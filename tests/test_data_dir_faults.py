@@ -8,9 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -311,3 +313,62 @@ def test_a_mistyped_data_dir_or_a_deleted_database_is_named_not_made_anew(
     result = run(copy, "list")
     assert result.exit_code == 1
     assert "chroma.sqlite3 is missing" in result.output
+
+
+class Reader:
+    """Collects a process's output in the background, to wait for a line in it."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.text = ""
+        assert process.stdout is not None
+        stream = self._stream = process.stdout
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Once the process has ended: the rest of its output read, the pipe closed."""
+        self._thread.join(timeout=10)
+        self._stream.close()
+
+    def _read(self, stream: IO[str]) -> None:
+        for piece in iter(lambda: stream.read(1), ""):
+            self.text += piece
+
+    def wait_for(self, words: str, count: int = 1, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while self.text.count(words) < count:
+            assert time.monotonic() < deadline, self.text
+            time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_chat_says_the_store_server_is_away_and_answers_once_it_is_back(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, **server_env(port), "INQUOTE_DATA_DIR": str(tmp_path / "host")}
+    env["INQUOTE_LLM__BACKEND"] = "extractive"
+    server = chroma_run(tmp_path / "chroma", port)
+    try:
+        subprocess.run([str(INQUOTE), "ingest", str(SEEDS)], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        chat = subprocess.Popen([str(INQUOTE), "chat"], env=env, text=True, bufsize=0,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+        assert chat.stdin is not None
+        output = Reader(chat)
+        chat.stdin.write(QUESTION + "\n")
+        output.wait_for("Champollion")
+        server.kill()
+        server.wait()
+        chat.stdin.write(QUESTION + "\n")
+        output.wait_for("ask again once it is back")
+        server = chroma_run(tmp_path / "chroma", port)
+        chat.stdin.write(QUESTION + "\n")
+        output.wait_for("Champollion", count=2)
+        chat.stdin.write("/quit\n")
+        assert chat.wait(timeout=60) == 0
+        output.close()
+        chat.stdin.close()
+        assert not any(noise in output.text for noise in NOISE), output.text
+    finally:
+        server.kill()
+        server.wait()
