@@ -83,6 +83,12 @@ def _sigmoid(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(logit, 500.0), -500.0)))
 
 
+def logit(probability: float) -> float:
+    """The inverse of the sigmoid, for a probability kept clear of 0 and 1."""
+    clamped = min(max(probability, 1e-9), 1 - 1e-9)
+    return math.log(clamped / (1 - clamped))
+
+
 @dataclass(frozen=True)
 class Assessment:
     """The judge's reading of a question's evidence."""
@@ -132,8 +138,7 @@ class Judge(BaseModel, frozen=True):
     def calibrated(self, confidence: float, language: str) -> float:
         """The confidence as measured for ``language`` (the pooled calibration elsewhere)."""
         slope, intercept = self.calibration.get(language, self.calibration[""])
-        clamped = min(max(confidence, 1e-9), 1 - 1e-9)
-        return _sigmoid(intercept + slope * math.log(clamped / (1 - clamped)))
+        return _sigmoid(intercept + slope * logit(confidence))
 
     def assess(self, question: str, ranked: Sequence[ScoredSentence]) -> Assessment:
         """How likely ``ranked`` (best first, never empty) answers ``question``, and how likely
@@ -184,8 +189,8 @@ def candidate_signals(question: str, ranked: Sequence[ScoredSentence]) -> list[d
     what no single score holds: where the sentence stands in its article, whether it brings a
     number the question lacks, and how many of the question's words' letter 4-grams it holds
     (inflections and compounds match there: ``arbeidsledigheten`` holds ``ledig``)."""
-    asked_grams = _grams(question, ranked[0].article.language)
     language = ranked[0].article.language
+    asked_grams = _grams(question, language)
     asked_numbers = frozenset(_NUMBER.findall(normalize(question, language)))
     asked_names = _names(question) | frozenset(words(question, language))
     rows = []

@@ -242,7 +242,7 @@ def _mean(values: Sequence[float | bool]) -> float:
 
 def declined_at(judged: Sequence[tuple[bool, float]], answered: float) -> float | None:
     """The share of unanswerable questions declined by the probability threshold that answers
-    ``answered`` of the answerable ones; None when the evidence gate already declines more."""
+    ``answered`` of the answerable ones; None when that threshold is 0 (nothing is declined)."""
     positive = sorted((score for ok, score in judged if ok), reverse=True)
     negative = [score for ok, score in judged if not ok]
     if not positive or not negative:

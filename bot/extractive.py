@@ -15,8 +15,8 @@ Two scores come from them. ``support`` says how well the retrieved text addresse
 (off-topic questions still retrieve *something* and a dense model finds every text somewhat
 similar; what gives them away is that the question's own words are missing): it is one of the
 answerability judge's signals, and sentences in the question's language are preferred when one
-has the support ``answer.min_evidence``. ``rank`` is the first ordering of the sentences, which
-the learned ranker (:mod:`bot.answerability`) then reorders among the best ten.
+has the support ``answer.min_evidence``. ``rank`` orders the sentences of an answer; a learned
+ranker was tried against it and not kept (README, "How answers are made and checked").
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ is not handled twice. Conversations and the answers users can reply to survive r
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import sqlite3
@@ -20,6 +19,7 @@ from typing import Literal, cast
 
 from bot.answering import Answer
 from bot.conversation import Turn
+from ingest.sqlite_check import check_file, quick_check
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS updates (
@@ -43,15 +43,10 @@ def journal_damage(path: Path) -> str | None:
     if not path.exists():
         return None
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            return _damage(db)
+        check_file(path)
     except sqlite3.DatabaseError as exc:
         return str(exc)
-
-
-def _damage(db: sqlite3.Connection) -> str | None:
-    (verdict,) = db.execute("PRAGMA quick_check").fetchone()
-    return None if verdict == "ok" else str(verdict)
+    return None
 
 
 @dataclass(frozen=True)
@@ -80,8 +75,7 @@ class Journal:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
-            if (damage := _damage(self._db)) is not None:
-                raise sqlite3.DatabaseError(damage)
+            quick_check(self._db)
         except sqlite3.DatabaseError:
             self._db.close()
             raise

@@ -36,6 +36,7 @@ from typing import Protocol
 import tantivy
 
 from ingest.schema import Article, Chunk
+from ingest.sqlite_check import quick_check
 from ingest.terms import spelled_acronyms, terms
 
 log = logging.getLogger(__name__)
@@ -127,9 +128,7 @@ class KeywordIndex:
         every segment opened): derived data that is damaged is rebuilt, not trusted."""
         try:
             self._index.searcher()
-            (verdict,) = self._db.execute("PRAGMA quick_check").fetchone()
-            if verdict != "ok":
-                raise sqlite3.DatabaseError(f"articles.sqlite: {verdict}")
+            quick_check(self._db)
         except BaseException:
             self.close()
             raise

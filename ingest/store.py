@@ -41,6 +41,7 @@ from ingest.schema import (
     Chunk,
     EmbeddingFingerprint,
 )
+from ingest.sqlite_check import check_file
 
 log = logging.getLogger(__name__)
 
@@ -582,10 +583,10 @@ def check_database(database: Path, limit: int | None = QUICK_CHECK_BYTES) -> Non
     1.5 ms a MB), so at every open only files up to ``limit`` bytes are checked."""
     if not database.is_file() or (limit is not None and database.stat().st_size > limit):
         return
-    with contextlib.closing(sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)) as db:
-        (verdict,) = db.execute("PRAGMA quick_check").fetchone()
-    if verdict != "ok":
-        raise sqlite3.DatabaseError(f"{database.name} is malformed: {verdict}")
+    try:
+        check_file(database)
+    except sqlite3.DatabaseError as exc:
+        raise sqlite3.DatabaseError(f"{database.name}: {exc}") from exc
 
 
 def _only(article_ids: Sequence[str] | None) -> dict[str, Any] | None:

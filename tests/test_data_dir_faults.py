@@ -182,6 +182,18 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def harbour_notes(folder: Path, towns: int = 300) -> Path:
+    """A folder of one short article per town, each a one-chunk answer to "Who opened the
+    harbour of town N?"."""
+    folder.mkdir()
+    for town in range(towns):
+        (folder / f"note{town:03d}.txt").write_text(
+            f"Town {town} harbour\n\nThe harbour of town {town} was opened by mayor Name{town} "
+            f"in the year {1700 + town}. It has {town} boats and a lighthouse.\n"
+        )
+    return folder
+
+
 def grow(mount: Path) -> None:
     subprocess.run(["mount", "-o", "remount,size=64m", str(mount)], check=True)
 
@@ -190,13 +202,7 @@ def grow(mount: Path) -> None:
 def test_a_disk_that_fills_during_an_ingest_loses_no_article(
     small_disk: Path, tmp_path: Path
 ) -> None:
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    for town in range(300):
-        (notes / f"note{town:03d}.txt").write_text(
-            f"Town {town} harbour\n\nThe harbour of town {town} was opened by mayor Name{town} "
-            f"in the year {1700 + town}. It has {town} boats and a lighthouse.\n"
-        )
+    notes = harbour_notes(tmp_path / "notes")
     data_dir = small_disk / "data"
     first = inquote(data_dir, "ingest", str(notes))
     assert first.returncode == 1
@@ -253,12 +259,7 @@ def chroma_run(folder: Path, port: int) -> subprocess.Popen[bytes]:
 def test_a_store_server_killed_mid_ingest_gives_one_line_and_a_rerun_finishes(
     tmp_path: Path,
 ) -> None:
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    for town in range(300):
-        (notes / f"note{town:03d}.txt").write_text(
-            f"Town {town} harbour\n\nThe harbour of town {town} was opened by mayor Name{town}.\n"
-        )
+    notes = harbour_notes(tmp_path / "notes")
     port = free_port()
     env = {**os.environ, **server_env(port), "INQUOTE_DATA_DIR": str(tmp_path / "host")}
     env["INQUOTE_LLM__BACKEND"] = "extractive"

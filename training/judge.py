@@ -49,6 +49,7 @@ from bot.answerability import (
     candidate_inputs,
     judge_inputs,
     kinds_of,
+    logit,
 )
 from bot.answering import Answerer
 from bot.evaluation import calibration_error
@@ -197,18 +198,13 @@ def calibrations(
     fitted_ones = {}
     for language, pairs in sorted(answered.items()):
         if len(pairs) >= MIN_CALIBRATION_ANSWERS or not language:
-            x = np.array([[_logit(confidence)] for confidence, _ in pairs])
+            x = np.array([[logit(confidence)] for confidence, _ in pairs])
             model = LogisticRegression(C=100.0).fit(x, np.array([ok for _, ok in pairs]))
             fitted_ones[language] = (
                 round(float(model.coef_[0][0]), 4),
                 round(float(model.intercept_[0]), 4),
             )
     return fitted_ones
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return float(np.log(p / (1 - p)))
 
 
 def figures(
