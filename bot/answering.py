@@ -21,13 +21,14 @@ from config.errors import QuestionError
 from config.settings import AnswerSettings, RetrievalSettings
 from ingest.chunking import sentence_spans
 from ingest.embedding import CachingEmbedder, Embedder
-from ingest.schema import Article
+from ingest.schema import WHOLE_STORE, Article, Scope
 from ingest.store import ChromaStore, ScoredChunk
 
 log = logging.getLogger(__name__)
 
 NOT_ANSWERED = "The articles don't answer this. The closest passages are below."
 EMPTY_STORE = "No articles are stored yet — add some with `inquote ingest PATH`."
+EMPTY_SCOPE = "No stored article is {}: widen the question's limits, or add articles there."
 CLOSEST_PASSAGES = 2
 LEADS = {"direct": "The articles answer this", "closest": "The closest the articles come"}
 
@@ -145,14 +146,13 @@ class Answerer:
     def generator(self) -> Generator | None:
         return self._generator
 
-    def articles(self) -> list[Article]:
-        """The stored articles without their text (cheap: for listing), by title."""
+    def articles(self, scope: Scope = WHOLE_STORE) -> list[Article]:
+        """The stored articles in ``scope`` without their text (cheap: for listing), by title."""
         stored = self._store.article_summaries()
+        if scope:
+            inside = set(self._store.articles_in(scope, originals=False))
+            stored = [article for article in stored if article.article_id in inside]
         return sorted(stored, key=lambda article: (article.title.lower(), article.article_id))
-
-    def counts(self) -> tuple[int, int]:
-        """How many articles and chunks are stored."""
-        return self._store.article_count(), self._store.chunk_count()
 
     @property
     def backend(self) -> str:
@@ -162,7 +162,7 @@ class Answerer:
         self,
         question: str,
         top_k: int | None = None,
-        article_ids: Sequence[str] | None = None,
+        scope: Scope = WHOLE_STORE,
         on_text: Callable[[str], None] | None = None,
     ) -> Answer:
         """The answer to ``question``; ``on_text`` receives its text piece by piece as verified.
@@ -175,7 +175,7 @@ class Answerer:
         answer = self._answer_question(
             question,
             top_k or self._retrieval.top_k,
-            article_ids,
+            scope,
             on_text or (lambda _: None),
             watch,
         )
@@ -187,13 +187,13 @@ class Answerer:
         self.gather("inquote")
 
     def gather(
-        self, question: str, top_k: int | None = None, article_ids: Sequence[str] | None = None
+        self, question: str, top_k: int | None = None, scope: Scope = WHOLE_STORE
     ) -> Evidence:
         """The chunks ``question`` retrieves and their sentences, ranked (no answering)."""
         question_vector = self._embedder.embed_query(question)
         languages = self._retriever.question_languages(question)
         hits = self._retriever.retrieve(
-            question, question_vector, top_k or self._retrieval.top_k, article_ids, languages
+            question, question_vector, top_k or self._retrieval.top_k, scope, languages
         )
         ranked = (
             rank_evidence(question, question_vector, hits, self._sentence_vectors, languages)
@@ -216,16 +216,17 @@ class Answerer:
         self,
         question: str,
         top_k: int,
-        article_ids: Sequence[str] | None,
+        scope: Scope,
         show: Callable[[str], None],
         watch: Stopwatch,
     ) -> Answer:
         with watch.stage("retrieve"):
-            evidence = self.gather(question, top_k, article_ids)
+            evidence = self.gather(question, top_k, scope)
             judged = self.judge(question, evidence)
         if not evidence.hits:
-            show(EMPTY_STORE)
-            return Answer(question, EMPTY_STORE, True, (), self.backend)
+            empty = EMPTY_SCOPE.format(scope.describe()) if scope else EMPTY_STORE
+            show(empty)
+            return Answer(question, empty, True, (), self.backend)
         known = {} if judged is None else _judged(judged, self._used_judge())
         limit = self._answer.min_probability or (judged.threshold if judged else 0.0)
         if judged is None or judged.probability < limit:

@@ -9,7 +9,8 @@ import sys
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from config.errors import InquoteError, QuestionError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
 from ingest.outcomes import IngestOutcome
+from ingest.schema import DEFAULT_LIBRARY, Scope, library_name
 from ingest.store import ChromaStore, unexpected_fault
 
 if TYPE_CHECKING:
@@ -38,6 +40,51 @@ ECHOED_CHARS = 200  # of a refused question, in its JSON error object
 CHAT_HELP = "Ask a question. /reset forgets the conversation, /sources lists articles, /quit ends."
 
 log = logging.getLogger(__name__)
+
+
+def _library(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Checks library names as click reads them (one, or a tuple of them)."""
+    try:
+        if isinstance(value, tuple):
+            return tuple(library_name(name) for name in value)
+        return value if value is None else library_name(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def scope_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--library`` (repeatable), ``--since`` and ``--until``: which articles a command reads."""
+    for option in reversed(
+        [
+            click.option(
+                "--library", "libraries", multiple=True, callback=_library, metavar="NAME",
+                help="Only articles in this library (repeatable; default: retrieval.libraries, "
+                "else every library).",
+            ),
+            click.option("--since", type=_DAY, help="Only articles published on or after DATE."),
+            click.option("--until", type=_DAY, help="Only articles published on or before DATE."),
+        ]
+    ):  # fmt: skip
+        command = option(command)
+    return command
+
+
+def _scope(
+    settings: Settings,
+    libraries: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    article_ids: tuple[str, ...] = (),
+) -> Scope:
+    return Scope(
+        libraries=libraries or tuple(settings.retrieval.libraries),
+        since=since.date().isoformat() if since else "",
+        until=until.date().isoformat() if until else "",
+        article_ids=article_ids,
+    )
 
 
 class _Group(click.Group):
@@ -114,13 +161,20 @@ def cli(
     "--interval", type=click.IntRange(min=30), default=900, show_default=True,
     help="Seconds between polls with --watch.",
 )  # fmt: skip
+@click.option(
+    "--library", callback=_library, metavar="NAME",
+    help=f"Add the articles (and --feed's) to this library ('{DEFAULT_LIBRARY}' if not named); "
+    "an article may be in several.",
+)  # fmt: skip
 @click.pass_obj
 def ingest(
     settings: Settings,
+    *,
     sources: tuple[str, ...],
     feed_urls: tuple[str, ...],
     watch: bool,
     interval: int,
+    library: str | None,
 ) -> None:
     """Add or update articles from files, folders and URLs (.txt, .md, .html, .pdf; web pages)."""
     from ingest.feeds import FeedRegistry, poll_feeds
@@ -145,7 +199,7 @@ def ingest(
                 stored.append(outcome)
                 _echo_outcome(outcome)
 
-            report = ingestor.add_paths(files, echoed)
+            report = ingestor.add_paths(files, echoed, library or DEFAULT_LIBRARY)
         else:
             with click.progressbar(length=len(files), label="Ingesting", file=sys.stderr) as bar:
 
@@ -153,7 +207,7 @@ def ingest(
                     stored.append(outcome)
                     bar.update(1)
 
-                report = ingestor.add_paths(files, counted)
+                report = ingestor.add_paths(files, counted, library or DEFAULT_LIBRARY)
     except Exception as exc:  # the store failed under the run: say how far it got
         done = sum(outcome.status != "failed" for outcome in stored)
         fault = str(exc) if isinstance(exc, InquoteError) else unexpected_fault(exc, None)
@@ -167,7 +221,7 @@ def ingest(
         report.outcomes.append(outcome)
 
     for url in urls:
-        record(ingestor.add_url(url))
+        record(ingestor.add_url(url, library or DEFAULT_LIBRARY))
     if feed_urls or watch:
         poll_feeds(
             FeedRegistry(settings.data_dir),
@@ -176,6 +230,7 @@ def ingest(
             lambda line: click.echo(line, err=True),
             watch=watch,
             interval=interval,
+            library=library,
         )
     click.echo(f"{report.summary()} — {ingestor.store.chunk_count()} chunks in the store")
     for outcome in report.failed:
@@ -232,31 +287,35 @@ def _echo_outcome(outcome: IngestOutcome) -> None:
 @click.option(
     "--article", "article_ids", multiple=True, help="Only search this article id (repeatable)."
 )
+@scope_options
 @click.pass_obj
 def ask(
     settings: Settings,
+    *,
     question: str,
     as_json: bool,
     top_k: int | None,
     article_ids: tuple[str, ...],
+    libraries: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
 ) -> None:
     """Answer QUESTION from the stored articles; '-' reads one question per line from stdin."""
     if question != "-":  # refused before any model loads
         if not question.strip():
             raise click.UsageError("The question is empty: ask something, or '-' to read stdin.")
         checked_question(question, settings.answer.max_question_chars)
+    scope = _scope(settings, libraries, since, until, article_ids)
     answerer, backend_line = build_answerer(settings)
     click.echo(backend_line, err=True)
     batch = question == "-"
     for asked in _stdin_lines() if batch else iter([question]):
         try:
             if as_json:
-                answer = answerer.ask(asked, top_k=top_k, article_ids=article_ids or None)
+                answer = answerer.ask(asked, top_k=top_k, scope=scope)
                 click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
                 continue
-            answer = answerer.ask(
-                asked, top_k=top_k, article_ids=article_ids or None, on_text=_stream
-            )
+            answer = answerer.ask(asked, top_k=top_k, scope=scope, on_text=_stream)
         except QuestionError as exc:
             if not batch:
                 raise
@@ -287,13 +346,20 @@ def _stream(text: str) -> None:
 
 
 @cli.command()
+@scope_options
 @click.pass_obj
-def chat(settings: Settings) -> None:
+def chat(
+    settings: Settings,
+    libraries: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
     """Talk with your articles: follow-up questions understand what came before.
 
     /reset forgets the conversation, /sources lists the stored articles, /quit (or Ctrl-D) leaves.
     """
     answerer, backend_line = build_answerer(settings)
+    scope = _scope(settings, libraries, since, until)
     conversation = Conversation(answerer, settings.conversation.history_turns)
     click.echo(f"{backend_line}\n{CHAT_HELP}", err=True)
     while True:
@@ -311,7 +377,7 @@ def chat(settings: Settings) -> None:
             conversation.reset()
             click.echo("(conversation forgotten)")
         elif line == "/sources":
-            for article in answerer.articles():
+            for article in answerer.articles(scope):
                 title, source = isolate(one_line(article.title)), one_line(article.source)
                 click.echo(f"{article.article_id}  {title}\n    {source}")
         elif line.startswith("/"):
@@ -319,7 +385,7 @@ def chat(settings: Settings) -> None:
         elif line:
             click.echo("inquote> ", nl=False)
             try:
-                turn = conversation.ask(line, on_text=_stream)
+                turn = conversation.ask(line, on_text=_stream, scope=scope)
             except QuestionError as exc:  # too long, not text: this question only
                 click.echo(f"\n{exc}\n")
                 continue
@@ -339,6 +405,9 @@ def telegram(settings: Settings) -> None:
     """Run the Telegram bot until stopped (token: INQUOTE_TELEGRAM__TOKEN; see README)."""
     verbose = bool(click.get_current_context().meta.get("verbose"))
     configure_logging(settings, verbose=verbose, default=logging.INFO)  # an operator's log
+    from bot.telegram_token import checked_start
+
+    log.info("starting as @%s", checked_start(settings.telegram))  # before any model loads
     embedder = make_embedder(settings)
     store = open_store(settings, embedder, write=True)  # admins add documents and links
     choice = choose_backend(settings)
@@ -347,7 +416,7 @@ def telegram(settings: Settings) -> None:
     from bot.telegram_bot import InquoteBot, run_bot
     from ingest.pipeline import Ingestor
 
-    run_bot(InquoteBot(settings, answerer, Ingestor(store, embedder, settings), choice.summary))
+    run_bot(InquoteBot(settings, answerer, Ingestor(store, embedder, settings)))
 
 
 @cli.command()
@@ -386,6 +455,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     type=click.Choice(["auto", "ollama", "embedded", "extractive"]),
     help="Answer with this backend (repeat to compare several on the same questions).",
 )  # fmt: skip
+@scope_options
 @click.pass_obj
 def eval_command(
     settings: Settings,
@@ -396,8 +466,14 @@ def eval_command(
     every: int,
     as_json: bool,
     backends: tuple[str, ...],
+    libraries: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
 ) -> None:
-    """Measure answers on FILE (SQuAD v2 JSON, or JSONL of question/answers/article)."""
+    """Measure answers on FILE (SQuAD v2 JSON, or JSONL of question/answers/article).
+
+    With --use-store, --library/--since/--until limit the articles questions are answered from.
+    """
     from bot.evaluation import backend_table, build_store, evaluate, load_eval_file
 
     articles, questions = load_eval_file(file)
@@ -433,7 +509,13 @@ def eval_command(
             with click.progressbar(
                 length=len(questions) + len(off), label=f"Asking ({name})", file=sys.stderr
             ) as bar:
-                report = evaluate(answerer, questions, off, progress=lambda: bar.update(1))
+                report = evaluate(
+                    answerer,
+                    questions,
+                    off,
+                    progress=lambda: bar.update(1),
+                    scope=_scope(settings, libraries, since, until),
+                )
             per_question = (time.perf_counter() - started) / max(len(questions) + len(off), 1)
             reports[name] = (report, per_question)
     if as_json:
@@ -480,24 +562,40 @@ def render_sources(answer: Answer) -> str:
 
 @cli.command(name="list")
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines, one article per line.")
+@click.option("--newest", is_flag=True, help="Newest first (undated articles last).")
+@scope_options
 @click.pass_obj
-def list_articles(settings: Settings, as_json: bool) -> None:
-    """Show the stored articles."""
+def list_articles(
+    settings: Settings,
+    *,
+    as_json: bool,
+    newest: bool,
+    libraries: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
+    """Show the stored articles, by title or newest first."""
     store = open_store(settings, make_embedder(settings))
-    articles = sorted(store.article_summaries(), key=lambda a: (a.title.lower(), a.article_id))
+    articles = store.article_summaries()
+    if scope := _scope(settings, libraries, since, until):
+        inside = set(store.articles_in(scope, originals=False))
+        articles = [article for article in articles if article.article_id in inside]
+    articles.sort(key=lambda a: (a.title.lower(), a.article_id))
+    if newest:  # stable: a day's articles stay by title; no date sorts as oldest
+        articles.sort(key=lambda a: a.published, reverse=True)
     for article in articles:
         if as_json:
             fields = {k: v for k, v in article.metadata().items() if k != "signature"}
             click.echo(json.dumps(fields, ensure_ascii=False))
             continue
-        date = article.published or "-"
+        date = article.published or "no date"
         chunks = f"{article.chunk_count:>4} chunks"
         language = article.language or "?"
         click.echo(
             f"{article.article_id}  {chunks}  {date:<10}  {language:<3} "
             f"{isolate(one_line(article.title))}"
         )
-        click.echo(f"    {one_line(article.source)}")
+        click.echo(f"    {one_line(article.source)}  [{', '.join(article.libraries)}]")
         if article.duplicate_of:
             click.echo(f"    duplicate of {article.duplicate_of}: the same story, stored once")
     if not as_json:
@@ -508,16 +606,24 @@ def list_articles(settings: Settings, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("article_ids", nargs=-1, required=True)
+@click.option(
+    "--library", callback=_library, metavar="NAME",
+    help="Take the articles out of this library only (an article in no library is deleted).",
+)  # fmt: skip
 @click.pass_obj
-def remove(settings: Settings, article_ids: tuple[str, ...]) -> None:
-    """Delete articles (ids as `inquote list` shows them)."""
+def remove(settings: Settings, article_ids: tuple[str, ...], library: str | None) -> None:
+    """Delete articles (ids as `inquote list` shows them), or take them out of one library."""
     from ingest.pipeline import Ingestor
 
     embedder = make_embedder(settings)
     ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
     for article_id in article_ids:
-        article = ingestor.remove(article_id)
-        click.echo(f"removed  {article.article_id}  {one_line(article.title)}")
+        article = ingestor.remove(article_id, library)
+        title = one_line(article.title)
+        if library is not None and article.libraries != (library,):
+            click.echo(f"taken out of {library}  {article.article_id}  {title}")
+        else:
+            click.echo(f"removed  {article.article_id}  {title}")
 
 
 @cli.command(name="reindex")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bot.answering import Answer, Answerer
 from bot.prompts import standalone_messages
 from config.errors import BackendError
+from ingest.schema import WHOLE_STORE, Scope
 from ingest.terms import content_terms
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,17 @@ class Conversation:
         self._history_turns = history_turns
         self.turns: list[Turn] = list(turns)
 
-    def ask(self, question: str, on_text: Callable[[str], None] | None = None) -> Turn:
+    def ask(
+        self,
+        question: str,
+        on_text: Callable[[str], None] | None = None,
+        scope: Scope = WHOLE_STORE,
+    ) -> Turn:
+        """Answers ``question`` from the articles in ``scope`` (given at each question: what a
+        chat may read is decided when it asks)."""
         question = " ".join(question.split())
         standalone = self.standalone(question)
-        answer = self._answerer.ask(standalone, on_text=on_text)
+        answer = self._answerer.ask(standalone, scope=scope, on_text=on_text)
         turn = Turn(question, standalone, answer)
         self.turns = [*self.turns, turn][-max(self._history_turns, 1) :]
         return turn

@@ -12,13 +12,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-import httpx
-
 from bot.app import open_store
 from bot.backends import PROBE_SECONDS
 from bot.journal import JOURNAL_FILE, journal_damage
 from bot.llamacpp_generator import INSTALL_HINT, llama_cpp_installed, model_file
-from config.errors import InquoteError
+from bot.telegram_token import TelegramUnreachable, bot_username
+from config.errors import ConfigError, InquoteError
 from config.settings import Settings
 from ingest.embedding import make_embedder
 from ingest.feeds import FeedRegistry
@@ -156,18 +155,13 @@ def _embedded(settings: Settings) -> Check:
 
 def _telegram(settings: Settings) -> Check:
     telegram = settings.telegram
-    token = telegram.token.get_secret_value()
-    if not token:
+    if not telegram.token.get_secret_value():
         return Check("telegram", "ok", "not configured (INQUOTE_TELEGRAM__TOKEN is not set)")
     try:
-        response = httpx.get(f"{telegram.base_url}{token}/getMe", timeout=10)
-    except httpx.HTTPError:
-        return Check("telegram", "fail", f"the Bot API at {telegram.base_url} is not reachable",
-                     "check the network, or telegram.base_url")  # fmt: skip
-    if response.status_code != httpx.codes.OK:
-        return Check("telegram", "fail", f"Telegram refused the token ({response.status_code})",
-                     "check INQUOTE_TELEGRAM__TOKEN against what @BotFather gave you")  # fmt: skip
-    username = response.json().get("result", {}).get("username", "?")
+        username = bot_username(telegram)
+    except (TelegramUnreachable, ConfigError) as exc:  # "what is wrong: how to fix it"
+        detail, _, fix = str(exc).partition(": ")
+        return Check("telegram", "fail", detail, fix)
     if not (telegram.allowed_users or telegram.allowed_chats or telegram.admins):
         return Check("telegram", "warn", f"token works for @{username}, but nobody may use it",
                      "set telegram.allowed_users (INQUOTE_TELEGRAM__ALLOWED_USERS)")  # fmt: skip

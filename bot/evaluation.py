@@ -24,6 +24,7 @@ from config.settings import Settings
 from ingest.embedding import Embedder
 from ingest.language import detect_language
 from ingest.pipeline import Ingestor
+from ingest.schema import WHOLE_STORE, Scope
 from ingest.store import ChromaStore
 from ingest.terms import content_terms, normalize
 
@@ -348,8 +349,10 @@ def evaluate(
     questions: Sequence[EvalQuestion],
     off_corpus: Sequence[EvalQuestion] = (),
     progress: Callable[[], None] | None = None,
+    scope: Scope = WHOLE_STORE,
 ) -> EvalReport:
-    """Asks every question through ``answerer``; off-corpus questions should all be declined.
+    """Asks every question through ``answerer`` (of the articles in ``scope``); off-corpus
+    questions should all be declined.
 
     Results are grouped by the language of the article each question is about. Gold answers
     are matched exactly (what inquote is tuned by) and, for the first quote, leniently too:
@@ -359,7 +362,7 @@ def evaluate(
     report = EvalReport(answerer.backend)
     for item in questions:
         tallies = report.tallies(item.language)
-        answer = _ask(answerer, item, report, tallies)
+        answer = _ask(answerer, item, report, tallies, scope)
         quotes = [] if answer.abstained else answer.quotes
         for tally in tallies:
             tally.judged.append((bool(item.answers), answer.answerable or 0.0))
@@ -392,7 +395,7 @@ def evaluate(
             progress()
     for item in off_corpus:
         tallies = report.tallies(item.language)
-        abstained = _ask(answerer, item, report, tallies).abstained
+        abstained = _ask(answerer, item, report, tallies, scope).abstained
         for tally in tallies:
             tally.off_corpus += 1
             tally.off_corpus_abstained += abstained
@@ -402,9 +405,13 @@ def evaluate(
 
 
 def _ask(
-    answerer: Answerer, item: EvalQuestion, report: EvalReport, tallies: Sequence[Tally]
+    answerer: Answerer,
+    item: EvalQuestion,
+    report: EvalReport,
+    tallies: Sequence[Tally],
+    scope: Scope,
 ) -> Answer:
-    answer = answerer.ask(item.question)
+    answer = answerer.ask(item.question, scope=scope)
     language = next(iter(answerer.retriever.question_languages(item.question)), "")
     for stage in STAGES:
         if stage in answer.timings:

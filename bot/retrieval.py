@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from config.settings import RetrievalSettings
 from ingest.language import question_languages
+from ingest.schema import WHOLE_STORE, Scope
 from ingest.store import ChromaStore, ScoredChunk
 
 
@@ -35,12 +36,16 @@ class Retriever:
         question: str,
         vector: Sequence[float],
         top_k: int,
-        article_ids: Sequence[str] | None = None,
+        scope: Scope = WHOLE_STORE,
         languages: Sequence[str] | None = None,
     ) -> list[ScoredChunk]:
         """The ``top_k`` chunks for ``question`` in ``languages``: :meth:`question_languages`'s,
-        which is called when they are not given."""
+        which is called when they are not given. A ``scope`` filters inside the store and the
+        keyword index, before the top-k: a filtered top-k is full when enough chunks pass."""
         mode = self._settings.mode
+        article_ids = self._store.articles_in(scope) if scope else None
+        if article_ids == []:
+            return []
         if mode == "dense":
             return self._store.query(vector, top_k, article_ids)
         if languages is None:

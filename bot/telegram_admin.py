@@ -13,6 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot.journal import Question
 from bot.telegram_delivery import NO_PREVIEW, reply_text
+from bot.telegram_libraries import NO_LIBRARY, ChatLibraries
 from config.errors import InquoteError
 from config.settings import TelegramSettings
 from ingest.outcomes import IngestOutcome
@@ -24,9 +25,12 @@ _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
 class AdminIngest:
+    """Articles admins send go into their chat's library (:mod:`bot.telegram_libraries`)."""
+
     def __init__(self, settings: TelegramSettings, ingestor: Ingestor) -> None:
         self._settings = settings
         self._ingestor = ingestor
+        self._libraries = ChatLibraries(settings)
 
     def is_link(self, asked: Question) -> bool:
         """An admin's message that is a link only: an article to add, not a question."""
@@ -39,6 +43,10 @@ class AdminIngest:
             return
         if message.from_user.id not in self._settings.admins:
             await reply_text(update, "Only admins can add articles.")
+            return
+        library = self._libraries.for_new_articles(message.chat.id)
+        if library is None:
+            await reply_text(update, NO_LIBRARY)
             return
         document = message.document
         name = Path(document.file_name or "upload").name
@@ -57,7 +65,7 @@ class AdminIngest:
                 file = await context.bot.get_file(document.file_id)
                 await file.download_to_drive(path)
                 outcome = await asyncio.to_thread(
-                    self._ingestor.add_document, path, f"telegram upload: {name}"
+                    self._ingestor.add_document, path, f"telegram upload: {name}", library
                 )
             result = _ingest_result(outcome)
         except InquoteError as exc:
@@ -67,13 +75,17 @@ class AdminIngest:
     async def add_link(self, bot: Bot, asked: Question) -> None:
         """An admin sent a link: fetch it safely and add its article."""
         url = asked.text.strip()
+        library = self._libraries.for_new_articles(asked.chat_id)
+        if library is None:
+            await bot.send_message(asked.chat_id, NO_LIBRARY)
+            return
         progress = await bot.send_message(
             asked.chat_id,
             f"Adding {url}…",
             link_preview_options=NO_PREVIEW,
             reply_parameters=ReplyParameters(asked.message_id, allow_sending_without_reply=True),
         )
-        outcome = await asyncio.to_thread(self._ingestor.add_url, url)
+        outcome = await asyncio.to_thread(self._ingestor.add_url, url, library)
         await progress.edit_text(_ingest_result(outcome), link_preview_options=NO_PREVIEW)
 
 

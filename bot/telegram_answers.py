@@ -23,6 +23,7 @@ from bot.answering import Answerer, checked_question
 from bot.conversation import Conversation
 from bot.journal import Journal, Question, Status
 from bot.telegram_delivery import Delivery, Stream, keep_typing, unreachable
+from bot.telegram_libraries import NO_LIBRARY, ChatLibraries
 from bot.telegram_updates import conversation_key
 from config.errors import BackendError, QuestionError
 from config.settings import Settings
@@ -46,6 +47,7 @@ class Answers:
         self._answerer = answerer
         self._journal = journal
         self._slots = asyncio.Semaphore(self._telegram.max_concurrent_answers)
+        self.libraries = ChatLibraries(settings.telegram)
 
     def delivery(self, bot: Bot, asked: Question) -> Delivery:
         return Delivery(
@@ -100,6 +102,12 @@ class Answers:
                 attempt += 1
 
     async def _answer_once(self, delivery: Delivery, asked: Question) -> None:
+        """One try at answering ``asked`` from its chat's libraries as configured now (a
+        question replayed after a restart too)."""
+        scope = self.libraries.scope(asked.chat_id)
+        if scope is None:
+            await delivery.finish([telegram_format.render_text(NO_LIBRARY)[0]])
+            return
         key = conversation_key(asked.chat_id, asked.user_id)
         previous = (
             self._journal.answer_turn(asked.chat_id, asked.reply_to) if asked.reply_to else None
@@ -112,7 +120,7 @@ class Answers:
         live = self._answerer.generator is not None
         interval = self._telegram.edit_interval_seconds if live else None
         stream = Stream(interval, lambda partial: delivery.show(0, partial, final=False))
-        turn = await stream.run(conversation, asked.text)
+        turn = await stream.run(conversation, asked.text, scope)
         await delivery.finish(telegram_format.render_answer(turn.answer))
         if delivery.first is not None:
             self._journal.remember_answer(asked.chat_id, delivery.first, turn)

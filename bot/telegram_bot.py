@@ -35,10 +35,13 @@ from bot.journal import JOURNAL_FILE, Journal, Question
 from bot.telegram_admin import AdminIngest
 from bot.telegram_answers import SORRY, Answers
 from bot.telegram_delivery import reply_text
+from bot.telegram_format import public_source
+from bot.telegram_libraries import NO_LIBRARY
 from bot.telegram_updates import ConversationOrder, JournalingQueue, conversation_key
 from config.errors import ConfigError
 from config.settings import Settings
 from ingest.pipeline import Ingestor
+from ingest.schema import Scope
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ word, against the article it names; when the articles don't hold the answer, I s
 Reply to one of my answers to ask a follow-up about it.
 
 /sources — the articles I know
+/library — which libraries of articles this chat reads
 /reset — forget our conversation
 /about — what answers and how much is stored"""
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -56,12 +60,9 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 class InquoteBot:
     """The handlers; the Application is built by :func:`build_application`."""
 
-    def __init__(
-        self, settings: Settings, answerer: Answerer, ingestor: Ingestor, backend_line: str
-    ) -> None:
+    def __init__(self, settings: Settings, answerer: Answerer, ingestor: Ingestor) -> None:
         self.settings = settings
         self.answerer = answerer
-        self._backend_line = backend_line
         self.journal = Journal.open(settings.data_dir / JOURNAL_FILE)
         self.answers = Answers(settings, answerer, self.journal)
         self.admin = AdminIngest(settings.telegram, ingestor)
@@ -93,16 +94,29 @@ class InquoteBot:
         await reply_text(update, HELP)
 
     async def sources(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        """/sources: the stored articles."""
-        stored = await asyncio.to_thread(self.answerer.articles)
-        articles = [article for article in stored if not article.duplicate_of]
+        """/sources: the articles this chat reads (titles, dates, web addresses: no paths)."""
+        scope = self._scope(update)
+        if scope is None:
+            await reply_text(update, NO_LIBRARY)
+            return
+        stored = await asyncio.to_thread(self.answerer.articles, scope)
         lines = [
             f"• {article.title}"
             + (f" ({article.published})" if article.published else "")
-            + f"\n  {article.source}"
-            for article in articles
+            + (f"\n  {shown}" if (shown := public_source(article.source)) else "")
+            for article in stored
+            if not article.duplicate_of
         ]
-        await reply_text(update, "\n".join(lines) or "No articles are stored yet.")
+        await reply_text(update, "\n".join(lines) or "No articles are stored here yet.")
+
+    async def library(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """/library: which libraries this chat reads, and where its admins' articles go."""
+        chat = update.effective_chat
+        await reply_text(update, self.answers.libraries.describe(chat.id) if chat else NO_LIBRARY)
+
+    def _scope(self, update: Update) -> Scope | None:
+        chat = update.effective_chat
+        return self.answers.libraries.scope(chat.id) if chat else None
 
     async def reset(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         """/reset: forget this conversation."""
@@ -112,11 +126,12 @@ class InquoteBot:
         await reply_text(update, "Conversation forgotten.")
 
     async def about(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
-        """/about and /stats."""
-        articles, chunks = await asyncio.to_thread(self.answerer.counts)
+        """/about and /stats: the backend by name (no server addresses), what this chat reads."""
+        scope = self._scope(update)
+        articles = [] if scope is None else await asyncio.to_thread(self.answerer.articles, scope)
         await reply_text(
             update,
-            f"inquote — {self._backend_line}.\n{articles} articles, {chunks} chunks stored; "
+            f"inquote — answers by {self.answerer.backend}.\n{len(articles)} articles here; "
             f"{self.journal.answered_count()} questions answered.",
         )
 
@@ -183,6 +198,7 @@ def _addressed_text(message: Message, username: str, bot_id: int) -> str | None:
 COMMANDS = [
     BotCommand("help", "How to ask"),
     BotCommand("sources", "The articles I know"),
+    BotCommand("library", "Which libraries this chat reads"),
     BotCommand("reset", "Forget our conversation"),
     BotCommand("about", "What answers, how much is stored"),
 ]
@@ -191,11 +207,6 @@ COMMANDS = [
 def build_application(bot: InquoteBot) -> AnyApplication:
     """The python-telegram-bot Application, wired to ``bot``'s handlers."""
     telegram = bot.settings.telegram
-    if not telegram.token.get_secret_value():
-        raise ConfigError(
-            "No Telegram bot token: create a bot with @BotFather and set INQUOTE_TELEGRAM__TOKEN"
-        )
-
     queue = JournalingQueue(bot.journal)
 
     async def post_init(application: AnyApplication) -> None:
@@ -231,6 +242,7 @@ def build_application(bot: InquoteBot) -> AnyApplication:
     application.add_handler(TypeHandler(Update, bot.gatekeeper), group=-1)
     application.add_handler(CommandHandler(["start", "help"], bot.help))
     application.add_handler(CommandHandler("sources", bot.sources))
+    application.add_handler(CommandHandler("library", bot.library))
     application.add_handler(CommandHandler("reset", bot.reset))
     application.add_handler(CommandHandler(["about", "stats"], bot.about))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.question))

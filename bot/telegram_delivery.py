@@ -22,6 +22,7 @@ from bot import telegram_format
 from bot.conversation import Conversation, Turn
 from bot.journal import Journal
 from bot.telegram_format import RenderedMessage
+from ingest.schema import Scope
 
 log = logging.getLogger(__name__)
 
@@ -166,14 +167,15 @@ class Stream:
         self._interval = interval
         self._show = show
 
-    async def run(self, conversation: Conversation, text: str) -> Turn:
+    async def run(self, conversation: Conversation, text: str, scope: Scope) -> Turn:
+        """``conversation`` answers ``text`` from the articles in ``scope``."""
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[str] = asyncio.Queue()
 
         def on_text(piece: str) -> None:
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
-        work = asyncio.create_task(asyncio.to_thread(conversation.ask, text, on_text))
+        work = asyncio.create_task(asyncio.to_thread(conversation.ask, text, on_text, scope))
         shown, last = "", 0.0
         while not work.done():
             piece = asyncio.create_task(pieces.get())

@@ -72,9 +72,17 @@ def render_answer(answer: Answer) -> list[RenderedMessage]:
         blocks.append(_Block("", lead))
     for number, quote in enumerate(answer.quotes, 1):
         dated = f", {quote.published}" if quote.published else ""
-        citation = f"[{number}] {isolate(clean(quote.title))}{dated} — {clean(quote.source)}"
+        shown = public_source(quote.source)
+        citation = f"[{number}] {isolate(clean(quote.title))}{dated}" + (
+            f" — {clean(shown)}" if shown else ""
+        )
         blocks.append(_Block(clean(quote.text), citation))
     return pack(blocks)
+
+
+def public_source(source: str) -> str:
+    """What a chat may see of an article's source: its web address, never a server's path."""
+    return source if source.startswith(("http://", "https://")) else ""
 
 
 def render_text(text: str) -> list[RenderedMessage]:

@@ -31,6 +31,13 @@ from config.errors import ConfigError
 ENV_PREFIX = "INQUOTE_"
 
 
+def _comma_list(value: Any) -> Any:
+    """A list given as one string (an environment variable): ``1,2`` is ``["1", "2"]``."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class _Group(BaseModel):
     # No setting means infinity or NaN: a timeout of "inf" is a typo, not a wish to wait forever.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -131,6 +138,14 @@ class RetrievalSettings(_Group):
     )
     rrf_k: int = Field(ge=1, description="Reciprocal rank fusion constant.")
     candidates: int = Field(ge=1, le=500, description="Chunks each retriever offers for fusion.")
+    libraries: list[str] = Field(
+        description="Libraries a question reads when it names none; empty: every library."
+    )
+
+    @field_validator("libraries", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return _comma_list(value)
 
 
 class AnswerSettings(_Group):
@@ -208,13 +223,30 @@ class TelegramSettings(_Group):
     max_attempts: int = Field(ge=1, description="Tries per question before it is given up.")
     retry_seconds: float = Field(ge=0, description="Wait before the first retry; doubles after.")
     max_document_mb: float = Field(gt=0, le=20, description="Largest document admins may send.")
+    chat_libraries: dict[int, list[str]] = Field(
+        description="Libraries each chat reads, by chat id (a private chat's id is its user's)."
+    )
+    default_libraries: list[str] = Field(
+        description='Libraries of other allowed chats: ["*"] every library, [] none.'
+    )
 
-    @field_validator("allowed_users", "allowed_chats", "admins", mode="before")
+    @field_validator("chat_libraries", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        """From the environment, a JSON object: ``{"-100123": ["news"]}``."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f'is not a JSON object like {{"-100123": ["news"]}} ({exc})'
+                ) from exc
+        return value
+
+    @field_validator("allowed_users", "allowed_chats", "admins", "default_libraries", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _comma_list(value)
 
     @property
     def file_base_url(self) -> str:

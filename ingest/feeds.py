@@ -21,6 +21,7 @@ import feedparser
 from config.errors import SourceError, StoreError
 from ingest.fetching import Fetcher
 from ingest.outcomes import IngestOutcome
+from ingest.schema import DEFAULT_LIBRARY
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Feed:
     last_polled: float = 0.0
     last_error: str = ""
     articles: int = 0
+    library: str = DEFAULT_LIBRARY  # where its articles go
 
 
 class FeedRegistry:
@@ -62,8 +64,13 @@ class FeedRegistry:
             out.write(data)
         Path(temporary).replace(self._path)
 
-    def add(self, url: str) -> Feed:
-        return self.feeds.setdefault(url, Feed(url))
+    def add(self, url: str, library: str | None = None) -> Feed:
+        """The feed at ``url``, remembered from now on; its articles go into ``library`` (a
+        remembered feed's stays as it was when none is named)."""
+        feed = self.feeds.setdefault(url, Feed(url))
+        if library is not None:
+            feed.library = library
+        return feed
 
 
 def poll_feed(
@@ -105,14 +112,16 @@ def poll_feeds(
     *,
     watch: bool,
     interval: float,
+    library: str | None = None,
 ) -> None:
     """Polls the feeds at ``urls`` once, or (``watch``) every remembered feed until interrupted.
+    ``urls`` are remembered, their articles going into ``library`` when one is named.
 
     ``poll`` ingests one feed's new entries (``Ingestor.add_feed``); ``say`` reports each poll.
     A feed that is down now is reported and tried again at the next poll.
     """
     for url in urls:
-        registry.add(url)
+        registry.add(url, library)
     registry.save()
     while True:
         feeds = list(registry.feeds.values()) if watch else [registry.feeds[u] for u in urls]

@@ -3,7 +3,8 @@
 Chroma 1.5 refuses its own sparse (BM25) index outside its cloud ("Sparse vector indexing is not
 enabled in local"), embedded and ``chroma run`` alike, so inquote keeps one beside the store: a
 Tantivy index of each chunk's terms (:func:`ingest.terms.terms`, in its article's language) and a
-small SQLite table of which version of which article it holds, in
+small SQLite table of which version of which article it holds (with what a question's scope
+filters on: its libraries and publication day), in
 ``DATA_DIR/keywords/<chunks collection id>/``.
 
 The store is the source of truth. Every article record carries a ``revision`` (when it was
@@ -35,7 +36,7 @@ from typing import Protocol
 
 import tantivy
 
-from ingest.schema import Article, Chunk
+from ingest.schema import Article, Chunk, Scope, day_number, library_field
 from ingest.sqlite_check import quick_check
 from ingest.terms import spelled_acronyms, terms
 
@@ -50,7 +51,7 @@ WRITER_HEAP = 50_000_000
 GC_EVERY = 20_000  # chunks indexed between full garbage collections (a first look reads many)
 # Part of the index's folder name: change it when the schema below or ingest.terms changes, and
 # every data directory builds its index again.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 
 
 class Changes(Protocol):
@@ -94,7 +95,8 @@ class KeywordIndex:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS articles (article_id TEXT PRIMARY KEY,"
-                " content_hash TEXT NOT NULL, language TEXT NOT NULL)"
+                " content_hash TEXT NOT NULL, language TEXT NOT NULL, libraries TEXT NOT NULL,"
+                " published_day INTEGER NOT NULL, duplicate_of TEXT NOT NULL)"
             )
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
@@ -171,6 +173,35 @@ class KeywordIndex:
         found = searcher.search(query, limit, count=False)
         return [(_chunk(searcher.doc(address)), float(score)) for score, address in found.hits]
 
+    def articles_in(self, scope: Scope, *, originals: bool = True) -> list[str]:
+        """The ids of the indexed articles in ``scope``, and (``originals``) of the articles
+        those are copies of: a copy has no chunks of its own, its original answers for it. As of
+        the last :meth:`catch_up`."""
+        conditions: list[str] = []
+        values: list[str | int] = []
+        if scope.libraries:
+            conditions.append(
+                "(" + " OR ".join(["instr(libraries, ?) > 0"] * len(scope.libraries)) + ")"
+            )
+            values += [f",{name}," for name in scope.libraries]
+        if scope.since:
+            conditions.append("published_day >= ?")
+            values.append(day_number(scope.since))
+        if scope.until:
+            conditions.append("published_day BETWEEN 1 AND ?")
+            values.append(day_number(scope.until))
+        where = " AND ".join(conditions) or "1"
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT article_id, duplicate_of FROM articles WHERE {where}", values
+            ).fetchall()
+        found = dict.fromkeys(
+            article_id for row in rows for article_id in row[: 2 if originals else 1] if article_id
+        )
+        if scope.article_ids:
+            return [article_id for article_id in scope.article_ids if article_id in found]
+        return list(found)
+
     def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """The indexed chunks among ``chunk_ids``, by id (read here, not from the store)."""
         if not chunk_ids:
@@ -239,8 +270,8 @@ class KeywordIndex:
         return self._store.articles_since(looked - LATE_WRITE_NS if looked else None)
 
     def _changes(self, changed: list[Article]) -> bool:
-        held = self._held([article.article_id for article in changed])
-        if any(held.get(a.article_id) != a.content_hash for a in changed):
+        held = self._labels([article.article_id for article in changed])
+        if any(held.get(a.article_id) != _labels(a) for a in changed):
             return True
         if time.monotonic() - self._counted < COUNT_SECONDS:
             return False
@@ -258,6 +289,8 @@ class KeywordIndex:
         the store was looked at for ``changed`` (0: it was not)."""
         changed += [article for article, _ in written.values()]
         held = self._held([article.article_id for article in changed])
+        labels = self._labels([article.article_id for article in changed])
+        relabelled = [a for a in changed if labels.get(a.article_id) != _labels(a)]
         fresh = {a.article_id: a for a in changed if held.get(a.article_id) != a.content_hash}
         gone = list(removed)
         if (
@@ -302,8 +335,9 @@ class KeywordIndex:
             )
         with self._db:
             self._db.executemany(
-                "INSERT OR REPLACE INTO articles VALUES (?, ?, ?)",
-                [(a.article_id, a.content_hash, a.language) for a in fresh.values()],
+                "INSERT OR REPLACE INTO articles (article_id, language, content_hash, libraries,"
+                " published_day, duplicate_of) VALUES (?, ?, ?, ?, ?, ?)",
+                [(a.article_id, a.language, *_labels(a)) for a in relabelled],
             )
             self._db.executemany("DELETE FROM articles WHERE article_id = ?", [(i,) for i in gone])
             # every change before this mark (less the late-write window) is indexed: a look at
@@ -329,6 +363,19 @@ class KeywordIndex:
             held.update(self._db.execute(query, part).fetchall())
         return held
 
+    def _labels(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str, int, str]]:
+        """What the table holds of each of ``article_ids``: as :func:`_labels` gives it."""
+        held: dict[str, tuple[str, str, int, str]] = {}
+        for start in range(0, len(article_ids), 500):
+            part = list(article_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            query = (
+                "SELECT article_id, content_hash, libraries, published_day, duplicate_of"
+                f" FROM articles WHERE article_id IN ({marks})"
+            )
+            held.update((row[0], tuple(row[1:])) for row in self._db.execute(query, part))
+        return held
+
     def _count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
@@ -344,6 +391,16 @@ class KeywordIndex:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _labels(article: Article) -> tuple[str, str, int, str]:
+    """What the table keeps of an article besides its language: its version and its scope."""
+    return (
+        article.content_hash,
+        library_field(article.libraries),
+        day_number(article.published),
+        article.duplicate_of,
+    )
 
 
 def _chunk(document: tantivy.Document) -> Chunk:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from config.errors import SourceError
+from config.errors import ArticleNotFoundError, SourceError
 from config.settings import Settings
 from ingest.chunking import chunk_article
 from ingest.dedup import Stories, signature
@@ -24,7 +24,7 @@ from ingest.fetching import Fetcher
 from ingest.keyword_index import LATE_WRITE_NS
 from ingest.outcomes import IngestOutcome, IngestReport, Status
 from ingest.reading import find_articles, read_article
-from ingest.schema import Article, Chunk
+from ingest.schema import DEFAULT_LIBRARY, Article, Chunk
 from ingest.store import ChromaStore
 from ingest.web import article_from_url
 
@@ -37,8 +37,9 @@ class Ingestor:
     """Adds, updates, removes and re-embeds the articles of one store.
 
     Each article is stored all or nothing; a source that fails is an outcome, not an error.
-    Errors of the embedder (e.g. Ollama down) do raise: every remaining source would fail the
-    same way.
+    Every article goes into a library (``library``: the default one unless named); an article
+    already stored joins that library too, and keeps its others. Errors of the embedder (e.g.
+    Ollama down) do raise: every remaining source would fail the same way.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class Ingestor:
         self,
         paths: Iterable[Path],
         on_outcome: Callable[[IngestOutcome], None] | None = None,
+        library: str = DEFAULT_LIBRARY,
     ) -> IngestReport:
         """Every supported file under ``paths``; a file that fails is reported and skipped.
 
@@ -92,7 +94,8 @@ class Ingestor:
                 tell(article)
                 continue
             written = article.article_id in this_run  # stored by this run: whole, or failed
-            prepared = self._prepare(article, stored.get(article.article_id), known, written)
+            existing = stored.get(article.article_id)
+            prepared = self._prepare(article, existing, known, library, written)
             if isinstance(prepared, _Chunked):
                 pending.append(prepared)
                 stored[prepared.article.article_id] = prepared.article
@@ -108,33 +111,38 @@ class Ingestor:
             write()
         return report
 
-    def add_document(self, path: Path, source: str | None = None) -> IngestOutcome:
+    def add_document(
+        self, path: Path, source: str | None = None, library: str = DEFAULT_LIBRARY
+    ) -> IngestOutcome:
         """The article in the file at ``path`` (``source``: what to call it instead of the path)."""
         article = self._read(path, source)
-        return article if isinstance(article, IngestOutcome) else self.add_article(article)
+        if isinstance(article, IngestOutcome):
+            return article
+        return self.add_article(article, library)
 
     def _read(self, path: Path, source: str | None = None) -> Article | IngestOutcome:
         return _parsed(source or str(path), lambda: read_article(path, source, self._limits))
 
-    def add_url(self, url: str) -> IngestOutcome:
+    def add_url(self, url: str, library: str = DEFAULT_LIBRARY) -> IngestOutcome:
         """Fetch, extract and store the article at ``url``."""
         article = _parsed(url, lambda: article_from_url(url, self._fetcher, self._limits))
-        return article if isinstance(article, IngestOutcome) else self.add_article(article)
+        return article if isinstance(article, IngestOutcome) else self.add_article(article, library)
 
     def add_feed(
         self, feed: Feed, on_outcome: Callable[[IngestOutcome], None] | None = None
     ) -> list[IngestOutcome]:
-        """The new entries of ``feed``; raises SourceError when the feed itself is unreadable."""
+        """The new entries of ``feed`` (into its library); raises SourceError when the feed
+        itself is unreadable."""
 
         def add_entry(url: str) -> IngestOutcome:
-            outcome = self.add_url(url)
+            outcome = self.add_url(url, feed.library)
             if on_outcome is not None:
                 on_outcome(outcome)
             return outcome
 
         return poll_feed(feed, self._fetcher, add_entry)
 
-    def add_article(self, article: Article) -> IngestOutcome:
+    def add_article(self, article: Article, library: str = DEFAULT_LIBRARY) -> IngestOutcome:
         """Store one article unless the store already holds this exact content or this story.
 
         Another copy of a stored story (same text, or MinHash similarity at least
@@ -143,19 +151,32 @@ class Ingestor:
         """
         with self._stories_lock:
             existing = self.store.get_article(article.article_id)
-            prepared = self._prepare(article, existing, self._known_stories())
+            prepared = self._prepare(article, existing, self._known_stories(), library)
             if isinstance(prepared, _Repeat) and not self.store.get_article(
                 prepared.original.article_id
             ):  # its original was removed since it was read: read the stories again
                 self._stories = None
-                prepared = self._prepare(article, existing, self._known_stories())
+                prepared = self._prepare(article, existing, self._known_stories(), library)
         if isinstance(prepared, _Chunked):
             [outcome] = self._write([prepared])
             return outcome
         return self._finish(prepared)
 
-    def remove(self, article_id: str) -> Article:
-        """Delete an article and its chunks; returns what was removed."""
+    def remove(self, article_id: str, library: str | None = None) -> Article:
+        """Delete an article and its chunks, or (``library``) take it out of that library only:
+        an article in no library is deleted. Returns the article as it was."""
+        if library is not None:
+            article = self.store.get_article(article_id)
+            if article is not None and library in article.libraries:
+                kept = tuple(name for name in article.libraries if name != library)
+                if kept:
+                    self.store.set_libraries(article, kept)
+                    return article
+            elif article is not None:
+                raise ArticleNotFoundError(
+                    f"Article '{article_id}' is not in the {library} library (it is in "
+                    f"{', '.join(article.libraries)})"
+                )
         return self.store.remove_article(article_id)
 
     def reindex(self, on_article: Callable[[Article], None] | None = None) -> int:
@@ -185,12 +206,21 @@ class Ingestor:
         return self._stories
 
     def _prepare(
-        self, article: Article, existing: Article | None, known: Stories, written: bool = False
+        self,
+        article: Article,
+        existing: Article | None,
+        known: Stories,
+        library: str,
+        written: bool = False,
     ) -> _Chunked | _Repeat | IngestOutcome:
-        """What storing ``article`` takes: nothing (unchanged), a duplicate record, or chunks
-        (``existing``: the stored version of its id, its metadata is enough; ``written``: by
-        this run, so its chunks need no count)."""
+        """What storing ``article`` in ``library`` takes: nothing (unchanged, or only joining the
+        library), a duplicate record, or chunks (``existing``: the stored version of its id, its
+        metadata is enough; ``written``: by this run, so its chunks need no count)."""
+        kept = existing.libraries if existing is not None else ()
+        article = replace(article, libraries=tuple(dict.fromkeys((*kept, library))))
         if existing is not None and existing.content_hash == article.content_hash:
+            if library not in existing.libraries:
+                existing = self.store.set_libraries(existing, article.libraries)
             if existing.duplicate_of:
                 return _outcome(existing, "duplicate", 0)
             if written or self.store.holds_chunks_of(existing):

@@ -9,6 +9,11 @@ Two Chroma collections hold everything:
 * ``inquote_chunks``: one record per chunk; the document is ``article_text[start:end]``, the
   metadata carries ``article_id``, ``content_hash``, ``start`` and ``end``.
 
+An article record also carries its ``libraries`` (named sets of articles: ``,news,history,``; a
+record from before libraries is in :data:`DEFAULT_LIBRARY`) and its publication day as a sortable
+number (``published_day``, ``20220224``; 0 when the article has no date), so a question's
+:class:`Scope` is resolved before its top-k.
+
 Every article record carries a ``revision``: when it was written (nanoseconds since the epoch).
 Readers keep their keyword index (``ingest.keyword_index``) up to date by it.
 
@@ -38,6 +43,10 @@ ARTICLE_VECTOR = [1.0]
 FINGERPRINT_MODEL = "inquote:embedding_model"
 FINGERPRINT_DIMENSION = "inquote:embedding_dimension"
 FINGERPRINT_SCHEMA = "inquote:schema_version"
+
+DEFAULT_LIBRARY = "default"
+ALL_LIBRARIES = "*"
+_LIBRARY_NAME = re.compile(r"^[\w-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,13 @@ class Article:
     duplicate_of: str = ""  # set when this is another copy of that article: it has no chunks
     language: str = ""  # ISO 639 code detected at ingest (ingest.language); "" if unknown
     revision: int = 0  # when the record was written (time.time_ns()); 0 before it is
+    libraries: tuple[str, ...] = (DEFAULT_LIBRARY,)
 
     def metadata(self) -> dict[str, str | int]:
         fields = asdict(self)
         del fields["text"]
+        fields["libraries"] = library_field(self.libraries)
+        fields["published_day"] = day_number(self.published)
         return fields
 
     @classmethod
@@ -100,6 +112,7 @@ class Article:
             duplicate_of=str(metadata.get("duplicate_of", "")),
             language=str(metadata.get("language", "")),
             revision=int(metadata.get("revision", 0)),
+            libraries=libraries_of(str(metadata.get("libraries", ""))),
         )
 
 
@@ -144,3 +157,64 @@ def article_id_for(source: str) -> str:
 def chunk_id_for(article_id: str, article_hash: str, index: int) -> str:
     """Deterministic chunk id; it names the article version so versions never collide."""
     return f"{article_id}:{article_hash[:12]}:{index:05d}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which articles a question is answered from: those in any of ``libraries`` (every library
+    when empty), published from ``since`` to ``until`` (ISO days, inclusive; an undated article
+    is outside any date range), or only ``article_ids`` when given. The empty scope is the whole
+    store."""
+
+    libraries: tuple[str, ...] = ()
+    since: str = ""
+    until: str = ""
+    article_ids: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.libraries or self.since or self.until or self.article_ids)
+
+    def describe(self) -> str:
+        """The scope in words, for a message saying it holds nothing."""
+        parts = []
+        if self.libraries:
+            parts.append("in the " + ", ".join(self.libraries) + " " + _plural(self.libraries))
+        if self.since:
+            parts.append(f"published since {self.since}")
+        if self.until:
+            parts.append(f"published until {self.until}")
+        if self.article_ids:
+            parts.append("among " + ", ".join(self.article_ids))
+        return " ".join(parts)
+
+
+def _plural(libraries: tuple[str, ...]) -> str:
+    return "library" if len(libraries) == 1 else "libraries"
+
+
+def library_name(name: str) -> str:
+    """``name`` checked as a library name (letters, digits, ``_`` and ``-``)."""
+    if not _LIBRARY_NAME.match(name):
+        raise ValueError(
+            f"'{name}' is not a library name: use letters, digits, '_' or '-' (up to 64)"
+        )
+    return name
+
+
+def library_field(libraries: tuple[str, ...]) -> str:
+    """Libraries as one metadata string, each between commas (``,news,history,``)."""
+    return "," + ",".join(sorted(set(libraries) or {DEFAULT_LIBRARY})) + ","
+
+
+def libraries_of(field: str) -> tuple[str, ...]:
+    """The libraries a metadata string names; a record from before libraries is in the default."""
+    return tuple(part for part in field.split(",") if part) or (DEFAULT_LIBRARY,)
+
+
+def day_number(day: str) -> int:
+    """An ISO day (``2022-02-24``) as a sortable number (``20220224``); 0 for no date."""
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})", day)
+    return int("".join(match.groups())) if match else 0
+
+
+WHOLE_STORE = Scope()

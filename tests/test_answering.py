@@ -13,6 +13,7 @@ from config.errors import QuestionError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor
+from ingest.schema import Scope
 from ingest.store import ChromaStore
 from tests.conftest import SEEDS, FakeEmbedder, assert_quotes_verbatim
 
@@ -72,10 +73,14 @@ def test_off_topic_questions_are_declined_with_the_closest_passages(
 
 def test_an_article_filter_keeps_to_that_article(seeded: Answerer) -> None:
     rosetta = next(a for a in seeded.store.articles() if "Rosetta" in a.title)
-    answer = seeded.ask("Who deciphered the hieroglyphs?", article_ids=[rosetta.article_id])
+    answer = seeded.ask(
+        "Who deciphered the hieroglyphs?", scope=Scope(article_ids=(rosetta.article_id,))
+    )
     assert not answer.abstained
     assert {quote.article_id for quote in answer.quotes} == {rosetta.article_id}
-    elsewhere = seeded.ask("What did Putin recognise?", article_ids=[rosetta.article_id])
+    elsewhere = seeded.ask(
+        "What did Putin recognise?", scope=Scope(article_ids=(rosetta.article_id,))
+    )
     assert elsewhere.abstained
 
 

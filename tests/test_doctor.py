@@ -67,7 +67,7 @@ def test_failures_say_how_to_fix_them(seeded_dir: Path) -> None:
         "fix": "start it with `ollama serve` or `docker compose up -d ollama`",
     }
     assert found["telegram"]["status"] == "fail"
-    assert "refused the token (401)" in found["telegram"]["detail"]
+    assert "refused the bot token (401)" in found["telegram"]["detail"]
     assert "wrong-token" not in result.output
 
 

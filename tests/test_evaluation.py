@@ -13,7 +13,7 @@ from bot.retrieval import Retriever, fuse
 from config.settings import Settings
 from ingest.pipeline import Ingestor
 from ingest.reading import read_article
-from ingest.schema import content_hash
+from ingest.schema import Scope, content_hash
 from ingest.store import ChromaStore
 from tests.conftest import SEEDS, FakeEmbedder
 from tests.fake_ollama import FakeOllama, serve
@@ -129,7 +129,7 @@ def test_keyword_retrieval_finds_rare_words_and_follows_the_store(
     [found] = retriever.retrieve("zanzibarian", fake_embedder.embed_query("zanzibarian"), 3)
     assert found.article.title == "Zanzibar cloves"
     only = retriever.retrieve(
-        "the", fake_embedder.embed_query("the"), 3, [found.article.article_id]
+        "the", fake_embedder.embed_query("the"), 3, Scope(article_ids=(found.article.article_id,))
     )
     assert only == [] or all(h.article.article_id == found.article.article_id for h in only)
     assert content_hash(found.article.text) == found.article.content_hash

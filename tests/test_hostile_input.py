@@ -250,7 +250,7 @@ def test_a_newline_in_a_file_name_keeps_list_to_one_line_an_article(tmp_path: Pa
     (folder / "two\nlines.txt").write_text("Two lines\n\nThe name of this file has a newline.")
     run(tmp_path / "data", "ingest", str(folder))
     listed = run(tmp_path / "data", "list").stdout.splitlines()
-    assert any(line.endswith("two\\nlines.txt") for line in listed), listed
+    assert any(line.endswith("two\\nlines.txt  [default]") for line in listed), listed
     assert listed[-1].startswith("1 articles")
 
 

@@ -12,6 +12,7 @@ from bot.retrieval import Retriever
 from config.settings import Settings, load_settings
 from ingest import keyword_index
 from ingest.pipeline import Ingestor
+from ingest.schema import Scope
 from ingest.store import ChromaStore, ScoredChunk
 from tests.conftest import FakeEmbedder
 
@@ -41,7 +42,9 @@ def keyword_hits(
 ) -> list[ScoredChunk]:
     """What a question retrieves by keywords alone (it first catches the index up)."""
     retrieval = load_settings().retrieval.model_copy(update={"mode": "bm25"})
-    return Retriever(store, retrieval).retrieve(question, [], 5, article_ids)
+    return Retriever(store, retrieval).retrieve(
+        question, [], 5, Scope(article_ids=tuple(article_ids or ()))
+    )
 
 
 def found_titles(store: ChromaStore, word: str) -> list[str]:

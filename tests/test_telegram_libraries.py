@@ -1,0 +1,205 @@
+"""Telegram for many groups: each chat reads its own libraries, admins' articles go to their
+chat's library, nothing of the server reaches a chat, and a bad start is one line (issue 27).
+
+The real python-telegram-bot Application against the loopback fake Bot API, as in
+``tests/test_telegram_bot.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.telegram_libraries import NO_LIBRARY
+from ingest.embedding import Embedder
+from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, text_update
+from tests.test_telegram_bot import ADMIN, left_pending, make_bot, run_while, texts
+
+NEWS, HISTORY, UNBOUND = -1001, -1002, -1003
+BOUND = {
+    "telegram.allowed_chats": f"{NEWS},{HISTORY},{UNBOUND}",
+    "telegram.chat_libraries": json.dumps({str(NEWS): ["news"], str(HISTORY): ["history"]}),
+    "telegram.default_libraries": "",
+}
+CLIPPERS = b"# Tea clippers\n\nThe Cutty Sark was built in 1869 at Dumbarton for the tea trade.\n"
+LIGHTHOUSE = b"# The Bell Rock\n\nThe Bell Rock Lighthouse was first lit on 1 February 1811.\n"
+SHIP = "When was the Cutty Sark built?"
+
+
+def in_group(update_id: int, text: str, chat: int, **extra: Any) -> dict[str, Any]:
+    """A group member's message addressed to the bot."""
+    mention = f"@{BOT_USERNAME} "
+    return text_update(
+        update_id, mention + text, user_id=9, chat_id=chat, chat_type="supergroup",
+        entities=[{"type": "mention", "offset": 0, "length": len(mention) - 1}], **extra,
+    )  # fmt: skip
+
+
+def document_in(update_id: int, chat: int, file_id: str, name: str, data: bytes) -> dict[str, Any]:
+    document = {"file_id": file_id, "file_unique_id": file_id, "file_name": name,
+                "file_size": len(data)}  # fmt: skip
+    return text_update(
+        update_id, "", user_id=ADMIN, chat_id=chat, chat_type="supergroup", document=document
+    )
+
+
+def answers_in(fake: FakeTelegram, chat: int) -> list[str]:
+    """What the bot finally showed in ``chat``: each message as last edited."""
+    shown: dict[int, str] = {}
+    for number, params in enumerate(fake.called("sendMessage")):
+        if params["chat_id"] == str(chat):
+            shown[number] = params["text"]
+    return list(shown.values())
+
+
+def every_text(fake: FakeTelegram) -> str:
+    methods = ("sendMessage", "editMessageText")
+    return "\n".join(json.dumps(params) for m in methods for params in fake.called(m))
+
+
+def assert_nothing_private(fake: FakeTelegram, data_dir: Path) -> None:
+    """No data-dir path, server path, token or internal URL in anything a chat received."""
+    sent = every_text(fake)
+    for private in (str(data_dir), str(Path.cwd()), "/tmp/", TOKEN, fake.base_url, "11434"):
+        assert private not in sent, private
+
+
+def stocked(data_dir: Path, fake: FakeTelegram, embedder: Embedder) -> None:
+    """An admin sends one article in each group; they go to the groups' libraries."""
+    fake.files["clippers"], fake.files["lighthouse"] = CLIPPERS, LIGHTHOUSE
+    fake.updates += [
+        document_in(1, NEWS, "clippers", "clippers.md", CLIPPERS),
+        document_in(2, HISTORY, "lighthouse", "lighthouse.md", LIGHTHOUSE),
+    ]
+    bot = make_bot(data_dir, fake, embedder, None, **BOUND)
+    run_while(bot, lambda: len(fake.called("editMessageText")) < 2)
+    assert sorted(texts(fake, "editMessageText")) == [
+        "added: Tea clippers (1 chunks)",
+        "added: The Bell Rock (1 chunks)",
+    ]
+
+
+def test_two_groups_bound_to_libraries_never_see_each_others_articles(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    stocked(data_dir, fake, real_embedder)
+    fake.updates += [
+        in_group(3, SHIP, NEWS),
+        in_group(4, SHIP, HISTORY),
+        in_group(5, "When was the Bell Rock Lighthouse first lit?", HISTORY),
+        in_group(6, "Who first stepped onto the Moon?", NEWS),  # a seed: in neither library
+        text_update(7, "/library", user_id=9, chat_id=NEWS, chat_type="supergroup"),
+        text_update(8, "/library", user_id=9, chat_id=HISTORY, chat_type="supergroup"),
+        text_update(9, "/sources", user_id=9, chat_id=NEWS, chat_type="supergroup"),
+        in_group(10, SHIP, UNBOUND),
+    ]
+    bot = make_bot(data_dir, fake, real_embedder, None, **BOUND)
+    run_while(bot, lambda: len(fake.called("sendMessage")) < 2 + 8)
+    ship_news, moon, library_news, sources = answers_in(fake, NEWS)[1:]
+    ship_history, lighthouse, library_history = answers_in(fake, HISTORY)[1:]
+    assert ship_news.startswith("The articles answer this")
+    assert "The Cutty Sark was built in 1869 at Dumbarton" in ship_news
+    assert ship_history.startswith("The articles don't answer this")
+    assert "Cutty Sark" not in ship_history
+    assert "Tea clippers" not in ship_history
+    assert "first lit on 1 February 1811" in lighthouse
+    assert moon.startswith("The articles don't answer this")
+    assert "Armstrong" not in moon
+    assert library_news == "This chat reads the library news. Articles admins add here go to news."
+    assert "the library history" in library_history
+    assert sources == "• Tea clippers"
+    assert answers_in(fake, UNBOUND) == [NO_LIBRARY]
+    assert_nothing_private(fake, data_dir)
+
+
+def test_replies_and_questions_replayed_after_a_restart_keep_to_their_chats_library(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    stocked(data_dir, fake, real_embedder)
+    fake.updates.append(in_group(3, "When was the Bell Rock Lighthouse first lit?", HISTORY))
+    bot = make_bot(data_dir, fake, real_embedder, None, **BOUND)
+    run_while(bot, lambda: len(fake.called("sendMessage")) < 3)
+    answer_id = 1000 + len(fake.called("sendMessage"))
+    # a reply to the history group's answer, and a question a stopped bot left unanswered
+    left_pending(data_dir, in_group(5, SHIP, HISTORY)).close()
+    fake.updates.append(in_group(4, "and the Cutty Sark?", HISTORY, reply_to=answer_id))
+    bot = make_bot(data_dir, fake, real_embedder, None, **BOUND)
+    run_while(bot, lambda: len(fake.called("sendMessage")) < 5)
+    replayed, reply = answers_in(fake, HISTORY)[2:]
+    for answer in (replayed, reply):
+        assert answer.startswith("The articles don't answer this"), answer
+        assert "Cutty Sark was built" not in answer
+    assert_nothing_private(fake, data_dir)
+
+
+def test_citations_and_sources_show_no_server_paths_and_about_no_internal_urls(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    fake.updates += [
+        text_update(1, "Who first stepped onto the Moon?", user_id=9),
+        text_update(2, "/sources", user_id=9),
+        text_update(3, "/about", user_id=9),
+    ]
+    bot = make_bot(data_dir, fake, real_embedder, None, **{"telegram.allowed_users": "9"})
+    run_while(bot, lambda: len(fake.called("sendMessage")) < 3)
+    answer, sources, about = texts(fake)
+    assert "<i>[1] Apollo 11: the first crewed Moon landing, 2025-11-20</i>" in answer
+    assert "• The Rosetta Stone and the decipherment of hieroglyphs (2025-11-20)" in sources
+    assert about.startswith("inquote — answers by extractive.\n5 articles here")
+    assert_nothing_private(fake, data_dir)
+
+
+def start(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``inquote telegram`` as an operator starts it, expected to stop by itself."""
+    environment = {
+        **os.environ,
+        "INQUOTE_DATA_DIR": str(data_dir),
+        "INQUOTE_LLM__BACKEND": "extractive",
+        "INQUOTE_TELEGRAM__ALLOWED_USERS": "9",
+        "INQUOTE_TELEGRAM__RETRY_SECONDS": "0.1",
+        **env,
+    }
+    script = Path(sys.executable).with_name("inquote")
+    return subprocess.run(
+        [script, "telegram"],
+        check=False,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_refused_token_or_no_network_at_start_is_one_line_without_the_token(
+    tmp_path: Path, fake: FakeTelegram
+) -> None:
+    wrong = "999999:wrong-token-to-never-print"
+    refused = start(tmp_path, INQUOTE_TELEGRAM__TOKEN=wrong,
+                    INQUOTE_TELEGRAM__BASE_URL=fake.base_url)  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "Error: Telegram refused the bot token (401): check INQUOTE_TELEGRAM__TOKEN against what "
+        "@BotFather gave you"
+    ]
+    assert wrong not in refused.stdout + refused.stderr
+    dead = dead_address()
+    away = start(tmp_path, INQUOTE_TELEGRAM__TOKEN=TOKEN, INQUOTE_TELEGRAM__BASE_URL=dead)
+    assert away.returncode == 1
+    lines = away.stderr.strip().splitlines()
+    assert "trying again in" in lines[0]  # retried, then given up in one line
+    assert lines[-1].startswith(f"Error: The Bot API at {dead} is not reachable (ConnectError)")
+    assert "Traceback" not in away.stderr
+    assert TOKEN not in away.stdout + away.stderr
+
+
+def dead_address() -> str:
+    """A Bot API address where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/bot"
