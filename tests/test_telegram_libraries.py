@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.telegram_libraries import NO_LIBRARY
 from ingest.embedding import Embedder
+from tests.conftest import assert_nothing_private
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, text_update
 from tests.test_telegram_bot import ADMIN, left_pending, make_bot, run_while, texts
 
@@ -55,18 +56,6 @@ def answers_in(fake: FakeTelegram, chat: int) -> list[str]:
         if params["chat_id"] == str(chat):
             shown[number] = params["text"]
     return list(shown.values())
-
-
-def every_text(fake: FakeTelegram) -> str:
-    methods = ("sendMessage", "editMessageText")
-    return "\n".join(json.dumps(params) for m in methods for params in fake.called(m))
-
-
-def assert_nothing_private(fake: FakeTelegram, data_dir: Path) -> None:
-    """No data-dir path, server path, token or internal URL in anything a chat received."""
-    sent = every_text(fake)
-    for private in (str(data_dir), str(Path.cwd()), "/tmp/", TOKEN, fake.base_url, "11434"):
-        assert private not in sent, private
 
 
 def stocked(data_dir: Path, fake: FakeTelegram, embedder: Embedder) -> None:
