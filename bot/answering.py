@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from bot.answerability import Assessment, Judge, shipped_judge
@@ -16,7 +17,9 @@ from bot.extractive import ScoredSentence, rank_evidence, select_answer
 from bot.generation import Generator
 from bot.prompts import answer_messages
 from bot.quotes import Claim, Quote, is_verbatim, quote_from_article
+from bot.recency import When, dated_scope, newest_first, when_asked
 from bot.retrieval import Retriever
+from bot.summaries import AboutRequest, about_request, named_article, summary_spans
 from config.errors import QuestionError
 from config.settings import AnswerSettings, RetrievalSettings
 from ingest.chunking import sentence_spans
@@ -209,6 +212,44 @@ class Answerer:
             return None
         return self._used_judge().assess(question, evidence.ranked)
 
+    def summary(self, article: Article, question: str = "") -> Answer:
+        """What ``article`` is about: its lead and most central sentences, verbatim
+        (:mod:`bot.summaries`)."""
+        spans = summary_spans(article, self._sentence_vectors)
+        quotes = _verified([(article, article.text[start:end], start) for start, end in spans])
+        dated = f" ({article.published})" if article.published else ""
+        header = f"{isolate(article.title)}{dated}, in its own words:"
+        cited = [f"{isolate(quote.text)} [{number}]" for number, quote in enumerate(quotes, 1)]
+        claims = tuple(Claim(header if number == 1 else "", (number,)) for number in
+                       range(1, len(quotes) + 1))  # fmt: skip
+        asked = question or f"What is {article.title} about?"
+        text = " ".join([header, *cited])
+        return Answer(asked, text, not quotes, quotes, self.backend, claims=claims, direct=True)
+
+    def _named(self, request: AboutRequest, top_k: int, scope: Scope) -> Article | None:
+        """The article a request for a summary names: the retrieved article holding its words,
+        or the scope's one article when it names none."""
+        hits = self.gather(request.subject or "article", top_k, scope).hits
+        candidates = list({hit.article.article_id: hit.article for hit in hits}.values())
+        named = named_article(request, candidates)
+        if named is None and len(scope.article_ids) == 1 and candidates:
+            named = self._store.get_article(scope.article_ids[0])
+        return named
+
+    def _when(self, question: str) -> When:
+        language = next(iter(self._retriever.question_languages(question)), "")
+        return when_asked(question, language, self._today())
+
+    def _today(self) -> date:
+        return date.fromisoformat(self._answer.now) if self._answer.now else date.today()
+
+    def _dated(self, scope: Scope, when: When) -> Scope:
+        """``scope`` narrowed to the days the question names, unless no article is in them."""
+        if not (when.since or when.until):
+            return scope
+        narrowed = dated_scope(scope, when, self._store.keywords.days(), self._today())
+        return narrowed if self._store.articles_in(narrowed) else scope
+
     def _used_judge(self) -> Judge:
         return self._judge or shipped_judge()
 
@@ -220,8 +261,18 @@ class Answerer:
         show: Callable[[str], None],
         watch: Stopwatch,
     ) -> Answer:
+        request = about_request(question)
+        if request is not None and (article := self._named(request, top_k, scope)) is not None:
+            with watch.stage("summarise"):
+                summary = self.summary(article, question)
+            show(summary.text)
+            return summary
         with watch.stage("retrieve"):
+            when = self._when(question)
+            scope = self._dated(scope, when)
             evidence = self.gather(question, top_k, scope)
+            if when.latest:
+                evidence = Evidence(evidence.hits, newest_first(evidence.ranked))
             judged = self.judge(question, evidence)
         if not evidence.hits:
             empty = EMPTY_SCOPE.format(scope.describe()) if scope else EMPTY_STORE
@@ -244,11 +295,18 @@ class Answerer:
             with watch.stage("verify"):
                 quotes = _verified([(item.article, item.text, item.start) for item in chosen])
             if quotes:
+                # "the latest" says how recent: the date of the article it quotes first
+                dated = when.latest and quotes[0].published
+                said = f"The latest, from {quotes[0].published}:" if dated else ""
                 text = " ".join(
-                    f"{isolate(quote.text)} [{number}]" for number, quote in enumerate(quotes, 1)
+                    [said] * bool(said)
+                    + [f"{isolate(quote.text)} [{n}]" for n, quote in enumerate(quotes, 1)]
                 )
                 _led(show, confidence_lead(judged.confidence, known["direct"]))(text)
-                claims = tuple(Claim("", (number,)) for number in range(1, len(quotes) + 1))
+                claims = tuple(
+                    Claim(said if number == 1 else "", (number,))
+                    for number in range(1, len(quotes) + 1)
+                )
                 return Answer(question, text, False, quotes, self.backend, claims=claims, **known)
         show(NOT_ANSWERED)
         passages = [

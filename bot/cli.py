@@ -22,7 +22,7 @@ from bot.backends import choose_backend
 from bot.bidi import isolate
 from bot.conversation import Conversation
 from bot.logs import configure_logging
-from config.errors import InquoteError, QuestionError, SourceError
+from config.errors import ArticleNotFoundError, InquoteError, QuestionError, SourceError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder, make_embedder
 from ingest.outcomes import IngestOutcome
@@ -343,6 +343,25 @@ def _refused(question: str, reason: str, backend: str) -> dict[str, Any]:
 
 def _stream(text: str) -> None:
     click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("article_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, as `ask --json` prints.")
+@click.pass_obj
+def summary(settings: Settings, article_id: str, as_json: bool) -> None:
+    """What ARTICLE_ID is about: its lead and most central sentences, quoted verbatim."""
+    answerer, _ = build_answerer(settings)
+    article = answerer.store.get_article(article_id)
+    if article is None:
+        raise ArticleNotFoundError(
+            f"No article with id '{article_id}' — `inquote list` shows the stored ids"
+        )
+    answer = answerer.summary(article)
+    if as_json:
+        click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
+    else:
+        click.echo(answer.text + "\n\n" + render_sources(answer))
 
 
 @cli.command()

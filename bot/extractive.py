@@ -150,7 +150,8 @@ def rank_evidence(
 def _candidates(
     question: str, languages: Sequence[str], hits: Sequence[ScoredChunk]
 ) -> list[_Candidate]:
-    """The quotable sentences of the hits, each once; the article's title line is not one."""
+    """The quotable sentences of the hits, each once; the article's title line and its
+    boilerplate (licence lines, credits: ``Article.boilerplate``) are not."""
     seen: set[tuple[str, int]] = set()
     asked: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}  # by language
     candidates = []
@@ -170,7 +171,12 @@ def _candidates(
         for start, end in spans:
             key = (hit.article.article_id, start)
             sentence = hit.article.text[start:end]
-            if end - start >= MIN_QUOTE_CHARS and key not in seen and sentence != hit.article.title:
+            if (
+                end - start >= MIN_QUOTE_CHARS
+                and key not in seen
+                and sentence != hit.article.title
+                and not hit.article.is_boilerplate(start, end)
+            ):
                 seen.add(key)
                 terms = _with_names(content_terms(sentence, language), names)
                 candidate = _Candidate(

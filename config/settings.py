@@ -150,6 +150,10 @@ class RetrievalSettings(_Group):
 
 class AnswerSettings(_Group):
     max_quotes: int = Field(ge=1, le=20, description="Most quotes an extractive answer shows.")
+    now: str = Field(
+        pattern=r"^(\d{4}-\d{2}-\d{2})?$",
+        description='"Today" for questions like "what happened yesterday?" (ISO; empty: today).',
+    )
     max_question_chars: int = Field(
         ge=16, description="Longest question accepted; longer ones are refused at once."
     )

@@ -202,6 +202,14 @@ class KeywordIndex:
             return [article_id for article_id in scope.article_ids if article_id in found]
         return list(found)
 
+    def days(self) -> list[int]:
+        """The publication days (``20220224``) of the indexed articles, each once."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT published_day FROM articles WHERE published_day > 0"
+            ).fetchall()
+        return [int(day) for (day,) in rows]
+
     def chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """The indexed chunks among ``chunk_ids``, by id (read here, not from the store)."""
         if not chunk_ids:

@@ -23,6 +23,7 @@ from pypdf.errors import LimitReachedError, PdfReadError
 
 from config.errors import SourceError
 from config.settings import IngestSettings
+from ingest.boilerplate import boilerplate_spans
 from ingest.html_text import HtmlArticle, extract_html
 from ingest.language import detect_language
 from ingest.schema import Article, article_id_for, content_hash
@@ -233,6 +234,7 @@ def make_article(source: str, raw_text: str, title: str = "", published: str = "
         content_hash=content_hash(text),
         published=parse_date(published) or parse_date(text[:600]),
         language=detect_language(text),
+        boilerplate=tuple(boilerplate_spans(text)),
     )
 
 

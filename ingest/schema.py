@@ -88,11 +88,14 @@ class Article:
     language: str = ""  # ISO 639 code detected at ingest (ingest.language); "" if unknown
     revision: int = 0  # when the record was written (time.time_ns()); 0 before it is
     libraries: tuple[str, ...] = (DEFAULT_LIBRARY,)
+    # spans of licence lines, bylines, credits, plugs (ingest.boilerplate): never an answer
+    boilerplate: tuple[tuple[int, int], ...] = ()
 
     def metadata(self) -> dict[str, str | int]:
         fields = asdict(self)
         del fields["text"]
         fields["libraries"] = library_field(self.libraries)
+        fields["boilerplate"] = ",".join(f"{start}-{end}" for start, end in self.boilerplate)
         fields["published_day"] = day_number(self.published)
         return fields
 
@@ -113,6 +116,13 @@ class Article:
             language=str(metadata.get("language", "")),
             revision=int(metadata.get("revision", 0)),
             libraries=libraries_of(str(metadata.get("libraries", ""))),
+            boilerplate=_spans_of(str(metadata.get("boilerplate", ""))),
+        )
+
+    def is_boilerplate(self, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` overlaps a boilerplate line."""
+        return any(
+            start < line_end and line_start < end for line_start, line_end in self.boilerplate
         )
 
 
@@ -190,6 +200,12 @@ class Scope:
 
 def _plural(libraries: tuple[str, ...]) -> str:
     return "library" if len(libraries) == 1 else "libraries"
+
+
+def _spans_of(field: str) -> tuple[tuple[int, int], ...]:
+    """The (start, end) spans a metadata string names: ``8007-8114,9000-9050``."""
+    pairs = (part.split("-") for part in field.split(",") if part)
+    return tuple((int(start), int(end)) for start, end in pairs)
 
 
 def library_name(name: str) -> str:
