@@ -17,7 +17,7 @@ from bot.extractive import ScoredSentence, rank_evidence, select_answer
 from bot.generation import Generator
 from bot.prompts import answer_messages
 from bot.quotes import Claim, Quote, is_verbatim, quote_from_article
-from bot.recency import When, dated_scope, newest_first, when_asked
+from bot.recency import When, dated_scope, newest_first, when_asked, without_recency
 from bot.retrieval import Retriever
 from bot.summaries import AboutRequest, about_request, named_article, summary_spans
 from config.errors import QuestionError
@@ -33,6 +33,7 @@ NOT_ANSWERED = "The articles don't answer this. The closest passages are below."
 EMPTY_STORE = "No articles are stored yet — add some with `inquote ingest PATH`."
 EMPTY_SCOPE = "No stored article is {}: widen the question's limits, or add articles there."
 CLOSEST_PASSAGES = 2
+LATEST_REACH = 3  # "latest" questions retrieve this many times top_k chunks
 LEADS = {"direct": "The articles answer this", "closest": "The closest the articles come"}
 
 
@@ -270,10 +271,12 @@ class Answerer:
         with watch.stage("retrieve"):
             when = self._when(question)
             scope = self._dated(scope, when)
-            evidence = self.gather(question, top_k, scope)
+            asked = without_recency(question) if when.latest else question
+            # "the latest" looks further: the newest article may not hold the best passages
+            evidence = self.gather(asked, top_k * LATEST_REACH if when.latest else top_k, scope)
             if when.latest:
                 evidence = Evidence(evidence.hits, newest_first(evidence.ranked))
-            judged = self.judge(question, evidence)
+            judged = self.judge(asked, evidence)
         if not evidence.hits:
             empty = EMPTY_SCOPE.format(scope.describe()) if scope else EMPTY_STORE
             show(empty)

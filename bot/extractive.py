@@ -150,8 +150,9 @@ def rank_evidence(
 def _candidates(
     question: str, languages: Sequence[str], hits: Sequence[ScoredChunk]
 ) -> list[_Candidate]:
-    """The quotable sentences of the hits, each once; the article's title line and its
-    boilerplate (licence lines, credits: ``Article.boilerplate``) are not."""
+    """The quotable sentences of the hits, each once; the article's title line, its boilerplate
+    (licence lines, credits: ``Article.boilerplate``) and a sentence holding nothing but the
+    question's own words are not."""
     seen: set[tuple[str, int]] = set()
     asked: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}  # by language
     candidates = []
@@ -179,6 +180,8 @@ def _candidates(
             ):
                 seen.add(key)
                 terms = _with_names(content_terms(sentence, language), names)
+                if same and terms <= wanted:
+                    continue  # it only repeats the question ("Boston, 15 January 1919.")
                 candidate = _Candidate(
                     hit.article, start, end, coverage, terms, wanted, same,
                     article_coverage, chunk_rank,

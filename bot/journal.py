@@ -13,12 +13,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
 
 from bot.answering import Answer
 from bot.conversation import Turn
+from bot.quotes import Quote
 from ingest.sqlite_check import check_file, quick_check
 
 _SCHEMA = """
@@ -31,6 +32,11 @@ CREATE TABLE IF NOT EXISTS conversations (key TEXT PRIMARY KEY, turns TEXT NOT N
 CREATE TABLE IF NOT EXISTS answers (
     chat_id INTEGER NOT NULL, message_id INTEGER NOT NULL, turn TEXT NOT NULL,
     PRIMARY KEY (chat_id, message_id)
+);
+CREATE TABLE IF NOT EXISTS since (key TEXT PRIMARY KEY, day TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS digests (
+    chat_id INTEGER PRIMARY KEY, revision INTEGER NOT NULL DEFAULT 0,
+    daily TEXT NOT NULL DEFAULT ''
 );
 """
 Status = Literal["pending", "answered", "done", "failed"]
@@ -217,6 +223,49 @@ class Journal:
                 "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (chat_id, message_id, data)
             )
 
+    def since(self, key: str) -> str:
+        """The day from which a conversation's questions read articles (``/since``; "": all)."""
+        with self._lock:
+            row = self._db.execute("SELECT day FROM since WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def set_since(self, key: str, day: str) -> None:
+        with self._lock:
+            if day:
+                self._db.execute("INSERT OR REPLACE INTO since VALUES (?, ?)", (key, day))
+            else:
+                self._db.execute("DELETE FROM since WHERE key = ?", (key,))
+
+    def digested(self, chat_id: int) -> int:
+        """The revision (``time.time_ns()``) up to which a chat has had its digest; 0: never."""
+        with self._lock:
+            row = self._db.execute("SELECT revision FROM digests WHERE chat_id = ?", (chat_id,))
+            found = row.fetchone()
+        return int(found[0]) if found else 0
+
+    def set_digested(self, chat_id: int, revision: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO digests (chat_id, revision) VALUES (?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET revision = excluded.revision",
+                (chat_id, revision),
+            )
+
+    def daily_digests(self) -> dict[int, str]:
+        """The chats that asked for a daily digest, and at what time (``HH:MM``, UTC)."""
+        with self._lock:
+            rows = self._db.execute("SELECT chat_id, daily FROM digests WHERE daily != ''")
+            return {int(chat): str(daily) for chat, daily in rows.fetchall()}
+
+    def set_daily_digest(self, chat_id: int, daily: str) -> None:
+        """``daily``: ``HH:MM`` (UTC), or "" for none."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO digests (chat_id, daily) VALUES (?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET daily = excluded.daily",
+                (chat_id, daily),
+            )
+
     def answer_turn(self, chat_id: int, message_id: int) -> Turn | None:
         with self._lock:
             row = self._db.execute(
@@ -234,6 +283,7 @@ def _record(turn: Turn) -> dict[str, object]:
         "answer": turn.answer.text,
         "abstained": turn.answer.abstained,
         "backend": turn.answer.backend,
+        "quotes": [asdict(quote) for quote in turn.answer.quotes],  # /summary reads the first
     }
 
 
@@ -242,7 +292,7 @@ def _turn(record: dict[str, object]) -> Turn:
         str(record["standalone"]),
         str(record["answer"]),
         bool(record["abstained"]),
-        (),
+        tuple(Quote(**quote) for quote in cast(list[dict[str, Any]], record.get("quotes", []))),
         str(record["backend"]),
     )
     return Turn(str(record["question"]), str(record["standalone"]), answer)

@@ -27,6 +27,11 @@ _LATEST = re.compile(
     re.IGNORECASE,
 )
 # words that make a phrase a date without a month's name: "today", "this week", "since Monday"
+_NEWS = re.compile(
+    r"\b(news|updates?|developments|новост\w*|nachrichten|neuigkeiten|nyheter\w*)\b"
+    r"|اخبار|أخبار|新闻|消息",
+    re.IGNORECASE,
+)
 _RELATIVE = (
     r"today|yesterday|tonight|week|month|monday|tuesday|wednesday|thursday|friday|saturday"
     r"|sunday|сегодня|вчера|неделе|heute|gestern|woche|dag|går|uken|امروز|دیروز|هفته|اليوم|أمس"
@@ -40,8 +45,7 @@ _SINCE = re.compile(
 )
 _UNTIL = re.compile(r"(before|until|till|up to|bis|vor|до|før|inntil|تا|قبل|حتى|之前)\W*$", re.I)
 _YEAR = re.compile(r"\b\d{4}\b")
-LATEST_POOL = 10  # of the best-ranked sentences, those from which "the latest" is chosen
-LATEST_MARGIN = 0.1  # of support: a sentence this close to the best answers as well
+LATEST_MARGIN = 0.1  # of the question's words an article holds: this close to the most is on topic
 MAX_DATE_WORDS = 4  # "on the 24th of February", "24. Februar 2022"
 _DATEPARSER_LANGUAGES = {"en", "ru", "de", "nb", "fa", "ar", "zh", "fr", "es", "it", "pt", "nl"}
 
@@ -164,15 +168,23 @@ def dated_scope(scope: Scope, when: When, days: Sequence[int], today: date) -> S
 
 
 def newest_first(ranked: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-    """``ranked`` with the best sentence of the newest dated article that answers in front: one
-    whose support is within :data:`LATEST_MARGIN` of the best among the first
-    :data:`LATEST_POOL`."""
-    pool = list(ranked[:LATEST_POOL])
-    if not pool:
+    """``ranked`` with the best sentence of the newest dated article on the question's topic in
+    front: an article holding nearly as many of the question's words as the one holding most
+    (within :data:`LATEST_MARGIN` of its share)."""
+    best: dict[str, ScoredSentence] = {}
+    for item in ranked:  # best first: each article's first is its best
+        best.setdefault(item.article.article_id, item)
+    if not best:
         return list(ranked)
-    best = max(item.support for item in pool)
-    answering = [item for item in pool if item.support >= best - LATEST_MARGIN]
-    newest = max(answering, key=lambda item: item.article.published)  # undated: "" sorts first
+    top = max(item.article_coverage for item in best.values())
+    on_topic = [item for item in best.values() if item.article_coverage >= top - LATEST_MARGIN]
+    newest = max(on_topic, key=lambda item: item.article.published)  # undated: "" sorts first
     if not newest.article.published:
         return list(ranked)
     return [newest, *(item for item in ranked if item is not newest)]
+
+
+def without_recency(question: str) -> str:
+    """``question`` without its "latest"-like words and "news", which say it wants the newest
+    articles, not which: an answer need not hold them."""
+    return " ".join(_NEWS.sub(" ", _LATEST.sub(" ", question)).split())

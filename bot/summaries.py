@@ -98,16 +98,22 @@ def named_article(request: AboutRequest, candidates: Sequence[Article]) -> Artic
     return best[1] if best else None
 
 
-def summary_spans(article: Article, embedder: Embedder) -> list[tuple[int, int]]:
-    """The article's lead and its :data:`CENTRAL_SENTENCES` most central other sentences, as
-    (start, end) offsets in article order."""
-    spans = [
+def quotable_spans(article: Article) -> list[tuple[int, int]]:
+    """The (start, end) of the article's sentences a summary may quote, in order: the lead
+    first. Neither its title line nor its boilerplate, nor a fragment."""
+    return [
         (start, end)
         for start, end in sentence_spans(article.text, language=article.language)
         if end - start >= MIN_QUOTE_CHARS
         and article.text[start:end] != article.title
         and not article.is_boilerplate(start, end)
-    ][:MAX_SENTENCES]
+    ]
+
+
+def summary_spans(article: Article, embedder: Embedder) -> list[tuple[int, int]]:
+    """The article's lead and its :data:`CENTRAL_SENTENCES` most central other sentences, as
+    (start, end) offsets in article order."""
+    spans = quotable_spans(article)[:MAX_SENTENCES]
     if len(spans) <= 1 + CENTRAL_SENTENCES:
         return spans
     vectors = np.array(embedder.embed_documents([article.text[s:e] for s, e in spans]))

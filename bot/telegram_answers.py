@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 from telegram import Bot
 from telegram.error import TelegramError
@@ -109,6 +110,8 @@ class Answers:
             await delivery.finish([telegram_format.render_text(NO_LIBRARY)[0]])
             return
         key = conversation_key(asked.chat_id, asked.user_id)
+        if since := self._journal.since(key):  # /since, for this conversation
+            scope = replace(scope, since=max(scope.since, since))
         previous = (
             self._journal.answer_turn(asked.chat_id, asked.reply_to) if asked.reply_to else None
         )

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import re
 import warnings
+from datetime import date
 from typing import Any
 
 from telegram import BotCommand, Message, MessageEntity, Update
@@ -24,18 +25,21 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CommandHandler,
     ContextTypes,
+    JobQueue,
     MessageHandler,
     TypeHandler,
     filters,
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.answering import Answerer
+from bot.answering import Answer, Answerer
 from bot.journal import JOURNAL_FILE, Journal, Question
+from bot.quotes import Quote
 from bot.telegram_admin import AdminIngest
 from bot.telegram_answers import SORRY, Answers
-from bot.telegram_delivery import reply_text
-from bot.telegram_format import public_source
+from bot.telegram_delivery import reply_messages, reply_text
+from bot.telegram_digest import NOTHING_NEW, Digests, daily_time, schedule
+from bot.telegram_format import public_source, render_answer, render_text
 from bot.telegram_libraries import NO_LIBRARY
 from bot.telegram_updates import ConversationOrder, JournalingQueue, conversation_key
 from config.errors import ConfigError
@@ -52,6 +56,9 @@ Reply to one of my answers to ask a follow-up about it.
 
 /sources — the articles I know
 /library — which libraries of articles this chat reads
+/summary — reply with it to an answer: what its article is about (or /summary Rosetta Stone)
+/since 2022-02-23 — read only articles published since then (/since off: all again)
+/digest — the articles added since the last digest (/digest daily 08:00 UTC, /digest off)
 /reset — forget our conversation
 /about — what answers and how much is stored"""
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -66,6 +73,9 @@ class InquoteBot:
         self.journal = Journal.open(settings.data_dir / JOURNAL_FILE)
         self.answers = Answers(settings, answerer, self.journal)
         self.admin = AdminIngest(settings.telegram, ingestor)
+        self.digests = Digests(
+            answerer, self.journal, self.answers.libraries, settings.telegram.digest_items
+        )
         telegram = settings.telegram
         self._allowed_users = set(telegram.allowed_users) | set(telegram.admins)
         self._allowed_chats = set(telegram.allowed_chats)
@@ -113,6 +123,89 @@ class InquoteBot:
         """/library: which libraries this chat reads, and where its admins' articles go."""
         chat = update.effective_chat
         await reply_text(update, self.answers.libraries.describe(chat.id) if chat else NO_LIBRARY)
+
+    async def since(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/since DATE: this conversation reads articles published from DATE on; /since off."""
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None:
+            return
+        key = conversation_key(chat.id, user.id)
+        argument = " ".join(context.args or []).strip()
+        if argument.lower() in {"off", "all", "reset"}:
+            self.journal.set_since(key, "")
+            await reply_text(update, "This conversation reads articles of every date again.")
+            return
+        try:
+            day = date.fromisoformat(argument).isoformat()
+        except ValueError:
+            current = self.journal.since(key)
+            now = f"It reads articles published since {current}. " if current else ""
+            await reply_text(update, f"{now}Use /since 2022-02-23 (a day, YYYY-MM-DD), or "
+                                     "/since off.")  # fmt: skip
+            return
+        self.journal.set_since(key, day)
+        await reply_text(update, f"This conversation now reads articles published since {day} "
+                                 "(/since off: every date).")  # fmt: skip
+
+    async def summary(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/summary as a reply to an answer: what the article it quotes first is about;
+        /summary WORDS: the article those words name."""
+        message, scope = update.effective_message, self._scope(update)
+        if message is None or scope is None:
+            await reply_text(update, NO_LIBRARY)
+            return
+        named = " ".join(context.args or []).strip()
+        reply = message.reply_to_message
+        turn = self.journal.answer_turn(message.chat.id, reply.message_id) if reply else None
+        if turn is not None and turn.answer.quotes:
+            answer = await asyncio.to_thread(self._summary_of, turn.answer.quotes[0], scope)
+        elif named:
+            answer = await asyncio.to_thread(self.answerer.ask, f"Summarise {named}", scope=scope)
+        else:
+            await reply_text(update, "Reply /summary to one of my answers, or name the article: "
+                                     "/summary Rosetta Stone")  # fmt: skip
+            return
+        await reply_messages(update, render_answer(answer))
+
+    def _summary_of(self, quote: Quote, scope: Scope) -> Answer:
+        """The summary of the quote's article, if the chat still reads it."""
+        store = self.answerer.store
+        article = store.get_article(quote.article_id)
+        if article is None or (scope and quote.article_id not in store.articles_in(scope)):
+            return self.answerer.ask(f"Summarise {quote.title}", scope=scope)
+        return self.answerer.summary(article)
+
+    async def digest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/digest: what the chat's libraries gained since its last digest; /digest daily HH:MM
+        sends it every day then (UTC); /digest off stops that."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        words = [word.lower() for word in context.args or []]
+        if words[:1] == ["off"]:
+            self.journal.set_daily_digest(chat.id, "")
+            schedule(self._jobs(context), self.digests, chat.id, None)
+            await reply_text(update, "No more daily digests here.")
+            return
+        if words[:1] == ["daily"]:
+            at = daily_time(words[1]) if len(words) > 1 else None
+            if at is None:
+                await reply_text(update, "Use /digest daily 08:00 (a time of day, UTC).")
+                return
+            self.journal.set_daily_digest(chat.id, at.strftime("%H:%M"))
+            schedule(self._jobs(context), self.digests, chat.id, at)
+            when = at.strftime("%H:%M")
+            await reply_text(update, f"A digest will come here every day at {when} UTC "
+                                     "(/digest off stops it).")  # fmt: skip
+            return
+        messages = await asyncio.to_thread(self.digests.digest, chat.id)
+        await reply_messages(update, messages or render_text(NOTHING_NEW))
+
+    @staticmethod
+    def _jobs(context: ContextTypes.DEFAULT_TYPE) -> JobQueue[Any]:
+        if context.job_queue is None:
+            raise ConfigError("The job queue is missing: install python-telegram-bot[job-queue]")
+        return context.job_queue
 
     def _scope(self, update: Update) -> Scope | None:
         chat = update.effective_chat
@@ -199,6 +292,9 @@ COMMANDS = [
     BotCommand("help", "How to ask"),
     BotCommand("sources", "The articles I know"),
     BotCommand("library", "Which libraries this chat reads"),
+    BotCommand("summary", "What an article is about (reply to an answer)"),
+    BotCommand("since", "Read only articles published since a day"),
+    BotCommand("digest", "Articles added since the last digest"),
     BotCommand("reset", "Forget our conversation"),
     BotCommand("about", "What answers, how much is stored"),
 ]
@@ -213,6 +309,9 @@ def build_application(bot: InquoteBot) -> AnyApplication:
         with contextlib.suppress(TelegramError):
             await application.bot.set_my_commands(COMMANDS)
         await asyncio.to_thread(bot.answerer.prepare)
+        if application.job_queue is not None:  # daily digests, as chats asked for them
+            for chat_id, at in bot.journal.daily_digests().items():
+                schedule(application.job_queue, bot.digests, chat_id, daily_time(at))
         if pending := queue.replay(application.bot):  # handled once the bot runs, as new ones
             log.info("%d updates left unfinished before a restart are handled first", pending)
 
@@ -243,6 +342,9 @@ def build_application(bot: InquoteBot) -> AnyApplication:
     application.add_handler(CommandHandler(["start", "help"], bot.help))
     application.add_handler(CommandHandler("sources", bot.sources))
     application.add_handler(CommandHandler("library", bot.library))
+    application.add_handler(CommandHandler("since", bot.since))
+    application.add_handler(CommandHandler("summary", bot.summary))
+    application.add_handler(CommandHandler("digest", bot.digest))
     application.add_handler(CommandHandler("reset", bot.reset))
     application.add_handler(CommandHandler(["about", "stats"], bot.about))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.question))

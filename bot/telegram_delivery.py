@@ -146,10 +146,15 @@ class Delivery:
 
 async def reply_text(update: Update, text: str) -> None:
     """A command's short reply, in as many messages as it takes."""
+    await reply_messages(update, telegram_format.render_text(text))
+
+
+async def reply_messages(update: Update, messages: Sequence[RenderedMessage]) -> None:
+    """A command's reply, rendered (an answer, a digest)."""
     message = update.effective_message
     if message is None:
         return
-    for part in telegram_format.render_text(text):
+    for part in messages:
         await message.reply_text(
             part.html, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW
         )

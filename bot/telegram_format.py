@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from bot.answering import Answer
 from bot.bidi import isolate
+from bot.quotes import Quote
 
 MESSAGE_LIMIT = 4096
 _KEPT_CONTROLS = {"\n", "\t"}
@@ -71,13 +72,30 @@ def render_answer(answer: Answer) -> list[RenderedMessage]:
     if re.sub(r"[\s\[\]\d]", "", lead):  # more than citation numbers
         blocks.append(_Block("", lead))
     for number, quote in enumerate(answer.quotes, 1):
-        dated = f", {quote.published}" if quote.published else ""
-        shown = public_source(quote.source)
-        citation = f"[{number}] {isolate(clean(quote.title))}{dated}" + (
-            f" — {clean(shown)}" if shown else ""
-        )
-        blocks.append(_Block(clean(quote.text), citation))
+        cited = citation(quote.title, quote.published, quote.source)
+        blocks.append(_Block(clean(quote.text), f"[{number}] {cited}"))
     return pack(blocks)
+
+
+def render_digest(
+    header: str, items: Sequence[tuple[Quote, str]], per_message: int
+) -> list[RenderedMessage]:
+    """A digest: ``header``, then each article's quote and its citation line, at most
+    ``per_message`` articles a message."""
+    messages: list[RenderedMessage] = []
+    for first in range(0, len(items), per_message):
+        blocks = [_Block("", clean(header))] if first == 0 else []
+        for quote, citation in items[first : first + per_message]:
+            blocks.append(_Block(clean(quote.text), citation))
+        messages += pack(blocks)
+    return messages
+
+
+def citation(title: str, published: str, source: str) -> str:
+    """An article's citation line as a chat sees it: title, date, and its web address if any."""
+    dated = f", {published}" if published else ""
+    shown = public_source(source)
+    return f"{isolate(clean(title))}{dated}" + (f" — {clean(shown)}" if shown else "")
 
 
 def public_source(source: str) -> str:

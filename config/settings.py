@@ -227,6 +227,7 @@ class TelegramSettings(_Group):
     max_attempts: int = Field(ge=1, description="Tries per question before it is given up.")
     retry_seconds: float = Field(ge=0, description="Wait before the first retry; doubles after.")
     max_document_mb: float = Field(gt=0, le=20, description="Largest document admins may send.")
+    digest_items: int = Field(ge=1, le=50, description="Most articles in one digest message.")
     chat_libraries: dict[int, list[str]] = Field(
         description="Libraries each chat reads, by chat id (a private chat's id is its user's)."
     )

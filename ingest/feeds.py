@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import feedparser
 
@@ -74,9 +75,10 @@ class FeedRegistry:
 
 
 def poll_feed(
-    feed: Feed, fetcher: Fetcher, ingest_link: Callable[[str], IngestOutcome]
+    feed: Feed, fetcher: Fetcher, ingest_link: Callable[[str, str], IngestOutcome]
 ) -> list[IngestOutcome]:
-    """Fetches ``feed`` and ingests the entries not seen before.
+    """Fetches ``feed`` and ingests the entries not seen before: ``ingest_link(url, day)``, with
+    the entry's publication day (ISO; "" if it has none) for a page that does not say its own.
 
     Raises :class:`SourceError` when the feed itself cannot be read.
     """
@@ -92,7 +94,7 @@ def poll_feed(
         key = str(entry.get("id") or link)
         if not link or key in feed.seen:
             continue
-        result = ingest_link(link)
+        result = ingest_link(link, _entry_day(entry))
         results.append(result)
         passing = result.status == "failed" and not any(r in result.reason for r in _FOR_GOOD)
         if not passing:
@@ -139,3 +141,9 @@ def poll_feeds(
             time.sleep(interval)
         except KeyboardInterrupt:
             return
+
+
+def _entry_day(entry: Any) -> str:
+    """An entry's publication (else update) day, as ISO: feedparser parses every feed's dates."""
+    parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+    return time.strftime("%Y-%m-%d", parsed) if parsed else ""

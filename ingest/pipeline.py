@@ -123,10 +123,15 @@ class Ingestor:
     def _read(self, path: Path, source: str | None = None) -> Article | IngestOutcome:
         return _parsed(source or str(path), lambda: read_article(path, source, self._limits))
 
-    def add_url(self, url: str, library: str = DEFAULT_LIBRARY) -> IngestOutcome:
-        """Fetch, extract and store the article at ``url``."""
+    def add_url(
+        self, url: str, library: str = DEFAULT_LIBRARY, published: str = ""
+    ) -> IngestOutcome:
+        """Fetch, extract and store the article at ``url`` (``published``: its day, as a feed
+        entry gives it, for a page that does not say)."""
         article = _parsed(url, lambda: article_from_url(url, self._fetcher, self._limits))
-        return article if isinstance(article, IngestOutcome) else self.add_article(article, library)
+        if isinstance(article, IngestOutcome):
+            return article
+        return self.add_article(replace(article, published=article.published or published), library)
 
     def add_feed(
         self, feed: Feed, on_outcome: Callable[[IngestOutcome], None] | None = None
@@ -134,8 +139,8 @@ class Ingestor:
         """The new entries of ``feed`` (into its library); raises SourceError when the feed
         itself is unreadable."""
 
-        def add_entry(url: str) -> IngestOutcome:
-            outcome = self.add_url(url, feed.library)
+        def add_entry(url: str, published: str) -> IngestOutcome:
+            outcome = self.add_url(url, feed.library, published)
             if on_outcome is not None:
                 on_outcome(outcome)
             return outcome

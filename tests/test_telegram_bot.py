@@ -32,7 +32,7 @@ from benchmarks.telegram_load import run_load
 from bot.app import answerer_over
 from bot.journal import Journal
 from bot.telegram_answers import APOLOGY, QUEUED, SORRY
-from bot.telegram_bot import InquoteBot, build_application
+from bot.telegram_bot import AnyApplication, InquoteBot, build_application
 from config.errors import BackendError
 from config.settings import load_settings
 from ingest.embedding import Embedder
@@ -75,7 +75,7 @@ def make_bot(
 
 
 @asynccontextmanager
-async def running(bot: InquoteBot) -> AsyncIterator[None]:
+async def running(bot: InquoteBot) -> AsyncIterator[AnyApplication]:
     """The Application as ``run_polling`` runs it, minus the signal handling."""
     application = build_application(bot)
     async with application:
@@ -85,7 +85,7 @@ async def running(bot: InquoteBot) -> AsyncIterator[None]:
         assert application.updater is not None
         await application.updater.start_polling(poll_interval=0.0, timeout=1)
         try:
-            yield
+            yield application
         finally:
             await application.updater.stop()
             await application.stop()
