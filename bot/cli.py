@@ -460,8 +460,31 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, one voted answer per line.")
+@click.pass_obj
+def feedback(settings: Settings, as_json: bool) -> None:
+    """The 👍 / 👎 Telegram users gave answers (score the current code on them with
+    `inquote eval --feedback FILE`)."""
+    from bot.journal import JOURNAL_FILE, Journal
+
+    path = settings.data_dir / JOURNAL_FILE
+    records = Journal(path).feedback() if path.exists() else []
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            mark = "👍" if record["vote"] == "up" else "👎"
+            reason = f" — {one_line(record['reason'])}" if record["reason"] else ""
+            click.echo(f"{mark} {one_line(record['question'])}{reason}")
+    if not as_json:
+        click.echo(f"{len(records)} answers voted on")
+
+
 @cli.command(name="eval")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--off-corpus", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Questions about articles NOT ingested (same formats): each should be declined.",
@@ -474,12 +497,17 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     type=click.Choice(["auto", "ollama", "embedded", "extractive"]),
     help="Answer with this backend (repeat to compare several on the same questions).",
 )  # fmt: skip
+@click.option(
+    "--feedback", "feedback_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Score the current code on `inquote feedback --json` output (asks the store).",
+)  # fmt: skip
 @scope_options
 @click.pass_obj
 def eval_command(
     settings: Settings,
     *,
-    file: Path,
+    file: Path | None,
+    feedback_file: Path | None,
     off_corpus: Path | None,
     use_store: bool,
     every: int,
@@ -493,8 +521,22 @@ def eval_command(
 
     With --use-store, --library/--since/--until limit the articles questions are answered from.
     """
-    from bot.evaluation import backend_table, build_store, evaluate, load_eval_file
+    from bot.evaluation import (
+        backend_table,
+        build_store,
+        evaluate,
+        evaluate_feedback,
+        load_eval_file,
+        load_feedback,
+    )
 
+    if feedback_file is not None:
+        answerer, _ = build_answerer(settings)
+        voted = evaluate_feedback(answerer, load_feedback(feedback_file))
+        click.echo(json.dumps(voted.as_json()) if as_json else voted.table())
+        return
+    if file is None:
+        raise click.UsageError("Name a question FILE, or --feedback FILE.")
     articles, questions = load_eval_file(file)
     off = load_eval_file(off_corpus)[1][::every] if off_corpus else []
     questions = questions[::every]

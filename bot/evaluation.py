@@ -442,3 +442,64 @@ def _holds_lenient(text: str, answers: Sequence[str], language: str) -> bool:
         if (wanted and wanted <= words) or (exact and exact in folded):
             return True
     return False
+
+
+@dataclass
+class FeedbackReport:
+    """How the current code does on answers users voted on: a 👎 answer should now change or
+    abstain, a 👍 one should stay as it was."""
+
+    down: int = 0
+    down_changed: int = 0
+    up: int = 0
+    up_kept: int = 0
+
+    def as_json(self) -> dict[str, float | int]:
+        return {
+            "down": self.down,
+            "down_changed_or_abstained": self.down_changed,
+            "up": self.up,
+            "up_kept": self.up_kept,
+        }
+
+    def table(self) -> str:
+        def share(part: int, whole: int) -> str:
+            return f"{part / whole:.3f}" if whole else "-"
+
+        return "\n".join(
+            [
+                "| feedback | answers | as wished | share |",
+                "|---|---|---|---|",
+                f"| 👎 changed or abstained | {self.down} | {self.down_changed} | "
+                f"{share(self.down_changed, self.down)} |",
+                f"| 👍 kept | {self.up} | {self.up_kept} | {share(self.up_kept, self.up)} |",
+            ]
+        )
+
+
+def load_feedback(path: Path) -> list[dict[str, Any]]:
+    """The JSON Lines `inquote feedback --json` writes."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(f"{path}: not the output of `inquote feedback --json` ({exc})") from exc
+
+
+def evaluate_feedback(answerer: Answerer, records: Sequence[dict[str, Any]]) -> FeedbackReport:
+    """Asks each voted question again, from the libraries it was asked in."""
+    report = FeedbackReport()
+    for record in records:
+        libraries = str(record.get("libraries", "*"))
+        scope = Scope(libraries=tuple(n for n in libraries.split(",") if n and n != "*"))
+        answer = answerer.ask(str(record["standalone"]), scope=scope)
+        before = record.get("quotes") or []
+        first = "" if record.get("abstained") or not before else str(before[0]["text"])
+        now = "" if answer.abstained or not answer.quotes else answer.quotes[0].text
+        if record.get("vote") == "down":
+            report.down += 1
+            report.down_changed += answer.abstained or now != first
+        elif record.get("vote") == "up":
+            report.up += 1
+            report.up_kept += now == first
+    return report

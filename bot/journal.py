@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS answers (
     PRIMARY KEY (chat_id, message_id)
 );
 CREATE TABLE IF NOT EXISTS since (key TEXT PRIMARY KEY, day TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feedback (
+    update_id INTEGER PRIMARY KEY, chat_id INTEGER NOT NULL, message_id INTEGER NOT NULL,
+    turn TEXT NOT NULL, libraries TEXT NOT NULL, vote TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '', at REAL
+);
 CREATE TABLE IF NOT EXISTS digests (
     chat_id INTEGER PRIMARY KEY, revision INTEGER NOT NULL DEFAULT 0,
     daily TEXT NOT NULL DEFAULT ''
@@ -265,6 +270,51 @@ class Journal:
                 "ON CONFLICT (chat_id) DO UPDATE SET daily = excluded.daily",
                 (chat_id, daily),
             )
+
+    def answered(
+        self, update_id: int, chat_id: int, message_id: int, turn: Turn, libraries: str
+    ) -> None:
+        """What answered a question, kept for its feedback: the turn and the chat's libraries
+        (comma-separated; "*" every one)."""
+        data = json.dumps(_record(turn), ensure_ascii=False)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO feedback (update_id, chat_id, message_id, turn, libraries)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (update_id, chat_id, message_id, data, libraries),
+            )
+
+    def vote(self, update_id: int, chat_id: int, vote: str) -> bool:
+        """👍 (``up``) or 👎 (``down``) on the answer to ``update_id`` in ``chat_id``; False when
+        there is no such answer there."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE feedback SET vote = ?, at = ? WHERE update_id = ? AND chat_id = ?",
+                (vote, time.time(), update_id, chat_id),
+            )
+            return cursor.rowcount == 1
+
+    def give_reason(self, chat_id: int, message_id: int, reason: str) -> bool:
+        """The one-line reason for the vote on the answer in message ``message_id``."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE feedback SET reason = ?, vote = CASE vote WHEN '' THEN 'down' ELSE vote"
+                " END, at = ? WHERE chat_id = ? AND message_id = ?",
+                (reason, time.time(), chat_id, message_id),
+            )
+            return cursor.rowcount == 1
+
+    def feedback(self) -> list[dict[str, Any]]:
+        """Every answer voted on: its question, answer, quotes, libraries, backend, vote, reason."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT turn, libraries, vote, reason, at FROM feedback WHERE vote != ''"
+                " ORDER BY at"
+            ).fetchall()
+        return [
+            {**json.loads(turn), "libraries": libraries, "vote": vote, "reason": reason, "at": at}
+            for turn, libraries, vote, reason, at in rows
+        ]
 
     def answer_turn(self, chat_id: int, message_id: int) -> Turn | None:
         with self._lock:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
 from bot import telegram_format
@@ -37,6 +37,14 @@ APOLOGY = (
 )
 SORRY = "Sorry, something went wrong while answering this. The operator has been told."
 QUEUED = "Many questions arrived at once; yours is in line and will be answered in turn."
+
+
+def feedback_buttons(update_id: int) -> InlineKeyboardMarkup:
+    """👍 / 👎 under an answer; the callback data names the question's update, not the text."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("👍", callback_data=f"fb:up:{update_id}"),
+          InlineKeyboardButton("👎", callback_data=f"fb:down:{update_id}")]]
+    )  # fmt: skip
 
 
 class Answers:
@@ -124,9 +132,13 @@ class Answers:
         interval = self._telegram.edit_interval_seconds if live else None
         stream = Stream(interval, lambda partial: delivery.show(0, partial, final=False))
         turn = await stream.run(conversation, asked.text, scope)
-        await delivery.finish(telegram_format.render_answer(turn.answer))
+        await delivery.finish(
+            telegram_format.render_answer(turn.answer), feedback_buttons(asked.update_id)
+        )
         if delivery.first is not None:
             self._journal.remember_answer(asked.chat_id, delivery.first, turn)
+            libraries = ",".join(scope.libraries) or "*"
+            self._journal.answered(asked.update_id, asked.chat_id, delivery.first, turn, libraries)
         if previous is None:
             self._journal.save_turns(key, conversation.turns)
 

@@ -23,6 +23,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     JobQueue,
@@ -60,8 +61,12 @@ Reply to one of my answers to ask a follow-up about it.
 /since 2022-02-23 — read only articles published since then (/since off: all again)
 /digest — the articles added since the last digest (/digest daily 08:00 UTC, /digest off)
 /reset — forget our conversation
-/about — what answers and how much is stored"""
+/about — what answers and how much is stored
+
+👍 / 👎 under an answer tell the operator it was right or wrong; reply /why … to say why."""
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+_FEEDBACK = re.compile(r"^fb:(up|down):(\d+)$")
+MAX_REASON_CHARS = 300
 
 
 class InquoteBot:
@@ -166,6 +171,31 @@ class InquoteBot:
                                      "/summary Rosetta Stone")  # fmt: skip
             return
         await reply_messages(update, render_answer(answer))
+
+    async def feedback(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        """👍 / 👎 under an answer: recorded with the answer (``inquote feedback``)."""
+        query = update.callback_query
+        pressed = _FEEDBACK.match(query.data or "") if query else None
+        if query is None or query.message is None or pressed is None:
+            return
+        vote, update_id = pressed[1], int(pressed[2])
+        if not self.journal.vote(update_id, query.message.chat.id, vote):
+            await query.answer("That answer is no longer known.")
+        elif vote == "up":
+            await query.answer("Thanks!")
+        else:
+            await query.answer("Thanks. To say what was wrong, reply to the answer: /why …")
+
+    async def why(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/why REASON, replying to an answer: one line on what was wrong with it."""
+        message = update.effective_message
+        reason = " ".join(" ".join(context.args or []).split())[:MAX_REASON_CHARS]
+        reply = message.reply_to_message if message else None
+        if message is None or reply is None or not reason:
+            await reply_text(update, "Reply to one of my answers: /why and what was wrong.")
+            return
+        noted = self.journal.give_reason(message.chat.id, reply.message_id, reason)
+        await reply_text(update, "Thanks, noted." if noted else "That is not one of my answers.")
 
     def _summary_of(self, quote: Quote, scope: Scope) -> Answer:
         """The summary of the quote's article, if the chat still reads it."""
@@ -345,6 +375,8 @@ def build_application(bot: InquoteBot) -> AnyApplication:
     application.add_handler(CommandHandler("since", bot.since))
     application.add_handler(CommandHandler("summary", bot.summary))
     application.add_handler(CommandHandler("digest", bot.digest))
+    application.add_handler(CommandHandler("why", bot.why))
+    application.add_handler(CallbackQueryHandler(bot.feedback, pattern=_FEEDBACK))
     application.add_handler(CommandHandler("reset", bot.reset))
     application.add_handler(CommandHandler(["about", "stats"], bot.about))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, bot.question))

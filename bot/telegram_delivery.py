@@ -14,7 +14,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters, Update
+from telegram import (
+    Bot,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError, TimedOut
 
@@ -66,7 +73,14 @@ class Delivery:
         """The id of the answer's first message, once known."""
         return self._ids[0] if self._ids else None
 
-    async def show(self, index: int, message: RenderedMessage, *, final: bool = True) -> None:
+    async def show(
+        self,
+        index: int,
+        message: RenderedMessage,
+        *,
+        final: bool = True,
+        markup: InlineKeyboardMarkup | None = None,
+    ) -> None:
         """Shows ``message`` as part ``index``: edits the part shown before, or sends it.
 
         A part whose send timed out is not sent again while it is partial; a final part is, so the
@@ -74,7 +88,7 @@ class Delivery:
         """
         if index < len(self._ids):
             try:
-                await self._attempt(message, self._ids[index])
+                await self._attempt(message, self._ids[index], markup)
                 return
             except BadRequest as exc:
                 if not any(phrase in str(exc).lower() for phrase in _GONE):
@@ -84,7 +98,7 @@ class Delivery:
         elif index in self._in_doubt and not final:
             return
         try:
-            sent = await self._attempt(message, None)
+            sent = await self._attempt(message, None, markup)
         except TimedOut:
             log.warning(
                 "Telegram did not confirm a message for update %d in %.0f s; it may have "
@@ -97,10 +111,13 @@ class Delivery:
         self._ids[index:] = [sent]
         self._journal.set_replies(self._update_id, self._ids)
 
-    async def finish(self, messages: Sequence[RenderedMessage]) -> None:
-        """Shows the final answer; messages left from a longer earlier version are deleted."""
+    async def finish(
+        self, messages: Sequence[RenderedMessage], markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        """Shows the final answer (``markup``: buttons under its last message); messages left
+        from a longer earlier version are deleted."""
         for index, message in enumerate(messages):
-            await self.show(index, message)
+            await self.show(index, message, markup=markup if index == len(messages) - 1 else None)
         for stale in self._ids[len(messages) :]:
             with contextlib.suppress(TelegramError):
                 await self._bot.delete_message(self._chat_id, stale)
@@ -110,19 +127,27 @@ class Delivery:
     async def typing(self) -> None:
         await self._bot.send_chat_action(self._chat_id, ChatAction.TYPING)
 
-    async def _attempt(self, message: RenderedMessage, edit: int | None) -> int:
+    async def _attempt(
+        self, message: RenderedMessage, edit: int | None, markup: InlineKeyboardMarkup | None
+    ) -> int:
         """Sends or edits once as HTML, again as plain text if Telegram refuses the HTML."""
         try:
-            return await self._call(message.html, ParseMode.HTML, edit)
+            return await self._call(message.html, ParseMode.HTML, edit, markup)
         except BadRequest as exc:
             if edit is not None and "not modified" in str(exc).lower():
                 return edit
             if "parse entities" not in str(exc).lower():
                 raise
             log.warning("Telegram refused the formatting (%s); sending plain text", exc)
-            return await self._call(message.plain, None, edit)
+            return await self._call(message.plain, None, edit, markup)
 
-    async def _call(self, text: str, parse_mode: str | None, edit: int | None) -> int:
+    async def _call(
+        self,
+        text: str,
+        parse_mode: str | None,
+        edit: int | None,
+        markup: InlineKeyboardMarkup | None,
+    ) -> int:
         if edit is not None:
             edited = await self._bot.edit_message_text(
                 text,
@@ -130,6 +155,7 @@ class Delivery:
                 message_id=edit,
                 parse_mode=parse_mode,
                 link_preview_options=NO_PREVIEW,
+                reply_markup=markup,
                 read_timeout=self._send_timeout,
             )
             return int(edited.message_id) if isinstance(edited, Message) else edit
@@ -139,6 +165,7 @@ class Delivery:
             parse_mode=parse_mode,
             link_preview_options=NO_PREVIEW,
             reply_parameters=ReplyParameters(self._reply_to, allow_sending_without_reply=True),
+            reply_markup=markup,
             read_timeout=self._send_timeout,
         )
         return int(sent.message_id)

@@ -48,6 +48,8 @@ class FakeTelegram:
     sent_at: dict[int, float] = field(default_factory=dict)  # bot message -> when it was sent
     changed_at: dict[int, float] = field(default_factory=dict)  # ... and last sent or edited
     held: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    queries: set[str] = field(default_factory=set)  # callback queries sent to the bot
+    answered_queries: set[str] = field(default_factory=set)
     url: str = ""
     _next_message_id: int = 1000
     _admitted: Counter[str] = field(default_factory=Counter)
@@ -89,8 +91,11 @@ class FakeTelegram:
             return _error(*failure)
         with self.lock:
             refused = self._refused(method, params)
+            late = self._refused_callback(params) if method == "answerCallbackQuery" else None
         if refused is not None:
             return _error(*refused)
+        if late is not None:
+            return late
         result = self._result(method, params)
         with self.lock:
             self.calls.append((method, params))
@@ -172,6 +177,30 @@ class FakeTelegram:
                 "file_path": f"documents/{file_id}",
             }
         return True
+
+    def _refused_callback(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        """As Telegram: a callback query is answered once, and only one it sent."""
+        query_id = str(params.get("callback_query_id", ""))
+        if query_id not in self.queries or query_id in self.answered_queries:
+            return _error(400, "Bad Request: query is too old and response timeout expired or "
+                          "query ID is invalid", {})  # fmt: skip
+        self.answered_queries.add(query_id)
+        return None
+
+
+def callback_update(
+    fake: FakeTelegram, update_id: int, data: str, *, user_id: int, message_id: int,
+    chat_id: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """An update carrying a press of an inline button under the bot's message ``message_id``."""
+    query_id = f"q{update_id}"
+    fake.queries.add(query_id)
+    chat = {"id": chat_id if chat_id is not None else user_id, "type": "private"}
+    message = {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": "…",
+               "from": {"id": BOT_ID, "is_bot": True, "first_name": "inquote"}}  # fmt: skip
+    sender = {"id": user_id, "is_bot": False, "first_name": "Reader"}
+    query = {"id": query_id, "from": sender, "message": message, "chat_instance": "1", "data": data}
+    return {"update_id": update_id, "callback_query": query}
 
 
 def _error(status: int, description: str, parameters: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -18,8 +18,9 @@ from typing import Any
 from bot.telegram_libraries import NO_LIBRARY
 from ingest.embedding import Embedder
 from tests.conftest import assert_nothing_private
-from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, text_update
-from tests.test_telegram_bot import ADMIN, left_pending, make_bot, run_while, texts
+from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, callback_update, text_update
+from tests.test_cli import run
+from tests.test_telegram_bot import ADMIN, STRANGER, left_pending, make_bot, run_while, texts
 
 NEWS, HISTORY, UNBOUND = -1001, -1002, -1003
 BOUND = {
@@ -192,3 +193,49 @@ def dead_address() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/bot"
+
+
+def test_feedback_buttons_round_trip_and_the_export_reads_back_in_eval(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    fake.updates += [
+        text_update(1, "Who first stepped onto the Moon?", user_id=9),
+        text_update(2, "What is the capital of Australia?", user_id=9),
+    ]
+    bot = make_bot(data_dir, fake, real_embedder, None, **{"telegram.allowed_users": "9"})
+    run_while(bot, lambda: len(fake.called("sendMessage")) < 2)
+    moon, _ = fake.called("sendMessage")
+    keyboard = json.loads(moon["reply_markup"])["inline_keyboard"]
+    assert [button["text"] for button in keyboard[0]] == ["👍", "👎"]
+    assert [button["callback_data"] for button in keyboard[0]] == ["fb:up:1", "fb:down:1"]
+    fake.updates += [
+        callback_update(fake, 3, "fb:up:1", user_id=9, message_id=1001),
+        callback_update(fake, 4, "fb:down:2", user_id=9, message_id=1002),
+        text_update(5, "/why it should have said Canberra", user_id=9, reply_to=1002),
+        callback_update(fake, 6, "fb:up:2", user_id=STRANGER, message_id=1002),
+    ]
+    bot = make_bot(data_dir, fake, real_embedder, None, **{"telegram.allowed_users": "9"})
+    run_while(bot, lambda: len(fake.called("answerCallbackQuery")) < 2 or
+              len(fake.called("sendMessage")) < 3)  # fmt: skip
+    assert [call["text"] for call in fake.called("answerCallbackQuery")] == [
+        "Thanks!",
+        "Thanks. To say what was wrong, reply to the answer: /why …",
+    ]
+    assert texts(fake)[2] == "Thanks, noted."
+    exported = run(data_dir, "feedback", "--json")
+    assert exported.exit_code == 0, exported.output
+    records = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert [(r["question"], r["vote"], r["reason"]) for r in records] == [
+        ("Who first stepped onto the Moon?", "up", ""),
+        ("What is the capital of Australia?", "down", "it should have said Canberra"),
+    ]
+    assert records[0]["quotes"][0]["text"].startswith("Some six and a half hours later")
+    assert records[0]["backend"] == "extractive"
+    assert records[0]["libraries"] == "*"
+    feedback_file = data_dir / "feedback.jsonl"
+    feedback_file.write_text(exported.stdout, encoding="utf-8")
+    scored = run(data_dir, "eval", "--feedback", str(feedback_file), "--json")
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout) == {
+        "down": 1, "down_changed_or_abstained": 1, "up": 1, "up_kept": 1
+    }  # fmt: skip
