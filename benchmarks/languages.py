@@ -49,8 +49,10 @@ ROLES = {
     "norquad-news-dev.json": "dev (trains the judge)",
     "norquad-news-test.json": "test (reported only)",
     "news-seed.json": "news fixture (checked, not tuned on)",
+    "dated-news.json": "dated news: latest, on a day, about (checked, not tuned on)",
 }
 NEWS_SEED = REPO / "benchmarks" / "data" / "news-seed.json"  # questions of a news story
+DATED_NEWS = REPO / "benchmarks" / "data" / "dated-news.json"  # three dated articles on a story
 ENGLISH_XQUAD = REPO / "benchmarks" / "data" / "xquad-en-questions.jsonl"
 CROSS = "en→ru/de/ar/zh"
 
@@ -129,6 +131,7 @@ def main() -> None:
     combined = EvalReport("extractive")
     files = {name: args.eval_dir / name for name in (*SAMPLES, *DEV_AND_TEST)}
     files[NEWS_SEED.name] = NEWS_SEED
+    files[DATED_NEWS.name] = DATED_NEWS
     summary = []
     for name, path in files.items():
         if args.only and name not in args.only:

@@ -109,6 +109,24 @@ def run_while(bot: InquoteBot, waiting: Callable[[], bool], timeout: float = 30.
     asyncio.run(scenario())
 
 
+ANSWERED = re.compile(r"The (articles answer this|closest the articles come) \(\d+% sure\):")
+MOON_SENTENCE = (
+    "Some six and a half hours later Armstrong became the first person to step onto the Moon."
+)
+CHAMPOLLION = "The French scholar Jean-François Champollion announced in 1822"
+
+
+def first_quote(message: str) -> str:
+    """The first quote of an answer as the user sees it; fails on anything but an answer."""
+    assert ANSWERED.match(message), f"not an answer: {message[:200]}"
+    return str(re.findall(r"<blockquote expandable>(.*?)</blockquote>", message, re.DOTALL)[0])
+
+
+def final_answers(fake: FakeTelegram) -> list[str]:
+    """The chats' messages that show a whole answer (quotes rendered), as last edited."""
+    return [text for text in fake.messages.values() if "</blockquote>" in text]
+
+
 def texts(fake: FakeTelegram, method: str = "sendMessage") -> list[str]:
     return [params["text"] for params in fake.called(method)]
 
@@ -296,7 +314,7 @@ def test_in_groups_only_messages_addressed_to_the_bot_are_answered(
         "sendMessage",
     )
     [sent] = fake.called("sendMessage")
-    assert "Champollion" in sent["text"]
+    assert first_quote(sent["text"]).startswith(CHAMPOLLION)
 
 
 def test_admins_add_documents_and_others_cannot(
@@ -453,7 +471,7 @@ def test_a_pending_question_nobody_can_receive_is_given_up_once_and_the_others_a
     with caplog.at_level(logging.INFO):
         run_until(make_bot(data_dir, fake, real_embedder, None, **users), fake, "sendMessage")
     [answer] = fake.called("sendMessage")
-    assert "Champollion" in answer["text"]
+    assert first_quote(answer["text"]).startswith(CHAMPOLLION)
     assert caplog.text.count(f"Telegram cannot reach chat {gone}") == 1
     assert f"({refusal})" in caplog.text
     journal = Journal(data_dir / "telegram.sqlite3")
@@ -503,9 +521,10 @@ def test_a_failed_answer_is_retried_and_then_arrives_once(
 ) -> None:
     model = FlakyGenerator(1, BackendError("Ollama is not reachable"))
     fake.updates.append(text_update(1, "Who first stepped onto the Moon?", user_id=READER))
-    run_until(make_bot(data_dir, fake, real_embedder, model), fake, "sendMessage")
-    [sent] = fake.called("sendMessage")
-    assert "Armstrong became the first person to step onto the Moon" in sent["text"]
+    run_while(make_bot(data_dir, fake, real_embedder, model), lambda: not final_answers(fake))
+    [shown] = final_answers(fake)
+    assert first_quote(shown) == "Armstrong became the first person to step onto the Moon"
+    assert len(fake.called("sendMessage")) == 1  # arrived once
     assert len(model.history) == 2
 
 
@@ -521,10 +540,11 @@ def test_an_answer_that_always_fails_gets_one_apology_and_the_bot_goes_on(
         text_update(2, "Who first stepped onto the Moon?", user_id=READER),
     ]
     with caplog.at_level(logging.WARNING):
-        run_until(make_bot(data_dir, fake, real_embedder, model), fake, "sendMessage", 2)
-    apology, answer = texts(fake)
+        bot = make_bot(data_dir, fake, real_embedder, model)
+        run_while(bot, lambda: not final_answers(fake))
+    apology, answer = fake.messages.values()
     assert apology == SORRY
-    assert "Armstrong" in answer
+    assert first_quote(answer) == "Armstrong became the first person to step onto the Moon"
     assert caplog.text.count("trying again") == 2
     assert caplog.text.count("could not answer update 1 after 3 attempts") == 1
     assert "Traceback" in caplog.text  # a bug, so the operator gets the stack
@@ -547,7 +567,7 @@ def test_a_question_left_mid_answer_is_finished_in_the_message_it_began(
     method = "editMessageText" if partial_still_there else "sendMessage"
     run_until(make_bot(data_dir, fake, real_embedder), fake, method)
     [final] = fake.called(method)
-    assert "Armstrong" in final["text"]
+    assert first_quote(final["text"]) == MOON_SENTENCE
     assert len(fake.messages) == 1  # one message answers it
     assert Journal(data_dir / "telegram.sqlite3").replies(1) == [
         555 if partial_still_there else 1001
@@ -636,7 +656,7 @@ def test_webhook_mode_refuses_calls_without_the_secret(data_dir: Path) -> None:
     assert refused.status_code == 403
     assert accepted.status_code == 200
     [answer] = fake.called("sendMessage")
-    assert "Champollion" in answer["text"]
+    assert first_quote(answer["text"]).startswith(CHAMPOLLION)
     assert "s3cret-token" not in stderr.decode()
 
 
@@ -681,7 +701,7 @@ def test_a_hostile_document_gets_one_line_and_the_bot_goes_on(
     [result] = texts(fake, "editMessageText")
     assert result.startswith("Could not add it: telegram upload: report.pdf: refused, the PDF")
     assert "\n" not in result
-    assert "Armstrong" in texts(fake)[-1]  # the next question is answered as usual
+    assert first_quote(texts(fake)[-1]) == MOON_SENTENCE  # the next one is answered as usual
     assert Journal(data_dir / "telegram.sqlite3").pending() == []  # nothing left to retry
 
 
@@ -696,7 +716,7 @@ def test_a_question_over_the_limit_gets_the_reason_and_the_bot_goes_on(
     run_until(make_bot(data_dir, fake, real_embedder, None, **limited), fake, "sendMessage", 2)
     refused, answered = texts(fake)[-2:]
     assert refused.startswith("The question is 128 characters long; the limit is 64")
-    assert "Armstrong" in answered
+    assert first_quote(answered) == MOON_SENTENCE
     assert Journal(data_dir / "telegram.sqlite3").pending() == []
 
 
