@@ -365,6 +365,32 @@ def summary(settings: Settings, article_id: str, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--since", type=_DAY, required=True, help="Articles added on or after DATE (YYYY-MM-DD)."
+)
+@click.option(
+    "--library", "libraries", multiple=True, callback=_library, metavar="NAME",
+    help="Only articles in this library (repeatable).",
+)  # fmt: skip
+@click.pass_obj
+def digest(settings: Settings, since: datetime, libraries: tuple[str, ...]) -> None:
+    """What was added since a day: each article's title, date and opening sentence, newest
+    first."""
+    from bot.summaries import added_since, lead_quote
+
+    store = open_store(settings, make_embedder(settings))
+    scope = _scope(settings, libraries, None, None)
+    fresh = added_since(store, scope, int(since.timestamp() * 1e9))
+    for article in fresh:
+        lead = lead_quote(article)
+        click.echo(f"{isolate(one_line(article.title))} ({article.published or 'no date'})")
+        if lead is not None:
+            click.echo(f"    “{isolate(lead.text)}”")
+        click.echo(f"    {one_line(article.source)}")
+    click.echo(f"{len(fresh)} articles added since {since.date().isoformat()}")
+
+
+@cli.command()
 @scope_options
 @click.pass_obj
 def chat(

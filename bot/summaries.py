@@ -16,13 +16,15 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from bot.quotes import MIN_QUOTE_CHARS
+from bot.quotes import MIN_QUOTE_CHARS, Quote, quote_from_article
 from ingest.chunking import sentence_spans
 from ingest.embedding import Embedder
-from ingest.schema import Article
+from ingest.schema import Article, Scope
+from ingest.store import ChromaStore
 from ingest.terms import content_terms
 
 CENTRAL_SENTENCES = 2
+DATELINE_WORDS = 5  # a lead this short is a dateline or a kicker, not what happened
 MAX_SENTENCES = 200  # ranked of a long article: its opening pages hold its summary
 # Of the words a question names an article by, this share must be in the article.
 MIN_NAMED = 0.5
@@ -85,13 +87,15 @@ def _subject(words: str) -> str:
 
 def named_article(request: AboutRequest, candidates: Sequence[Article]) -> Article | None:
     """The first of ``candidates`` (in retrieval order) holding the most of the request's words
-    (in its title, when the request names it so), at least :data:`MIN_NAMED` of them."""
+    (in its title, when the request names it so; else in its title, site, source or text), at
+    least :data:`MIN_NAMED` of them."""
     best: tuple[float, Article] | None = None
     for article in candidates:
         wanted = content_terms(request.subject, article.language)
         if not wanted:
             continue
-        where = article.title if request.by_title else f"{article.title}\n{article.text}"
+        named = f"{article.title}\n{article.site}\n{article.source}"  # "the Mehr News article"
+        where = article.title if request.by_title else f"{named}\n{article.text}"
         share = len(wanted & content_terms(where, article.language)) / len(wanted)
         if share >= MIN_NAMED and (best is None or share > best[0]):
             best = (share, article)
@@ -100,14 +104,15 @@ def named_article(request: AboutRequest, candidates: Sequence[Article]) -> Artic
 
 def quotable_spans(article: Article) -> list[tuple[int, int]]:
     """The (start, end) of the article's sentences a summary may quote, in order: the lead
-    first. Neither its title line nor its boilerplate, nor a fragment."""
-    return [
+    first (with its dateline). Neither its title line nor its boilerplate, nor a fragment."""
+    spans = [
         (start, end)
         for start, end in sentence_spans(article.text, language=article.language)
         if end - start >= MIN_QUOTE_CHARS
         and article.text[start:end] != article.title
         and not article.is_boilerplate(start, end)
     ]
+    return _with_whole_lead(article.text, spans)
 
 
 def summary_spans(article: Article, embedder: Embedder) -> list[tuple[int, int]]:
@@ -122,3 +127,38 @@ def summary_spans(article: Article, embedder: Embedder) -> list[tuple[int, int]]
     ranks = nx.pagerank(nx.from_numpy_array(similarity))
     central = sorted(range(1, len(spans)), key=lambda index: -ranks[index])[:CENTRAL_SENTENCES]
     return [spans[index] for index in sorted([0, *central])]
+
+
+def _with_whole_lead(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` with a dateline that opens the lead's line ("Boston, 15 January 1919.") quoted
+    together with the sentence after it, which says what happened."""
+    if len(spans) >= 2:
+        (start, end), (next_start, next_end) = spans[0], spans[1]
+        if len(text[start:end].split()) <= DATELINE_WORDS and "\n" not in text[end:next_start]:
+            return [(start, next_end), *spans[2:]]
+    return spans
+
+
+def lead_quote(article: Article) -> Quote | None:
+    """The article's opening sentence (with its dateline), verbatim."""
+    return next(
+        (
+            quote
+            for start, end in quotable_spans(article)[:1]
+            if (quote := quote_from_article(article, article.text[start:end], start))
+        ),
+        None,
+    )
+
+
+def added_since(store: ChromaStore, scope: Scope, revision: int | None) -> list[Article]:
+    """What ``scope`` gained since ``revision`` (``time.time_ns()``; None: ever): its articles
+    written since, newest first (by publication day, then by when they came), each once (a copy
+    of a stored story is not news), with their text."""
+    fresh = store.articles_since(revision)
+    if scope:
+        inside = set(store.articles_in(scope, originals=False))
+        fresh = [article for article in fresh if article.article_id in inside]
+    fresh.sort(key=lambda article: (article.published, article.revision), reverse=True)
+    kept = [article for article in fresh if not article.duplicate_of and article.chunk_count]
+    return [full for article in kept if (full := store.get_article(article.article_id))]

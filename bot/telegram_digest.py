@@ -22,12 +22,10 @@ from telegram.ext import ContextTypes, JobQueue
 
 from bot.answering import Answerer
 from bot.journal import Journal
-from bot.quotes import Quote, quote_from_article
-from bot.summaries import quotable_spans
+from bot.summaries import added_since, lead_quote
 from bot.telegram_delivery import NO_PREVIEW
 from bot.telegram_format import RenderedMessage, citation, render_digest, render_text
 from bot.telegram_libraries import NO_LIBRARY, ChatLibraries
-from ingest.schema import Article
 
 log = logging.getLogger(__name__)
 
@@ -51,38 +49,23 @@ class Digests:
         scope = self._libraries.scope(chat_id)
         if scope is None:
             return render_text(NO_LIBRARY)
-        store = self._answerer.store
         looking = time.time_ns()
         since = self._journal.digested(chat_id)
-        fresh = store.articles_since(since or None)
-        if scope:
-            inside = set(store.articles_in(scope, originals=False))
-            fresh = [article for article in fresh if article.article_id in inside]
-        fresh = [article for article in fresh if not article.duplicate_of and article.chunk_count]
-        fresh.sort(key=lambda article: (article.published, article.revision), reverse=True)
+        fresh = added_since(self._answerer.store, scope, since or None)
         self._journal.set_digested(chat_id, looking)
         if not fresh:
             return None
         shown = fresh[: self._per_message * MAX_MESSAGES]
-        items = [item for article in shown if (item := self._item(article)) is not None]
+        items = [
+            (quote, citation(article.title, article.published, article.source))
+            for article in shown
+            if (quote := lead_quote(article)) is not None
+        ]
         more = len(fresh) - len(shown)
         header = f"{len(fresh)} new article{'s' if len(fresh) != 1 else ''}" + (
             f" ({more} more in /sources)" if more else ""
         )
         return render_digest(header + ":", items, self._per_message)
-
-    def _item(self, summary: Article) -> tuple[Quote, str] | None:
-        article = self._answerer.store.get_article(summary.article_id)
-        if article is None:  # removed meanwhile
-            return None
-        spans = quotable_spans(article)[:1]
-        quote = next(
-            (q for s, e in spans if (q := quote_from_article(article, article.text[s:e], s))),
-            None,
-        )
-        if quote is None:
-            return None
-        return quote, citation(article.title, article.published, article.source)
 
 
 def daily_time(text: str) -> day_time | None:

@@ -97,7 +97,10 @@ def test_since_keeps_to_articles_published_from_that_day(newsroom: Path) -> None
     [
         ("What is the Rosetta Stone article about?", "The Rosetta Stone is a slab of granodiorite"),
         ("What is the Mehr News Agency article about?", "TEHRAN-Russian President Vladimir Putin"),
-        ("Summarise the article about the Great Molasses Flood.", "Boston, 15 January 1919."),
+        (
+            "Summarise the article about the Great Molasses Flood.",
+            "Boston, 15 January 1919. Shortly after noon, a steel storage tank",
+        ),
         ("Summarize the story about the second round of talks", "GOMEL, 2 March 2022"),
     ],
 )
@@ -225,3 +228,20 @@ def test_publication_dates_come_from_every_kind_of_source(tmp_path: Path) -> Non
 def test_days_named_in_questions(question: str, since: str, until: str) -> None:
     when = when_asked(question, "", date(2026, 12, 2))
     assert (when.since, when.until) == (since, until)
+
+
+def test_digest_lists_what_was_added_since_a_day_newest_first(newsroom: Path) -> None:
+    result = run(newsroom, "digest", "--since", "2020-01-01")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "8 articles added since 2020-01-01"
+    titles = [line for line in lines[:-1] if not line.startswith(" ")]
+    assert titles[0] == "Apollo 11: the first crewed Moon landing (2025-11-20)" or titles[
+        0
+    ].endswith("(2026-11-26)")  # the newest publication day first
+    assert titles.index(
+        "Russia recognises two breakaway regions of eastern Ukraine (2022-02-22)"
+    ) < (titles.index("The Great Molasses Flood of 1919 (1919-01-15)"))
+    assert "licensed under" not in result.stdout
+    later = run(newsroom, "digest", "--since", "2999-01-01")
+    assert later.stdout.splitlines() == ["0 articles added since 2999-01-01"]
