@@ -236,9 +236,7 @@ def test_digest_lists_what_was_added_since_a_day_newest_first(newsroom: Path) ->
     lines = result.stdout.splitlines()
     assert lines[-1] == "8 articles added since 2020-01-01"
     titles = [line for line in lines[:-1] if not line.startswith(" ")]
-    assert titles[0] == "Apollo 11: the first crewed Moon landing (2025-11-20)" or titles[
-        0
-    ].endswith("(2026-11-26)")  # the newest publication day first
+    assert titles[0].endswith("(2026-11-26)")  # the Persian seed: the newest publication day
     assert titles.index(
         "Russia recognises two breakaway regions of eastern Ukraine (2022-02-22)"
     ) < (titles.index("The Great Molasses Flood of 1919 (1919-01-15)"))
