@@ -13,7 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 
 from bot.quotes import MIN_QUOTE_CHARS, Quote, quote_from_article
@@ -121,6 +120,8 @@ def summary_spans(article: Article, embedder: Embedder) -> list[tuple[int, int]]
     spans = quotable_spans(article)[:MAX_SENTENCES]
     if len(spans) <= 1 + CENTRAL_SENTENCES:
         return spans
+    import networkx as nx  # noqa: PLC0415 (0.3 s to import: only for a summary)
+
     vectors = np.array(embedder.embed_documents([article.text[s:e] for s, e in spans]))
     similarity = np.clip(vectors @ vectors.T, 0.0, None)
     np.fill_diagonal(similarity, 0.0)
