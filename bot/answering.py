@@ -33,6 +33,8 @@ NOT_ANSWERED = "The articles don't answer this. The closest passages are below."
 EMPTY_STORE = "No articles are stored yet — add some with `inquote ingest PATH`."
 EMPTY_SCOPE = "No stored article is {}: widen the question's limits, or add articles there."
 CLOSEST_PASSAGES = 2
+# What an LLM is asked for a summary, followed by the article's title.
+SUMMARY_REQUEST = "In two or three claims, what is this article about? Its title:"
 LATEST_REACH = 3  # "latest" questions retrieve this many times top_k chunks
 LEADS = {"direct": "The articles answer this", "closest": "The closest the articles come"}
 
@@ -213,9 +215,25 @@ class Answerer:
             return None
         return self._used_judge().assess(question, evidence.ranked)
 
-    def summary(self, article: Article, question: str = "") -> Answer:
-        """What ``article`` is about: its lead and most central sentences, verbatim
-        (:mod:`bot.summaries`)."""
+    def summary(
+        self, article: Article, question: str = "", show: Callable[[str], None] | None = None
+    ) -> Answer:
+        """What ``article`` is about. With an LLM, its short summary from the article's
+        passages, every claim with a verified quote; else (or when none verifies) the article's
+        lead and most central sentences, verbatim (:mod:`bot.summaries`)."""
+        asked = question or f"What is {article.title} about?"
+        if self._generator is not None:
+            passages = sorted(self._store.chunks_of([article.article_id]), key=lambda c: c.index)
+            hits = [
+                ScoredChunk(chunk, 1.0, article)
+                for chunk in passages
+                if chunk.content_hash == article.content_hash
+            ]
+            prompt = f"{SUMMARY_REQUEST} {article.title}"
+            written = self._generated(prompt, hits, self._generator, show or (lambda _: None),
+                                      Stopwatch())  # fmt: skip
+            if written is not None:
+                return replace(written, question=asked, direct=True)
         spans = summary_spans(article, self._sentence_vectors)
         quotes = _verified([(article, article.text[start:end], start) for start, end in spans])
         dated = f" ({article.published})" if article.published else ""
@@ -223,8 +241,9 @@ class Answerer:
         cited = [f"{isolate(quote.text)} [{number}]" for number, quote in enumerate(quotes, 1)]
         claims = tuple(Claim(header if number == 1 else "", (number,)) for number in
                        range(1, len(quotes) + 1))  # fmt: skip
-        asked = question or f"What is {article.title} about?"
         text = " ".join([header, *cited])
+        if show is not None:
+            show(text)
         return Answer(asked, text, not quotes, quotes, self.backend, claims=claims, direct=True)
 
     def _named(self, request: AboutRequest, top_k: int, scope: Scope) -> Article | None:
@@ -265,9 +284,7 @@ class Answerer:
         request = about_request(question)
         if request is not None and (article := self._named(request, top_k, scope)) is not None:
             with watch.stage("summarise"):
-                summary = self.summary(article, question)
-            show(summary.text)
-            return summary
+                return self.summary(article, question, show)
         with watch.stage("retrieve"):
             when = self._when(question)
             scope = self._dated(scope, when)

@@ -14,12 +14,21 @@ from typing import Any
 
 import pytest
 
+from bot.answering import Answerer
 from bot.recency import when_asked
-from config.settings import Settings
+from config.settings import Settings, load_settings
+from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor
 from ingest.reading import read_article
 from ingest.store import ChromaStore
-from tests.conftest import SEEDS, FakeEmbedder
+from tests.conftest import (
+    NOT_ANSWERED_JSON,
+    SEEDS,
+    FakeEmbedder,
+    FakeGenerator,
+    answer_json,
+    assert_quotes_verbatim,
+)
 from tests.fake_web import FakeSite, serve
 from tests.test_cli import run
 
@@ -243,3 +252,28 @@ def test_digest_lists_what_was_added_since_a_day_newest_first(newsroom: Path) ->
     assert "licensed under" not in result.stdout
     later = run(newsroom, "digest", "--since", "2999-01-01")
     assert later.stdout.splitlines() == ["0 articles added since 2999-01-01"]
+
+
+def test_with_an_llm_a_summary_is_its_claims_each_with_a_verified_quote(
+    seeded_dir: Path, real_embedder: Embedder
+) -> None:
+    settings = load_settings(overrides={"data_dir": str(seeded_dir)})
+    store = ChromaStore.open_persistent(seeded_dir, real_embedder.fingerprint)
+    written = answer_json(
+        ("It is a slab carrying one decree", 1, "The same decree appears on it three times"),
+        ("which the French found", 1, "French soldiers found the stone in July 1799"),
+        ("and which no article says", 1, "The stone was carved by Ptolemy himself"),
+    )
+    model = FakeGenerator(written, NOT_ANSWERED_JSON)
+    answerer = Answerer(store, real_embedder, settings.retrieval, settings.answer, generator=model)
+    summary = answerer.ask("What is the Rosetta Stone article about?")
+    assert not summary.abstained
+    assert [quote.text for quote in summary.quotes] == [
+        "The same decree appears on it three times",
+        "French soldiers found the stone in July 1799",
+    ]  # the claim whose quote is not in the article is dropped
+    assert_quotes_verbatim(store, summary.quotes)
+    assert "Rosetta Stone" in model.history[0][-1]["content"]
+    # a model that verifies nothing: the article's own opening, as without an LLM
+    fallback = answerer.ask("What is the Rosetta Stone article about?")
+    assert fallback.quotes[0].text.startswith("The Rosetta Stone is a slab of granodiorite")
