@@ -10,6 +10,7 @@ from bot.generation import Generator
 from config.errors import StoreError
 from config.settings import Settings
 from ingest.embedding import Embedder, make_embedder
+from ingest.sources import SOURCES_FILE
 from ingest.store import CHROMA_DATABASE, ChromaStore
 
 
@@ -40,11 +41,19 @@ def _check_there_is_a_store(data_dir: Path) -> None:
     folder = data_dir / "chroma"
     if (folder / CHROMA_DATABASE).is_file():
         return
+    rebuild = (
+        ", or build it again from its sources (`inquote reindex --from-sources`)"
+        if (data_dir / SOURCES_FILE).is_file()
+        else ""
+    )
     if folder.is_dir() and any(folder.iterdir()):
         raise StoreError(
             f"The store's database {folder / CHROMA_DATABASE} is missing: restore a backup "
-            f"(`inquote restore DIR`), or move {folder} aside and ingest the articles again"
+            f"(`inquote restore DIR`){rebuild}, or move {folder} aside and ingest the articles "
+            "again"
         )
+    if rebuild:
+        raise StoreError(f"The store in {data_dir} is gone: restore a backup{rebuild}")
     raise StoreError(
         f"There is no store in {data_dir} yet: add articles with `inquote ingest PATH`, or "
         "point --data-dir (INQUOTE_DATA_DIR) at the data directory you meant"

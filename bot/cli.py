@@ -714,11 +714,19 @@ def remove(settings: Settings, article_ids: tuple[str, ...], library: str | None
 
 
 @cli.command(name="reindex")
+@click.option(
+    "--from-sources", "from_sources", is_flag=True,
+    help="Build the store again by reading every article's source (DATA_DIR/sources.jsonl): "
+    "for a store that is lost or damaged. An embedded store's old folder is kept aside.",
+)  # fmt: skip
 @click.pass_obj
-def reindex_command(settings: Settings) -> None:
+def reindex_command(settings: Settings, from_sources: bool) -> None:
     """Re-chunk and re-embed every article with the configured embedding model and chunk sizes."""
     from ingest.pipeline import Ingestor
 
+    if from_sources:
+        _rebuild_from_sources(settings)
+        return
     embedder = make_embedder(settings, answering=False)
     store = _writable_store(settings, embedder, check_fingerprint=False)
     count = Ingestor(store, embedder, settings).reindex(
@@ -726,6 +734,54 @@ def reindex_command(settings: Settings) -> None:
     )
     model = embedder.fingerprint.model
     click.echo(f"re-embedded {count} articles with {model}: {store.chunk_count()} chunks")
+
+
+def _rebuild_from_sources(settings: Settings) -> None:
+    """A new store holding what the sources hold now, each in the libraries it was in."""
+    from ingest.locking import DataDirLock
+    from ingest.pipeline import Ingestor
+    from ingest.sources import SourceLog
+
+    known = SourceLog(settings.data_dir).sources()
+    if not known:
+        raise click.ClickException(
+            f"No sources are noted in {settings.data_dir} (sources.jsonl): only articles stored "
+            "since inquote noted them can be read again; restore a backup (`inquote restore`) or "
+            "ingest the articles again"
+        )
+    old = settings.data_dir / "chroma"
+    if settings.store.mode == "embedded" and old.exists():
+        lock = DataDirLock(settings.data_dir)
+        lock.acquire()  # no writer may be using the store we move aside
+        try:
+            aside = old.with_name(f"chroma.before-rebuild-{time.strftime('%Y%m%d-%H%M%S')}")
+            old.rename(aside)
+        finally:
+            lock.release()
+        click.echo(f"the old store is kept in {aside}", err=True)
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient.clear_system_cache()  # a client opened before would read the old file
+    embedder = make_embedder(settings, answering=False)
+    ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
+    failed = 0
+    for entry in known:
+        for library in entry.libraries:
+            if entry.source.startswith(("http://", "https://")):
+                outcome = ingestor.add_url(entry.source, library)
+            elif Path(entry.source).is_file():
+                [outcome] = ingestor.add_paths([Path(entry.source)], library=library).outcomes
+            else:
+                gone = f"{entry.source}: can't be read again (an upload, or a file since moved)"
+                outcome = IngestOutcome(entry.source, "failed", reason=gone)
+            _echo_outcome(outcome)
+            if outcome.status == "failed":
+                click.echo(f"   failed  {one_line(outcome.reason)}", err=True)
+            failed += outcome.status == "failed"
+    stored = ingestor.store.article_count()
+    click.echo(f"rebuilt from {len(known)} sources: {stored} articles stored, {failed} failed")
+    if failed:
+        sys.exit(1)
 
 
 @cli.command(name="backup")

@@ -25,6 +25,7 @@ from ingest.keyword_index import LATE_WRITE_NS
 from ingest.outcomes import IngestOutcome, IngestReport, Status
 from ingest.reading import find_articles, read_article
 from ingest.schema import DEFAULT_LIBRARY, Article, Chunk
+from ingest.sources import SourceLog
 from ingest.store import ChromaStore
 from ingest.web import article_from_url
 
@@ -58,6 +59,7 @@ class Ingestor:
         self._stories: Stories | None = None  # what add_article's articles may repeat
         self._stories_at = 0  # when they were last brought up to date (time.time_ns())
         self._stories_lock = threading.Lock()
+        self.sources = SourceLog(settings.data_dir)  # what `reindex --from-sources` reads
 
     def add_paths(
         self,
@@ -175,14 +177,16 @@ class Ingestor:
             if article is not None and library in article.libraries:
                 kept = tuple(name for name in article.libraries if name != library)
                 if kept:
-                    self.store.set_libraries(article, kept)
+                    self.sources.stored([self.store.set_libraries(article, kept)])
                     return article
             elif article is not None:
                 raise ArticleNotFoundError(
                     f"Article '{article_id}' is not in the {library} library (it is in "
                     f"{', '.join(article.libraries)})"
                 )
-        return self.store.remove_article(article_id)
+        removed = self.store.remove_article(article_id)
+        self.sources.removed(article_id)
+        return removed
 
     def reindex(self, on_article: Callable[[Article], None] | None = None) -> int:
         """Re-chunk and re-embed every stored article with the configured model and chunk sizes."""
@@ -226,6 +230,7 @@ class Ingestor:
         if existing is not None and existing.content_hash == article.content_hash:
             if library not in existing.libraries:
                 existing = self.store.set_libraries(existing, article.libraries)
+                self.sources.stored([existing])
             if existing.duplicate_of:
                 return _outcome(existing, "duplicate", 0)
             if written or self.store.holds_chunks_of(existing):
@@ -246,6 +251,7 @@ class Ingestor:
         vectors = iter(self.embedder.embed_documents(texts))
         entries = [(c.article, c.chunks, [next(vectors) for _ in c.chunks]) for c in batch]
         self.store.put_articles(entries)
+        self.sources.stored(c.article for c in batch)
         for chunked in batch:
             log.info("%s %s", chunked.status, chunked.article.article_id)
         return [_outcome(c.article, c.status, len(c.chunks)) for c in batch]
@@ -257,6 +263,7 @@ class Ingestor:
             return prepared
         article, original = prepared.article, prepared.original
         self.store.put_duplicate(article)
+        self.sources.stored([article])
         log.info("%s repeats %s (similarity %.2f)", article.article_id, original.article_id,
                  prepared.score)  # fmt: skip
         outcome = _outcome(article, "duplicate", 0)

@@ -42,6 +42,7 @@ from ingest.schema import (
     EmbeddingFingerprint,
     Scope,
 )
+from ingest.sources import SOURCES_FILE
 from ingest.sqlite_check import check_file
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,13 @@ def store_fault(exc: BaseException, path: Path | None, doing: str = "") -> Store
             "at the copy"
         )
     elif "not a database" in text or "malformed" in text or "corrupt" in text:
-        message = (
-            f"The store{where} is damaged ({exc}): move it aside (`mv {path or 'chroma'} "
-            f"{path or 'chroma'}.damaged`) and ingest the articles again"
+        noted = path is not None and (path.parent / SOURCES_FILE).is_file()
+        message = f"The store{where} is damaged ({exc}): " + (
+            "build it again from its sources (`inquote reindex --from-sources`, which keeps it "
+            "aside), or restore a backup (`inquote restore DIR`)"
+            if noted
+            else f"move it aside (`mv {path or 'chroma'} {path or 'chroma'}.damaged`) and "
+            "ingest the articles again"
         )
     elif "locked" in text:
         message = f"The store{where} is locked by another process ({exc}): try again shortly"

@@ -373,3 +373,33 @@ def test_chat_says_the_store_server_is_away_and_answers_once_it_is_back(tmp_path
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_lost_store_is_built_again_from_its_sources(tmp_path: Path) -> None:
+    """`reindex --from-sources` reads every noted source again, into the libraries it was in;
+    the damaged store is kept aside, and an upload that can't be read again is named."""
+    data = tmp_path / "data"
+    folder = tmp_path / "articles"
+    shutil.copytree(SEEDS, folder)
+    assert run(data, "ingest", str(folder)).exit_code == 0
+    rosetta = str(folder / "rosetta-stone.md")
+    assert run(data, "ingest", "--library", "museums", rosetta).exit_code == 0
+    (folder / "takht-e-jamshid-persepolis.md").unlink()  # a source gone since
+    database = data / "chroma" / "chroma.sqlite3"
+    database.write_bytes(b"\0" * 4096)  # the store is lost
+    lost = run(data, "list")
+    assert lost.exit_code == 1
+    assert "inquote reindex --from-sources" in lost.output
+    rebuilt = run(data, "reindex", "--from-sources")
+    assert rebuilt.exit_code == 1, rebuilt.output  # one source could not be read again
+    assert "rebuilt from 5 sources: 4 articles stored, 1 failed" in rebuilt.stdout
+    assert "takht-e-jamshid-persepolis.md" in rebuilt.stderr
+    assert list(data.glob("chroma.before-rebuild-*/chroma.sqlite3"))  # kept, not deleted
+    museums = [json.loads(line) for line in run(data, "list", "--json", "--library",
+                                                "museums").stdout.splitlines()]  # fmt: skip
+    assert [article["title"] for article in museums] == [
+        "The Rosetta Stone and the decipherment of hieroglyphs"
+    ]
+    answer = json.loads(run(data, "ask", "Who deciphered the hieroglyphs?", "--json").stdout)
+    assert "Champollion" in answer["quotes"][0]["text"]
+    assert not answer["abstained"]
