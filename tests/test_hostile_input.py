@@ -277,7 +277,7 @@ def test_a_damaged_store_is_one_line_for_every_command(seeded_dir: Path, tmp_pat
     for command in STORE_COMMANDS:
         output = failing_command(data, *command)
         assert "is damaged" in output
-        assert "and ingest the articles again" in output
+        assert "inquote reindex --from-sources" in output  # its sources are noted
 
 
 @pytest.mark.parametrize(
