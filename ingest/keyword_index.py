@@ -229,7 +229,7 @@ class KeywordIndex:
         """The content hash of each indexed article among ``article_ids`` (as of the last
         :meth:`catch_up`; for an embedded store, as of the last write)."""
         with self._lock:
-            return self._held(article_ids)
+            return {article_id: row[0] for article_id, row in self._held(article_ids).items()}
 
     def catch_up(
         self,
@@ -278,8 +278,8 @@ class KeywordIndex:
         return self._store.articles_since(looked - LATE_WRITE_NS if looked else None)
 
     def _changes(self, changed: list[Article]) -> bool:
-        held = self._labels([article.article_id for article in changed])
-        if any(held.get(a.article_id) != _labels(a) for a in changed):
+        held = self._held([article.article_id for article in changed])
+        if any(held.get(a.article_id) != _row(a) for a in changed):
             return True
         if time.monotonic() - self._counted < COUNT_SECONDS:
             return False
@@ -297,9 +297,12 @@ class KeywordIndex:
         the store was looked at for ``changed`` (0: it was not)."""
         changed += [article for article, _ in written.values()]
         held = self._held([article.article_id for article in changed])
-        labels = self._labels([article.article_id for article in changed])
-        relabelled = [a for a in changed if labels.get(a.article_id) != _labels(a)]
-        fresh = {a.article_id: a for a in changed if held.get(a.article_id) != a.content_hash}
+        relabelled = [a for a in changed if held.get(a.article_id) != _row(a)]
+        fresh = {
+            a.article_id: a
+            for a in relabelled
+            if a.article_id not in held or held[a.article_id][0] != a.content_hash
+        }
         gone = list(removed)
         if (
             not written
@@ -345,7 +348,7 @@ class KeywordIndex:
             self._db.executemany(
                 "INSERT OR REPLACE INTO articles (article_id, language, content_hash, libraries,"
                 " published_day, duplicate_of) VALUES (?, ?, ?, ?, ?, ?)",
-                [(a.article_id, a.language, *_labels(a)) for a in relabelled],
+                [(a.article_id, a.language, *_row(a)) for a in relabelled],
             )
             self._db.executemany("DELETE FROM articles WHERE article_id = ?", [(i,) for i in gone])
             # every change before this mark (less the late-write window) is indexed: a look at
@@ -362,17 +365,8 @@ class KeywordIndex:
                     (self._state("generation") + 1,),
                 )
 
-    def _held(self, article_ids: Sequence[str]) -> dict[str, str]:
-        held: dict[str, str] = {}
-        for start in range(0, len(article_ids), 500):
-            part = list(article_ids[start : start + 500])
-            marks = ",".join("?" * len(part))
-            query = f"SELECT article_id, content_hash FROM articles WHERE article_id IN ({marks})"
-            held.update(self._db.execute(query, part).fetchall())
-        return held
-
-    def _labels(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str, int, str]]:
-        """What the table holds of each of ``article_ids``: as :func:`_labels` gives it."""
+    def _held(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str, int, str]]:
+        """What the table holds of each of ``article_ids``: as :func:`_row` gives it."""
         held: dict[str, tuple[str, str, int, str]] = {}
         for start in range(0, len(article_ids), 500):
             part = list(article_ids[start : start + 500])
@@ -401,8 +395,9 @@ class KeywordIndex:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _labels(article: Article) -> tuple[str, str, int, str]:
-    """What the table keeps of an article besides its language: its version and its scope."""
+def _row(article: Article) -> tuple[str, str, int, str]:
+    """What the table keeps of an article besides its language: its version (content hash
+    first) and what its scope filters on."""
     return (
         article.content_hash,
         library_field(article.libraries),
