@@ -154,10 +154,7 @@ class Answerer:
 
     def articles(self, scope: Scope = WHOLE_STORE) -> list[Article]:
         """The stored articles in ``scope`` without their text (cheap: for listing), by title."""
-        stored = self._store.article_summaries()
-        if scope:
-            inside = set(self._store.articles_in(scope, originals=False))
-            stored = [article for article in stored if article.article_id in inside]
+        stored = self._store.within(self._store.article_summaries(), scope)
         return sorted(stored, key=lambda article: (article.title.lower(), article.article_id))
 
     @property
@@ -193,11 +190,17 @@ class Answerer:
         self.gather("inquote")
 
     def gather(
-        self, question: str, top_k: int | None = None, scope: Scope = WHOLE_STORE
+        self,
+        question: str,
+        top_k: int | None = None,
+        scope: Scope = WHOLE_STORE,
+        languages: Sequence[str] | None = None,
     ) -> Evidence:
-        """The chunks ``question`` retrieves and their sentences, ranked (no answering)."""
+        """The chunks ``question`` retrieves and their sentences, ranked (no answering);
+        ``languages``: the question's, when the caller has them already."""
         question_vector = self._embedder.embed_query(question)
-        languages = self._retriever.question_languages(question)
+        if languages is None:
+            languages = self._retriever.question_languages(question)
         hits = self._retriever.retrieve(
             question, question_vector, top_k or self._retrieval.top_k, scope, languages
         )
@@ -249,16 +252,14 @@ class Answerer:
     def _named(self, request: AboutRequest, top_k: int, scope: Scope) -> Article | None:
         """The article a request for a summary names: the retrieved article holding its words,
         or the scope's one article when it names none."""
-        hits = self.gather(request.subject or "article", top_k, scope).hits
+        subject = request.subject or "article"
+        vector = self._embedder.embed_query(subject)  # its articles only: no sentence is ranked
+        hits = self._retriever.retrieve(subject, vector, top_k, scope)
         candidates = list({hit.article.article_id: hit.article for hit in hits}.values())
         named = named_article(request, candidates)
         if named is None and len(scope.article_ids) == 1 and candidates:
             named = self._store.get_article(scope.article_ids[0])
         return named
-
-    def _when(self, question: str) -> When:
-        language = next(iter(self._retriever.question_languages(question)), "")
-        return when_asked(question, language, self._today())
 
     def _today(self) -> date:
         return date.fromisoformat(self._answer.now) if self._answer.now else date.today()
@@ -286,11 +287,13 @@ class Answerer:
             with watch.stage("summarise"):
                 return self.summary(article, question, show)
         with watch.stage("retrieve"):
-            when = self._when(question)
+            languages = self._retriever.question_languages(question)
+            when = when_asked(question, next(iter(languages), ""), self._today())
             scope = self._dated(scope, when)
             asked = without_recency(question) if when.latest else question
             # "the latest" looks further: the newest article may not hold the best passages
-            evidence = self.gather(asked, top_k * LATEST_REACH if when.latest else top_k, scope)
+            reach = top_k * LATEST_REACH if when.latest else top_k
+            evidence = self.gather(asked, reach, scope, languages)
             if when.latest:
                 evidence = Evidence(evidence.hits, newest_first(evidence.ranked))
             judged = self.judge(asked, evidence)

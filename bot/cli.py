@@ -382,7 +382,7 @@ def digest(settings: Settings, since: datetime, libraries: tuple[str, ...]) -> N
     scope = _scope(settings, libraries, None, None)
     fresh = added_since(store, scope, int(since.timestamp() * 1e9))
     for article in fresh:
-        lead = lead_quote(article)
+        lead = lead_quote(store, article)
         click.echo(f"{isolate(one_line(article.title))} ({article.published or 'no date'})")
         if lead is not None:
             click.echo(f"    “{isolate(lead.text)}”")
@@ -663,10 +663,7 @@ def list_articles(
 ) -> None:
     """Show the stored articles, by title or newest first."""
     store = open_store(settings, make_embedder(settings))
-    articles = store.article_summaries()
-    if scope := _scope(settings, libraries, since, until):
-        inside = set(store.articles_in(scope, originals=False))
-        articles = [article for article in articles if article.article_id in inside]
+    articles = store.within(store.article_summaries(), _scope(settings, libraries, since, until))
     articles.sort(key=lambda a: (a.title.lower(), a.article_id))
     if newest:  # stable: a day's articles stay by title; no date sorts as oldest
         articles.sort(key=lambda a: a.published, reverse=True)

@@ -140,8 +140,12 @@ def _with_whole_lead(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
     return spans
 
 
-def lead_quote(article: Article) -> Quote | None:
-    """The article's opening sentence (with its dateline), verbatim."""
+def lead_quote(store: ChromaStore, summary: Article) -> Quote | None:
+    """The opening sentence (with its dateline) of the stored article ``summary`` describes,
+    verbatim; None when it is gone or has none."""
+    article = store.get_article(summary.article_id)
+    if article is None:
+        return None
     return next(
         (
             quote
@@ -155,11 +159,8 @@ def lead_quote(article: Article) -> Quote | None:
 def added_since(store: ChromaStore, scope: Scope, revision: int | None) -> list[Article]:
     """What ``scope`` gained since ``revision`` (``time.time_ns()``; None: ever): its articles
     written since, newest first (by publication day, then by when they came), each once (a copy
-    of a stored story is not news), with their text."""
-    fresh = store.articles_since(revision)
-    if scope:
-        inside = set(store.articles_in(scope, originals=False))
-        fresh = [article for article in fresh if article.article_id in inside]
+    of a stored story is not news); their metadata, without text (:func:`lead_quote` reads it
+    for those shown)."""
+    fresh = store.within(store.articles_since(revision), scope)
     fresh.sort(key=lambda article: (article.published, article.revision), reverse=True)
-    kept = [article for article in fresh if not article.duplicate_of and article.chunk_count]
-    return [full for article in kept if (full := store.get_article(article.article_id))]
+    return [article for article in fresh if not article.duplicate_of and article.chunk_count]

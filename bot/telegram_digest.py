@@ -59,7 +59,7 @@ class Digests:
         items = [
             (quote, citation(article.title, article.published, article.source))
             for article in shown
-            if (quote := lead_quote(article)) is not None
+            if (quote := lead_quote(self._answerer.store, article)) is not None
         ]
         more = len(fresh) - len(shown)
         header = f"{len(fresh)} new article{'s' if len(fresh) != 1 else ''}" + (

@@ -308,6 +308,14 @@ class ChromaStore:
         self.keywords.catch_up()
         return self.keywords.articles_in(scope, originals=originals)
 
+    def within(self, articles: Sequence[Article], scope: Scope) -> list[Article]:
+        """Those of ``articles`` that are in ``scope`` themselves (a copy's original is not),
+        in their order; all of them for the whole store."""
+        if not scope:
+            return list(articles)
+        inside = set(self.articles_in(scope, originals=False))
+        return [article for article in articles if article.article_id in inside]
+
     def chunk_count(self) -> int:
         return int(self._chunks.count())
 
