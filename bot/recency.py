@@ -26,12 +26,13 @@ _LATEST = re.compile(
     r"|siste|nyeste|nylig)\b|آخرین|جدیدترین|تازه‌ترین|أحدث|آخر|الأخير|最新|最近",
     re.IGNORECASE,
 )
-# words that make a phrase a date without a month's name: "today", "this week", "since Monday"
+# words that ask for the newest articles, not for a topic: "the latest news on …"
 _NEWS = re.compile(
     r"\b(news|updates?|developments|новост\w*|nachrichten|neuigkeiten|nyheter\w*)\b"
     r"|اخبار|أخبار|新闻|消息",
     re.IGNORECASE,
 )
+# words that make a phrase a date without a month's name: "today", "this week", "since Monday"
 _RELATIVE = (
     r"today|yesterday|tonight|week|month|monday|tuesday|wednesday|thursday|friday|saturday"
     r"|sunday|сегодня|вчера|неделе|heute|gestern|woche|dag|går|uken|امروز|دیروز|هفته|اليوم|أمس"

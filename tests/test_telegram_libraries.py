@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,8 +16,8 @@ from typing import Any
 
 from bot.telegram_libraries import NO_LIBRARY
 from ingest.embedding import Embedder
-from tests.conftest import assert_nothing_private
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, callback_update, text_update
+from tests.loopback import free_port
 from tests.test_cli import run
 from tests.test_telegram_bot import ADMIN, STRANGER, left_pending, make_bot, run_while, texts
 
@@ -104,7 +103,6 @@ def test_two_groups_bound_to_libraries_never_see_each_others_articles(
     assert "the library history" in library_history
     assert sources == "• Tea clippers"
     assert answers_in(fake, UNBOUND) == [NO_LIBRARY]
-    assert_nothing_private(fake, data_dir)
 
 
 def test_replies_and_questions_replayed_after_a_restart_keep_to_their_chats_library(
@@ -124,7 +122,6 @@ def test_replies_and_questions_replayed_after_a_restart_keep_to_their_chats_libr
     for answer in (replayed, reply):
         assert answer.startswith("The articles don't answer this"), answer
         assert "Cutty Sark was built" not in answer
-    assert_nothing_private(fake, data_dir)
 
 
 def test_citations_and_sources_show_no_server_paths_and_about_no_internal_urls(
@@ -141,7 +138,6 @@ def test_citations_and_sources_show_no_server_paths_and_about_no_internal_urls(
     assert "<i>[1] Apollo 11: the first crewed Moon landing, 2025-11-20</i>" in answer
     assert "• The Rosetta Stone and the decipherment of hieroglyphs (2025-11-20)" in sources
     assert about.startswith("inquote — answers by extractive.\n5 articles here")
-    assert_nothing_private(fake, data_dir)
 
 
 def start(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -177,7 +173,7 @@ def test_a_refused_token_or_no_network_at_start_is_one_line_without_the_token(
         "@BotFather gave you"
     ]
     assert wrong not in refused.stdout + refused.stderr
-    dead = dead_address()
+    dead = f"http://127.0.0.1:{free_port()}/bot"  # nothing listens there
     away = start(tmp_path, INQUOTE_TELEGRAM__TOKEN=TOKEN, INQUOTE_TELEGRAM__BASE_URL=dead)
     assert away.returncode == 1
     lines = away.stderr.strip().splitlines()
@@ -185,14 +181,6 @@ def test_a_refused_token_or_no_network_at_start_is_one_line_without_the_token(
     assert lines[-1].startswith(f"Error: The Bot API at {dead} is not reachable (ConnectError)")
     assert "Traceback" not in away.stderr
     assert TOKEN not in away.stdout + away.stderr
-
-
-def dead_address() -> str:
-    """A Bot API address where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/bot"
 
 
 def test_feedback_buttons_round_trip_and_the_export_reads_back_in_eval(
