@@ -82,7 +82,9 @@ class IngestSettings(_Group):
     follow_symlinks: bool = Field(
         description="Follow symbolic links that lead out of a folder being ingested."
     )
-    max_parse_seconds: float = Field(gt=0, description="Most time reading one PDF may take.")
+    max_parse_seconds: float = Field(
+        gt=0, description="Most time reading one file or page may take (any format)."
+    )
     max_pdf_pages: int = Field(ge=1, description="Most pages read from one PDF.")
     max_pdf_stream_bytes: int = Field(
         ge=1024, description="Largest PDF stream, as declared and as decompressed."

@@ -49,6 +49,7 @@ LATE_WRITE_NS = 30 * 10**9
 COUNT_SECONDS = 30.0
 WRITER_HEAP = 50_000_000
 GC_EVERY = 20_000  # chunks indexed between full garbage collections (a first look reads many)
+PROGRESS_FROM = 20_000  # chunks read from the store: a (re)build this large tells its progress
 # Part of the index's folder name: change it when the schema below or ingest.terms changes, and
 # every data directory builds its index again.
 INDEX_FORMAT = 3
@@ -109,21 +110,28 @@ class KeywordIndex:
         """The index of the chunks collection ``collection_id``; indexes of other collections
         (replaced by ``inquote reindex``) or of another :data:`INDEX_FORMAT` are deleted."""
         name = f"{collection_id}.{INDEX_FORMAT}"
-        if root.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        # one process at a time checks the folder and, when damaged, starts it afresh: another
+        # would otherwise delete the one being rebuilt, or read it half made
+        with _locked(root / f"{name}.lock"):
             for stale in root.iterdir():
-                if stale.name != name and stale.is_dir():
+                if stale.name.split(".lock")[0] == name:
+                    continue
+                if stale.is_dir():
                     shutil.rmtree(stale, ignore_errors=True)
-        folder = root / name
-        try:
-            return cls(folder, store, writers_update=writers_update).checked()
-        except (ValueError, sqlite3.DatabaseError) as exc:  # what tantivy and SQLite raise
-            log.warning(
-                "The keyword index in %s is damaged (%s); rebuilding it from the store",
-                folder,
-                " ".join(str(exc).split())[:200],
-            )
-            shutil.rmtree(folder, ignore_errors=True)
-            return cls(folder, store, writers_update=writers_update)
+                else:
+                    stale.unlink(missing_ok=True)
+            folder = root / name
+            try:
+                return cls(folder, store, writers_update=writers_update).checked()
+            except (ValueError, sqlite3.DatabaseError) as exc:  # what tantivy and SQLite raise
+                log.warning(
+                    "The keyword index in %s is damaged (%s); rebuilding it from the store",
+                    folder,
+                    " ".join(str(exc).split())[:200],
+                )
+                shutil.rmtree(folder, ignore_errors=True)
+                return cls(folder, store, writers_update=writers_update)
 
     def checked(self) -> KeywordIndex:
         """This index, once its files have been read through (its table checked page by page,
@@ -317,6 +325,7 @@ class KeywordIndex:
             for article_id in [*fresh, *gone]:
                 writer.delete_documents_by_term("article_id", article_id)
             unread = [i for i, a in fresh.items() if i not in written and a.chunk_count]
+            progress = _Progress(sum(fresh[i].chunk_count for i in unread))
             chunks = 0
             # read as they are indexed, never all at once: a first look may meet millions
             for chunk in itertools.chain(
@@ -324,6 +333,7 @@ class KeywordIndex:
                 self._store.chunks_of(unread),
             ):
                 chunks += 1
+                progress.step()
                 if chunks % GC_EVERY == 0:  # the Chroma HTTP client's responses sit in
                     gc.collect()  # reference cycles: freed only by a full collection
                 article = fresh[chunk.article_id]
@@ -385,14 +395,39 @@ class KeywordIndex:
         row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
 
-    @contextlib.contextmanager
-    def _folder_lock(self) -> Iterator[None]:
-        with (self.folder / "update.lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def _folder_lock(self) -> contextlib.AbstractContextManager[None]:
+        return _locked(self.folder / "update.lock")
+
+
+class _Progress:
+    """Tells, at every tenth of the way, how far a large (re)build of the index has come."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self._tenth = 1  # the next tenth to tell
+
+    def step(self) -> None:
+        self.done += 1
+        if self.total >= PROGRESS_FROM and self.done * 10 >= self._tenth * self.total:
+            self._tenth += 1
+            log.warning(
+                "keyword index: %d%% built (%d of %d chunks)",
+                100 * self.done // self.total,
+                self.done,
+                self.total,
+            )
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes, held on ``path``."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _row(article: Article) -> tuple[str, str, int, str]:

@@ -60,6 +60,8 @@ class Ingestor:
         self._stories_at = 0  # when they were last brought up to date (time.time_ns())
         self._stories_lock = threading.Lock()
         self.sources = SourceLog(settings.data_dir)  # what `reindex --from-sources` reads
+        if not self.sources.path.exists():  # a store from before the log: its articles, once
+            self.sources.stored(store.article_summaries())
 
     def add_paths(
         self,

@@ -10,9 +10,9 @@ import io
 import logging
 import re
 import stat
-import time
+import threading
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -101,13 +101,18 @@ def read_article(
         raise SourceError(f"{path}: no such file") from exc
     except OSError as exc:
         raise SourceError(f"{path}: cannot read it ({exc.strerror})") from exc
+    return within_deadline(lambda: _article(path, raw, source, limits), limits, source or str(path))
+
+
+def _article(path: Path, raw: bytes, source: str | None, limits: IngestSettings | None) -> Article:
+    suffix = path.suffix.lower()
+    source = source or str(path.resolve())
     if suffix == ".pdf":
-        return article_from_pdf(raw, source or str(path.resolve()), limits)
+        return article_from_pdf(raw, source, limits)
     if b"\x00" in raw:
         raise SourceError(f"{path}: looks binary, not {suffix} text")
     is_html = suffix in {".html", ".htm"}
     markup = _decode(path, raw, _declared_charset(raw) if is_html else None)
-    source = source or str(path.resolve())
     if is_html:
         return article_from_page(extract_html(markup), source)
     if suffix in {".md", ".markdown"}:
@@ -117,6 +122,35 @@ def read_article(
         title = front.get("title") or (heading.group(1) if heading else "")
         return make_article(source, text, title=title, published=front.get("date", ""))
     return make_article(source, markup)
+
+
+def within_deadline(
+    parse: Callable[[], Article], limits: IngestSettings | None, source: str
+) -> Article:
+    """``parse()``, refused once it takes longer than ``limits.max_parse_seconds`` (any format:
+    a page, a Markdown file or a PDF crafted to be slow). The parse runs in a daemon thread,
+    left to finish in the background: no parser can be interrupted, but the ingest goes on."""
+    if limits is None:
+        return parse()
+    outcome: list[Article | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(parse())
+        except BaseException as exc:  # raised again in the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, name=f"parse {source[:60]}", daemon=True)
+    worker.start()
+    worker.join(limits.max_parse_seconds)
+    if not outcome:
+        raise SourceError(
+            f"{source}: reading it took longer than ingest.max_parse_seconds "
+            f"({limits.max_parse_seconds:g} s); refused"
+        )
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 def _declared_charset(raw: bytes) -> str | None:
@@ -200,24 +234,13 @@ def _pdf_limits(limits: IngestSettings | None) -> Iterator[None]:
 
 
 def _pdf_pages(reader: pypdf.PdfReader, source: str, limits: IngestSettings | None) -> list[str]:
-    """Each page's text, within the page and time limits."""
-    if limits is None:
-        return [page.extract_text() or "" for page in reader.pages]
-    if len(reader.pages) > limits.max_pdf_pages:
+    """Each page's text, within the page limit."""
+    if limits is not None and len(reader.pages) > limits.max_pdf_pages:
         raise SourceError(
             f"{source}: the PDF has {len(reader.pages)} pages, over ingest.max_pdf_pages "
             f"({limits.max_pdf_pages})"
         )
-    deadline = time.monotonic() + limits.max_parse_seconds
-    pages = []
-    for page in reader.pages:
-        pages.append(page.extract_text() or "")
-        if time.monotonic() > deadline:
-            raise SourceError(
-                f"{source}: reading the PDF took longer than ingest.max_parse_seconds "
-                f"({limits.max_parse_seconds:g} s)"
-            )
-    return pages
+    return [page.extract_text() or "" for page in reader.pages]
 
 
 def make_article(source: str, raw_text: str, title: str = "", published: str = "") -> Article:

@@ -18,7 +18,13 @@ from config.errors import SourceError
 from config.settings import IngestSettings
 from ingest.fetching import Fetched, Fetcher
 from ingest.html_text import extract_html
-from ingest.reading import article_from_page, article_from_pdf, make_article, markdown_to_text
+from ingest.reading import (
+    article_from_page,
+    article_from_pdf,
+    make_article,
+    markdown_to_text,
+    within_deadline,
+)
 from ingest.schema import Article
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,11 @@ def article_from_url(url: str, fetcher: Fetcher, limits: IngestSettings | None =
 
 
 def article_from_fetched(fetched: Fetched, limits: IngestSettings | None = None) -> Article:
+    """The article in a fetched body, read within ``ingest.max_parse_seconds``."""
+    return within_deadline(lambda: _article(fetched, limits), limits, fetched.url)
+
+
+def _article(fetched: Fetched, limits: IngestSettings | None) -> Article:
     if fetched.kind == "pdf":
         return article_from_pdf(fetched.body, fetched.url, limits)
     text = fetched.body.decode(_known_charset(fetched.charset), errors="replace")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -20,8 +21,10 @@ import pytest
 from bot.journal import Journal, journal_damage
 from ingest.reading import markdown_to_text
 from tests.conftest import SEEDS
+from tests.fake_telegram import FakeTelegram, serve, text_update
 from tests.loopback import free_port, server_env
 from tests.test_cli import run
+from tests.test_telegram_bot import bot_process
 
 INQUOTE = Path(sys.executable).with_name("inquote")
 QUESTION = "Who deciphered the hieroglyphs?"
@@ -63,7 +66,7 @@ def copy(seeded: Path, tmp_path: Path) -> Path:
 
 
 def keyword_file(data_dir: Path, kind: str) -> Path:
-    [folder] = (data_dir / "keywords").iterdir()
+    [folder] = [found for found in (data_dir / "keywords").iterdir() if found.is_dir()]
     if kind == "segment":
         return next((folder / "tantivy").glob("*.idx"))
     return folder / ("tantivy/meta.json" if kind == "meta" else "articles.sqlite")
@@ -385,6 +388,8 @@ def test_a_lost_store_is_built_again_from_its_sources(tmp_path: Path) -> None:
     rosetta = str(folder / "rosetta-stone.md")
     assert run(data, "ingest", "--library", "museums", rosetta).exit_code == 0
     (folder / "takht-e-jamshid-persepolis.md").unlink()  # a source gone since
+    (data / "sources.jsonl").unlink()  # a store from before the log: noted at the next ingest
+    assert run(data, "ingest", "--library", "museums", rosetta).exit_code == 0
     database = data / "chroma" / "chroma.sqlite3"
     database.write_bytes(b"\0" * 4096)  # the store is lost
     lost = run(data, "list")
@@ -403,3 +408,42 @@ def test_a_lost_store_is_built_again_from_its_sources(tmp_path: Path) -> None:
     answer = json.loads(run(data, "ask", "Who deciphered the hieroglyphs?", "--json").stdout)
     assert "Champollion" in answer["quotes"][0]["text"]
     assert not answer["abstained"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damaged", ["telegram.sqlite3", "feeds.json", "chroma/chroma.sqlite3"])
+def test_the_bot_starts_on_its_damaged_files_or_stops_with_one_line(
+    copy: Path, damaged: str
+) -> None:
+    """`inquote telegram` against the fake Bot API: a damaged journal is kept aside, a damaged
+    feeds file (the bot does not poll feeds) left alone, and it answers; a damaged store stops it
+    with one line, never a traceback."""
+    Journal(copy / "telegram.sqlite3").close()
+    (copy / "feeds.json").write_text("[]")
+    garble(copy / damaged)
+    question = text_update(1, "Who first stepped onto the Moon?", user_id=42)
+    with serve(FakeTelegram(updates=[question])) as fake:
+        process = bot_process(copy, fake, [42])
+        try:
+            if damaged.startswith("chroma"):
+                _, stderr = process.communicate(timeout=120)
+                assert process.returncode == 1
+            else:
+                fake.wait_for("sendMessage", timeout=120)
+                process.send_signal(signal.SIGTERM)
+                _, stderr = process.communicate(timeout=30)
+                assert process.returncode == 0
+        finally:
+            process.kill()
+    log = stderr.decode()
+    assert not any(noise in log for noise in NOISE), log
+    if damaged.startswith("chroma"):
+        [error] = [line for line in log.splitlines() if " INFO " not in line]
+        assert error.startswith("Error: The store at "), log
+        assert "is damaged" in error
+        return
+    assert "Armstrong" in fake.called("sendMessage")[0]["text"]
+    if damaged == "telegram.sqlite3":
+        assert list(copy.glob("telegram.sqlite3.damaged-*")), "the damaged journal is kept aside"
+        assert "journal" in log
+        assert "damaged" in log

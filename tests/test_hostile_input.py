@@ -229,6 +229,31 @@ def test_a_config_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("depth", [300, 3_000, 20_000])
+def test_text_nested_thousands_of_elements_deep_is_kept(tmp_path: Path, depth: int) -> None:
+    body = "<div>" * depth + "".join(f"<p>{text}</p>" for text in PARAGRAPHS) + "</div>" * depth
+    page = tmp_path / "deep.html"
+    page.write_text(f"<html><head><title>Deep harbour</title></head><body>{body}</body></html>")
+    assert run(tmp_path / "data", "ingest", str(page)).exit_code == 0
+    answer = json.loads(run(tmp_path / "data", "ask", "--json", "How did the vote go?").stdout)
+    assert answer["quotes"][0]["title"] == "Deep harbour"
+    assert "seven to two" in answer["quotes"][0]["text"]
+
+
+def test_a_file_slower_to_read_than_the_deadline_fails_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "slow.md").write_text("**a " * 250_000)  # a megabyte of unclosed emphasis: seconds
+    (folder / "vote.txt").write_text("\n\n".join(["Harbour vote", *PARAGRAPHS]))
+    limited = {"INQUOTE_INGEST__MAX_PARSE_SECONDS": "0.2"}
+    result = run(tmp_path / "data", "ingest", str(folder), env=limited)
+    assert result.exit_code == 1
+    [failed] = [line for line in result.stderr.splitlines() if "failed: " in line]
+    assert "slow.md: reading it took longer than ingest.max_parse_seconds (0.2 s)" in failed
+    listed = run(tmp_path / "data", "list").stdout
+    assert "Harbour vote" in listed
+
+
 def test_a_canonical_url_on_another_site_is_not_believed() -> None:
     page = (
         '<html><head><title>Copied</title><link rel="canonical" href="{}"></head><body>'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import chromadb
@@ -169,3 +170,55 @@ def test_an_article_a_killed_writer_stored_but_never_indexed_is_indexed_by_the_n
     reopened = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
     assert found_titles(reopened, "zanzibarian") == ["Cloves"]
     assert reopened.keywords.indexed == 1  # that article alone, not the whole store again
+
+
+def test_threads_meeting_a_damaged_index_at_once_rebuild_it_once_and_find_alike(
+    writer: Ingestor, fake_store: ChromaStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = fake_store.keywords.folder.parent
+    collection = fake_store.keywords.folder.name.split(".")[0]
+    fake_store.keywords.close()
+    (fake_store.keywords.folder / "articles.sqlite").write_bytes(b"not a database" * 1000)
+    start = threading.Barrier(4)
+    found: list[list[str]] = []
+
+    def open_and_search() -> None:
+        start.wait()
+        index = keyword_index.KeywordIndex.for_collection(
+            root, collection, fake_store, writers_update=True
+        )
+        index.catch_up()
+        found.append(sorted(chunk.chunk_id for chunk, _ in index.search("hieroglyphs", 5, ["en"])))
+        index.close()
+
+    workers = [threading.Thread(target=open_and_search) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sum("is damaged" in record.message for record in caplog.records) == 1
+    assert len(found) == 4
+    assert found[0]
+    assert all(hits == found[0] for hits in found)
+
+
+def test_a_large_rebuild_tells_its_progress(
+    writer: Ingestor,
+    fake_store: ChromaStore,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keyword_index, "PROGRESS_FROM", 1)  # the seeds count as large
+    root = fake_store.keywords.folder.parent
+    collection = fake_store.keywords.folder.name.split(".")[0]
+    fake_store.keywords.close()
+    index = keyword_index.KeywordIndex.for_collection(
+        root, "another", fake_store, writers_update=True
+    )
+    index.catch_up()
+    told = [r.message for r in caplog.records if r.message.startswith("keyword index: ")]
+    assert told[0].startswith("keyword index: 12% built (4 of 32 chunks)")
+    assert told[9] == "keyword index: 100% built (32 of 32 chunks)"
+    assert len(told) == 10
+    index.close()
+    assert collection not in {path.name.split(".")[0] for path in root.iterdir()}

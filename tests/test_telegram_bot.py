@@ -809,3 +809,33 @@ def test_an_error_in_any_handler_reaches_its_sender_not_only_the_log(
     assert sorry == SORRY
     assert "Ask me a question" in help_text
     assert "the store went away" in caplog.text
+
+
+def test_another_chat_is_answered_within_2_s_while_an_admin_adds_a_slow_document(
+    data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
+) -> None:
+    slow = ("**a " * 25_000).encode()  # 100 KB of unclosed emphasis on one line
+    fake.files["slow"] = slow
+    document = {"file_id": "slow", "file_unique_id": "slow", "file_name": "notes.md",
+                "file_size": len(slow)}  # fmt: skip
+    fake.updates.append(text_update(1, "", user_id=ADMIN, document=document))
+    seen: dict[str, float] = {}
+
+    def waiting() -> bool:
+        now = time.monotonic()
+        if "asked" not in seen and "Adding notes.md…" in texts(fake):
+            seen["asked"] = now
+            with fake.lock:
+                fake.updates.append(text_update(2, "Who first stepped onto the Moon?"))
+        if any(int(p["chat_id"]) == READER for p in fake.called("sendMessage")):
+            seen.setdefault("answered", now)
+        if fake.called("editMessageText"):
+            seen.setdefault("added", now)
+        return len(seen) < 3
+
+    run_while(make_bot(data_dir, fake, real_embedder), waiting)
+    [answer] = [p["text"] for p in fake.called("sendMessage") if int(p["chat_id"]) == READER]
+    assert first_quote(answer) == MOON_SENTENCE
+    assert seen["answered"] - seen["asked"] < 2.0
+    assert seen["answered"] < seen["added"]  # answered while the document was being read
+    assert texts(fake, "editMessageText")[0].startswith("added: ")
