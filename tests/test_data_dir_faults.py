@@ -88,6 +88,23 @@ def test_a_damaged_keyword_index_is_rebuilt_and_the_question_answered(
     assert json.loads(again.stdout)["quotes"] == answer["quotes"]
 
 
+@pytest.mark.parametrize("fault", ["garbled", "deleted"])
+@pytest.mark.parametrize("kind", ["vectors", "graph", "lock"])
+def test_damaged_vector_segments_or_lock_never_stop_a_command(
+    copy: Path, kind: str, fault: str
+) -> None:
+    """Chroma's HNSW segment files are rebuilt by Chroma from its own log; the writer lock is
+    taken afresh."""
+    segment = next(path for path in (copy / "chroma").iterdir() if path.is_dir())
+    files = {"vectors": segment / "data_level0.bin", "graph": segment / "link_lists.bin"}
+    FAULTS[fault](files.get(kind, copy / "inquote.lock"))
+    for command in (["list"], ["ingest", str(SEEDS / "rosetta-stone.md")]):
+        result = run(copy, *command)
+        assert result.exit_code == 0, result.output
+    answer = json.loads(run(copy, "ask", "--json", QUESTION).stdout)
+    assert "Champollion" in answer["quotes"][0]["text"]
+
+
 def test_a_folder_of_link_loops_beside_a_good_file_stores_the_good_file(tmp_path: Path) -> None:
     folder = tmp_path / "loops"
     folder.mkdir()
