@@ -9,6 +9,12 @@ On a machine with a GPU and Ollama, one command fills the Ollama row of README's
 
     python -m benchmarks.llm_answers --backend ollama --url http://localhost:11434 \
         --model llama3.2:3b --out benchmarks/LLM_OLLAMA.md
+
+and an OpenAI-compatible server the ``openai`` row (here: llama-cpp-python's server running the
+Gemma 3 270M GGUF, ``python -m llama_cpp.server --model FILE --model_alias gemma-3-270m``):
+
+    python -m benchmarks.llm_answers --backend openai --url http://localhost:8000/v1 \
+        --model gemma-3-270m --every 16
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ def main(arguments: argparse.Namespace) -> None:
     overrides = {"llm.backend": arguments.backend,
                  "llm.quote_sentences": str(arguments.quote_sentences).lower()}  # fmt: skip
     if arguments.url:
-        overrides["ollama.url"] = arguments.url
+        overrides["openai.base_url" if arguments.backend == "openai" else "ollama.url"] = (
+            arguments.url
+        )
     if arguments.model:
         overrides["llm.model"] = arguments.model
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,8 +73,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=Path, default=SQUAD_SAMPLE)
     parser.add_argument("--backend", default="embedded")
-    parser.add_argument("--url", help="Ollama's URL (ollama.url)")
-    parser.add_argument("--model", help="the Ollama model (llm.model)")
+    parser.add_argument("--url", help="the server's URL (ollama.url, or openai.base_url)")
+    parser.add_argument("--model", help="the model the server serves (llm.model)")
     parser.add_argument(
         "--quote-sentences",
         action="store_true",

@@ -1,4 +1,5 @@
-"""Which LLM writes the answers: ``llm.backend``; ``auto`` is Ollama when it has the model, else
+"""Which LLM writes the answers: ``llm.backend``; ``auto`` is the OpenAI-compatible server of
+``openai.base_url`` when one is set and lists the model, else Ollama when it has the model, else
 extractive answers.
 
 ``auto`` never picks the embedded model: the only one a pip install can bring, Gemma 3 270M base,
@@ -15,8 +16,11 @@ from dataclasses import dataclass
 from bot.generation import Generator
 from bot.llamacpp_generator import LlamaCppGenerator, model_file
 from bot.ollama_generator import OllamaGenerator
+from bot.openai_api import OpenAIAPI
+from bot.openai_generator import OpenAIGenerator
+from bot.server_pool import ServerPool
 from config.errors import BackendError
-from config.settings import Settings
+from config.settings import Settings, server_urls
 from ingest.ollama_api import OllamaAPI, not_reachable
 
 log = logging.getLogger(__name__)
@@ -40,10 +44,17 @@ def choose_backend(settings: Settings) -> BackendChoice:
         return BackendChoice(None, "answering with extractive sentences (llm.backend=extractive)")
     if backend == "ollama":
         return _chosen(_ollama(settings))
+    if backend == "openai":
+        return _chosen(openai_generator(settings))
     if backend == "embedded":
         return _chosen(_embedded(settings))
     reasons = []
-    probe = OllamaAPI(settings.ollama.url, PROBE_SECONDS)
+    if settings.openai.base_url:
+        try:
+            return _chosen(openai_generator(settings, PROBE_SECONDS))
+        except BackendError as exc:
+            reasons.append(str(exc).split(" — ")[0])
+    probe = OllamaAPI(server_urls(settings.ollama.url)[0], PROBE_SECONDS)
     try:
         if not probe.reachable():
             raise BackendError(not_reachable(probe.url))
@@ -61,10 +72,27 @@ def _chosen(generator: Generator) -> BackendChoice:
 
 
 def _ollama(settings: Settings) -> OllamaGenerator:
+    ollama = settings.ollama
     generator = OllamaGenerator(
-        OllamaAPI(settings.ollama.url, settings.ollama.timeout_seconds), settings.llm
+        [OllamaAPI(url, ollama.timeout_seconds) for url in server_urls(ollama.url)], settings.llm
     )
     generator.prepare()
+    return generator
+
+
+def openai_generator(settings: Settings, timeout: float | None = None) -> OpenAIGenerator:
+    """The ``openai`` backend over every server of ``openai.base_url``, checked for the model
+    (``timeout``: for that check; a chosen server gets ``openai.timeout_seconds``)."""
+    openai = settings.openai
+    if not openai.base_url:
+        raise BackendError(
+            "llm.backend is openai but openai.base_url is empty — set it to the server's API "
+            "address, e.g. INQUOTE_OPENAI__BASE_URL=http://localhost:8000/v1"
+        )
+    key = openai.api_key.get_secret_value()
+    servers = [OpenAIAPI(url, key, openai.timeout_seconds) for url in server_urls(openai.base_url)]
+    generator = OpenAIGenerator(ServerPool(servers), settings.llm)
+    generator.prepare(timeout)
     return generator
 
 

@@ -16,7 +16,8 @@ trusted:
 * JSON cut short (the model ran out of tokens) keeps the claims it completed.
 
 The JSON arrives as the model streams; each claim is verified and shown once the model has moved on
-to the next one, so an answer can be shown claim by claim.
+to the next one, so an answer can be shown claim by claim: its prose on a line, then its quotes,
+each on a line of its own, set in.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from ingest.schema import Article
 log = logging.getLogger(__name__)
 
 MAX_CLAIMS = 6
+# A claim shows as its prose on one line, then each quote on a line of its own, set in by this:
+# the model's words and the article's are never run together.
+QUOTE_INDENT = "    "
 MAX_QUOTES_PER_CLAIM = 3
 
 _MARKER = re.compile(
@@ -120,7 +124,7 @@ class CitedAnswer:
 
     @property
     def text(self) -> str:
-        return " ".join(self._shown)
+        return "\n".join(self._shown)
 
     def feed(self, piece: str) -> str:
         """Takes more model output; returns the answer text that became ready to show."""
@@ -159,7 +163,7 @@ class CitedAnswer:
             self._taken += 1
             text = self._claim(written)
             if text:
-                shown.append(text if not self._shown else " " + text)
+                shown.append(text if not self._shown else "\n" + text)
                 self._shown.append(text)
         return "".join(shown)
 
@@ -183,8 +187,8 @@ class CitedAnswer:
         if not numbered:
             return ""
         self.claims.append(Claim(prose, tuple(numbered)))
-        quoted = " ".join(f"“{text}” [{number}]" for number, text in numbered.items())
-        return f"{prose} {quoted}" if prose else quoted
+        quoted = "\n".join(f"{QUOTE_INDENT}“{text}” [{n}]" for n, text in numbered.items())
+        return f"{prose}\n{quoted}" if prose else quoted
 
     def _verified(self, claimed: str, cited: int | None) -> list[Quote]:
         """The claimed words as verified quotes: whole, or else sentence by sentence."""

@@ -520,7 +520,7 @@ def feedback(settings: Settings, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the table.")
 @click.option(
     "--backend", "backends", multiple=True,
-    type=click.Choice(["auto", "ollama", "embedded", "extractive"]),
+    type=click.Choice(["auto", "ollama", "openai", "embedded", "extractive"]),
     help="Answer with this backend (repeat to compare several on the same questions).",
 )  # fmt: skip
 @click.option(

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Literal
 
 from bot.app import open_store
-from bot.backends import PROBE_SECONDS
+from bot.backends import PROBE_SECONDS, openai_generator
 from bot.journal import JOURNAL_FILE, journal_damage
 from bot.llamacpp_generator import INSTALL_HINT, llama_cpp_installed, model_file
 from bot.telegram_token import TelegramUnreachable, bot_username
 from config.errors import ConfigError, InquoteError
-from config.settings import Settings
+from config.settings import Settings, server_urls
 from ingest.embedding import make_embedder
 from ingest.feeds import FeedRegistry
 from ingest.ollama_api import OllamaAPI
@@ -111,15 +111,28 @@ def _llm(settings: Settings) -> Check:
     if llm.backend == "extractive":
         return Check("llm", "ok", "extractive answers (no LLM), as llm.backend says")
     if llm.backend == "ollama":
-        return _ollama(settings, OllamaAPI(settings.ollama.url, settings.ollama.timeout_seconds))
+        return _ollama_pool(settings, settings.ollama.timeout_seconds)
     if llm.backend == "embedded":
         return _embedded(settings)
-    ollama = _guarded(lambda s: _ollama(s, OllamaAPI(s.ollama.url, PROBE_SECONDS)), settings)
+    if llm.backend == "openai":
+        return _openai(settings)
+    if settings.openai.base_url:
+        openai = _guarded(lambda s: _openai(s, PROBE_SECONDS), settings)
+        if openai.status != "fail":
+            return Check("llm", openai.status, f"auto → {openai.detail}", openai.fix)
+    ollama = _guarded(lambda s: _ollama_pool(s, PROBE_SECONDS), settings)
     if ollama.status != "fail":
         return Check("llm", ollama.status, f"auto → {ollama.detail}", ollama.fix)
     return Check(
         "llm", "warn", f"auto → extractive answers (no LLM), because {ollama.detail}", ollama.fix
     )
+
+
+def _ollama_pool(settings: Settings, timeout: float) -> Check:
+    """Every server of ``ollama.url``: the first that fails, else the last one's report."""
+    urls = server_urls(settings.ollama.url)
+    checks = [_ollama(settings, OllamaAPI(url, timeout)) for url in urls]
+    return next((check for check in checks if check.status == "fail"), checks[-1])
 
 
 def _ollama(settings: Settings, api: OllamaAPI) -> Check:
@@ -144,6 +157,11 @@ def _ollama(settings: Settings, api: OllamaAPI) -> Check:
             return Check("llm", "fail", f"Ollama has no embedding model '{embedding}'",
                          f"run `ollama pull {embedding}`")  # fmt: skip
     return Check("llm", "ok", detail + trained_note)
+
+
+def _openai(settings: Settings, timeout: float | None = None) -> Check:
+    generator = openai_generator(settings, timeout)  # raises, with the fix, when it can't answer
+    return Check("llm", "ok", f"{generator.description}: the server lists the model")
 
 
 def _embedded(settings: Settings) -> Check:

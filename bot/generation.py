@@ -16,7 +16,7 @@ class Generator(Protocol):
 
     @property
     def backend(self) -> str:
-        """``ollama`` or ``embedded``: the ``backend`` an answer names."""
+        """``ollama``, ``openai`` or ``embedded``: the ``backend`` an answer names."""
         ...
 
     @property
@@ -27,6 +27,11 @@ class Generator(Protocol):
     @property
     def context_tokens(self) -> int:
         """Tokens the model sees at once: prompt and reply together."""
+        ...
+
+    @property
+    def capacity(self) -> int:
+        """Replies it is counted on to write at once (a pool of servers: more)."""
         ...
 
     def count_tokens(self, text: str) -> int:

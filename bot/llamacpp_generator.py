@@ -84,6 +84,10 @@ class LlamaCppGenerator:
     def context_tokens(self) -> int:
         return int(self._llm.n_ctx())
 
+    @property
+    def capacity(self) -> int:
+        return 1  # one model in this process, one reply at a time
+
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 

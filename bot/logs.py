@@ -17,7 +17,8 @@ REDACTED = "***"
 
 
 class RedactSecrets(logging.Filter):
-    """Replaces every configured secret (bot token, webhook secret, store token) in a record."""
+    """Replaces every configured secret (bot token, webhook secret, store token, LLM API key) in a
+    record."""
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
@@ -90,6 +91,7 @@ def configure_logging(
                 settings.telegram.token.get_secret_value(),
                 settings.telegram.webhook_secret.get_secret_value(),
                 settings.store.auth_token.get_secret_value(),
+                settings.openai.api_key.get_secret_value(),
             ]
         )
     )

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from bot.generation import ChatMessage
+from bot.server_pool import ServerPool
 from config.errors import BackendError
 from config.settings import LlmSettings
 from ingest.ollama_api import OllamaAPI
@@ -23,8 +24,18 @@ CHARS_PER_TOKEN = 3
 TRUNCATION_FACTOR = 1.5
 
 
+class _Server:
+    """One Ollama server of the pool, and whether the model is loaded there."""
+
+    def __init__(self, api: OllamaAPI, load_timeout: float) -> None:
+        self.api = api
+        self.cold_client = api.client_with_timeout(load_timeout)
+        self.loaded_until = 0.0
+
+
 class OllamaGenerator:
-    """A pulled Ollama model, loaded before the first question and kept warm.
+    """A pulled Ollama model, loaded before the first question and kept warm, on each server of
+    ``ollama.url`` (several make a pool: :class:`bot.server_pool.ServerPool`).
 
     The first request after a (possible) unload waits ``llm.load_timeout_seconds`` for the model to
     load; requests while it is loaded wait ``ollama.timeout_seconds``.
@@ -32,31 +43,39 @@ class OllamaGenerator:
 
     backend = "ollama"
 
-    def __init__(self, api: OllamaAPI, settings: LlmSettings) -> None:
-        self._api = api
+    def __init__(self, apis: Sequence[OllamaAPI], settings: LlmSettings) -> None:
         self._settings = settings
         self._model = settings.model
         self._context_tokens = settings.num_ctx
-        self._cold_client = api.client_with_timeout(settings.load_timeout_seconds)
+        self._pool = ServerPool([_Server(api, settings.load_timeout_seconds) for api in apis])
         self._keep_alive_seconds = _seconds(settings.keep_alive)
-        self._loaded_until = 0.0
 
     @property
     def description(self) -> str:
-        return f"ollama ({self._model} at {self._api.url})"
+        urls = ", ".join(server.api.url for server in self._pool.servers)
+        return f"ollama ({self._model} at {urls})"
 
     @property
     def context_tokens(self) -> int:
         return self._context_tokens
 
+    @property
+    def capacity(self) -> int:
+        return self._pool.capacity
+
     def prepare(self) -> None:
-        """Checks the model is pulled, fits ``num_ctx`` to it, and loads it."""
-        if self._model not in self._api.model_names():
+        """Checks every server has the model pulled, fits ``num_ctx`` to it, and loads it."""
+        for server in self._pool.servers:
+            self._prepare(server)
+
+    def _prepare(self, server: _Server) -> None:
+        api = server.api
+        if self._model not in api.model_names():
             raise BackendError(
-                f"Ollama at {self._api.url} has no model '{self._model}' — "
+                f"Ollama at {api.url} has no model '{self._model}' — "
                 f"run `ollama pull {self._model}`"
             )
-        trained = self._api.trained_context(self._model)
+        trained = api.trained_context(self._model)
         if trained is not None and trained < self._context_tokens:
             log.warning(
                 "llm.num_ctx=%d is more than %s was trained for; using %d",
@@ -66,9 +85,9 @@ class OllamaGenerator:
             )
             self._context_tokens = trained
         timeout = self._settings.load_timeout_seconds
-        with self._api.errors(self._model, "the request to load the model", timeout):
-            self._cold_client.chat(model=self._model, messages=[], keep_alive=self._keep_alive())
-        self._loaded_until = time.monotonic() + self._keep_alive_seconds
+        with api.errors(self._model, "the request to load the model", timeout):
+            server.cold_client.chat(model=self._model, messages=[], keep_alive=self._keep_alive())
+        server.loaded_until = time.monotonic() + self._keep_alive_seconds
 
     def count_tokens(self, text: str) -> int:
         return len(text) // CHARS_PER_TOKEN + 1
@@ -79,15 +98,38 @@ class OllamaGenerator:
         max_tokens: int,
         schema: Mapping[str, Any] | None = None,
     ) -> Iterator[str]:
-        warm = time.monotonic() < self._loaded_until
-        client = self._api.client if warm else self._cold_client
-        timeout = self._api.timeout if warm else self._settings.load_timeout_seconds
+        """The reply from the pool's least busy server; one that fails before writing anything
+        is rested and the next one asked."""
+        for attempt in range(len(self._pool.servers)):
+            written = False
+            try:
+                with self._pool.lease() as server:
+                    for piece in self._pieces(server, messages, max_tokens, schema):
+                        written = True
+                        yield piece
+                return
+            except BackendError as exc:
+                if written or attempt == len(self._pool.servers) - 1:
+                    raise
+                log.warning("%s; asking the next server of the pool", exc)
+
+    def _pieces(
+        self,
+        server: _Server,
+        messages: Sequence[ChatMessage],
+        max_tokens: int,
+        schema: Mapping[str, Any] | None,
+    ) -> Iterator[str]:
+        api = server.api
+        warm = time.monotonic() < server.loaded_until
+        client = api.client if warm else server.cold_client
+        timeout = api.timeout if warm else self._settings.load_timeout_seconds
         options = {
             "num_ctx": self._context_tokens,
             "num_predict": max_tokens,
             "temperature": self._settings.temperature,
         }
-        with self._api.errors(self._model, "a chat request", timeout):
+        with api.errors(self._model, "a chat request", timeout):
             parts = client.chat(
                 model=self._model,
                 messages=[dict(message) for message in messages],
@@ -101,7 +143,7 @@ class OllamaGenerator:
                     yield part.message.content
                 if part.done:
                     self._check_truncation(messages, part.prompt_eval_count)
-        self._loaded_until = time.monotonic() + self._keep_alive_seconds
+        server.loaded_until = time.monotonic() + self._keep_alive_seconds
 
     def _keep_alive(self) -> str | float:
         keep_alive = self._settings.keep_alive

@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 from bot import telegram_format
 from bot.answering import Answerer, checked_question
 from bot.conversation import Conversation
+from bot.generation import Generator
 from bot.journal import Journal, Question, Status
 from bot.telegram_delivery import Delivery, Stream, keep_typing, unreachable
 from bot.telegram_libraries import NO_LIBRARY, ChatLibraries
@@ -35,6 +36,8 @@ APOLOGY = (
     "Sorry, I can't answer right now: the language model is not available. "
     "The operator has been told."
 )
+# Extractive answers take a fraction of a second of CPU each: this many at once keep cores busy.
+EXTRACTIVE_AT_ONCE = 4
 SORRY = "Sorry, something went wrong while answering this. The operator has been told."
 QUEUED = "Many questions arrived at once; yours is in line and will be answered in turn."
 
@@ -47,6 +50,13 @@ def feedback_buttons(update_id: int) -> InlineKeyboardMarkup:
     )  # fmt: skip
 
 
+def concurrent_answers(settings: Settings, generator: Generator | None) -> int:
+    """``telegram.max_concurrent_answers``, or (0) what the LLM backend can serve at once (a pool
+    of servers: more); extractive answers: :data:`EXTRACTIVE_AT_ONCE`."""
+    chosen = settings.telegram.max_concurrent_answers
+    return chosen or (generator.capacity if generator is not None else EXTRACTIVE_AT_ONCE)
+
+
 class Answers:
     """The answering flow for questions already in the journal."""
 
@@ -55,7 +65,7 @@ class Answers:
         self._telegram = settings.telegram
         self._answerer = answerer
         self._journal = journal
-        self._slots = asyncio.Semaphore(self._telegram.max_concurrent_answers)
+        self._slots = asyncio.Semaphore(concurrent_answers(settings, answerer.generator))
         self.libraries = ChatLibraries(settings.telegram)
 
     def delivery(self, bot: Bot, asked: Question) -> Delivery:

@@ -9,6 +9,7 @@ fail with a :class:`ConfigError` naming the key and where it came from.
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from importlib import resources
@@ -173,10 +174,11 @@ class AnswerSettings(_Group):
 
 
 class LlmSettings(_Group):
-    backend: Literal["auto", "ollama", "embedded", "extractive"] = Field(
-        description="Who writes answers; auto tries ollama, then embedded, then extractive."
+    backend: Literal["auto", "ollama", "openai", "embedded", "extractive"] = Field(
+        description="Who writes answers; auto tries openai (when configured), then ollama, then "
+        "extractive answers."
     )
-    model: str = Field(min_length=1, description="Ollama chat model.")
+    model: str = Field(min_length=1, description="The chat model (Ollama's or the server's).")
     gguf_path: str = Field(
         description="GGUF model file for backend=embedded; empty: the packaged Gemma 3 270M."
     )
@@ -222,7 +224,9 @@ class TelegramSettings(_Group):
     send_timeout_seconds: float = Field(
         gt=0, description="How long a sent message's confirmation is awaited."
     )
-    max_concurrent_answers: int = Field(ge=1, description="Questions answered at once.")
+    max_concurrent_answers: int = Field(
+        ge=0, description="Questions answered at once; 0: what the LLM backend (its pool) serves."
+    )
     queued_note_seconds: float = Field(
         ge=0, description="A question waiting this long for its turn gets a note saying so."
     )
@@ -262,9 +266,32 @@ class TelegramSettings(_Group):
         return f"{root}/file/bot"
 
 
+_URLS = r"^\s*https?://[^\s,]+(\s*[,\s]\s*https?://[^\s,]+)*\s*$"
+
+
+def server_urls(urls: str) -> list[str]:
+    """The servers a URL setting lists (one, or several separated by commas or spaces)."""
+    return [url.rstrip("/") for url in re.split(r"[,\s]+", urls) if url]
+
+
 class OllamaSettings(_Group):
-    url: str = Field(pattern=r"^https?://", description="Base URL of the Ollama server.")
+    url: str = Field(
+        pattern=_URLS,
+        description="Base URL of the Ollama server (several: a pool, comma-separated).",
+    )
     timeout_seconds: float = Field(gt=0, description="Per-request timeout for Ollama calls.")
+
+
+class OpenAISettings(_Group):
+    base_url: str = Field(
+        pattern=r"^$|" + _URLS,
+        description="Base URL of an OpenAI-compatible server, with /v1 (several: a pool); "
+        "empty: none.",
+    )
+    api_key: SecretStr = Field(
+        description="Its API key, if it wants one (INQUOTE_OPENAI__API_KEY)."
+    )
+    timeout_seconds: float = Field(gt=0, description="Per-request timeout for its calls.")
 
 
 class Settings(_Group):
@@ -290,6 +317,7 @@ class Settings(_Group):
     conversation: ConversationSettings
     telegram: TelegramSettings
     ollama: OllamaSettings
+    openai: OpenAISettings
 
 
 def default_data_dir() -> Path:

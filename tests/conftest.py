@@ -149,6 +149,7 @@ class FakeGenerator:
     backend = "fake"
     description = "fake (scripted replies)"
     context_tokens = 4096
+    capacity = 4
 
     def __init__(self, *replies: str) -> None:
         self.replies = list(replies)

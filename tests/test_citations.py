@@ -84,38 +84,40 @@ def written(*claims: dict[str, object], answerable: bool = True) -> str:
         (
             answer_json(("The wave moved at 56 km/h", 1,
                          "swept through the streets at 56 kilometres per hour")),
-            "The wave moved at 56 km/h “swept through the streets at 56 kilometres per hour” [1]",
+            "The wave moved at 56 km/h\n"
+            "    “swept through the streets at 56 kilometres per hour” [1]",
             ["flood"],
         ),
         (  # the wrong passage number: the quote is found in the article it really comes from
             answer_json(("Twenty-one died", 2, "Twenty-one people were killed")),
-            "Twenty-one died “Twenty-one people were killed” [1]",
+            "Twenty-one died\n    “Twenty-one people were killed” [1]",
             ["flood"],
         ),
         (  # different whitespace and straight quote marks: shown as the article has them
             answer_json(("He read a name first", 2, 'He read the name  "Ptolemy" first')),
-            "He read a name first “He read the name “Ptolemy” first.” [1]"[:-6] + "” [1]",
+            "He read a name first\n    “He read the name “Ptolemy” first” [1]",
             ["stone"],
         ),
         (  # two claims, numbered in order of appearance
             answer_json(("It burst", 1, "A tank holding 8.7 million litres of molasses burst"),
                         ("It was in 1822", 2, "decipherment of the hieroglyphs in 1822")),
-            "It burst “A tank holding 8.7 million litres of molasses burst” [1] "
-            "It was in 1822 “decipherment of the hieroglyphs in 1822” [2]",
+            "It burst\n    “A tank holding 8.7 million litres of molasses burst” [1]\n"
+            "It was in 1822\n    “decipherment of the hieroglyphs in 1822” [2]",
             ["flood", "stone"],
         ),
         (  # one claim, two quotes
             written(claim("Many died", (1, "Twenty-one people were killed"),
                           (1, "about 150 were injured"))),
-            "Many died “Twenty-one people were killed” [1] “about 150 were injured” [2]",
+            "Many died\n    “Twenty-one people were killed” [1]\n    “about 150 were injured” [2]",
             ["flood", "flood"],
         ),
         (  # two sentences run together: each found on its own
             answer_json(("It burst, and many died", 1,
                          "A tank holding 8.7 million litres of molasses burst. "
                          "Twenty-one people were killed and about 150 were injured.")),
-            "It burst, and many died “A tank holding 8.7 million litres of molasses burst.” [1] "
-            "“Twenty-one people were killed and about 150 were injured.” [2]",
+            "It burst, and many died\n"
+            "    “A tank holding 8.7 million litres of molasses burst.” [1]\n"
+            "    “Twenty-one people were killed and about 150 were injured.” [2]",
             ["flood", "flood"],
         ),
     ],
@@ -164,7 +166,7 @@ def test_unverified_quotes_are_dropped_and_the_rest_kept() -> None:
         written(claim("Many died", (1, "Twenty-one people were killed"),
                       (1, "hundreds of horses drowned in it")))
     )  # fmt: skip
-    assert cited.text == "Many died “Twenty-one people were killed” [1]"
+    assert cited.text == "Many died\n    “Twenty-one people were killed” [1]"
     assert [claim.quotes for claim in cited.claims] == [(1,)]
 
 
@@ -197,7 +199,7 @@ def test_repeated_claims_and_quotes_count_once() -> None:
     repeated = built(answer_json(burst, ("Same quote", 2, burst[2])))
     assert len(repeated.quotes) == 1
     assert repeated.text.endswith(
-        "Same quote “A tank holding 8.7 million litres of molasses burst” [1]"
+        "Same quote\n    “A tank holding 8.7 million litres of molasses burst” [1]"
     )
 
 
@@ -218,11 +220,13 @@ def test_streaming_shows_each_claim_once_the_next_begins_and_json_cut_short_keep
     second = output.index('{"text": "Invented"')
     assert "".join(shown[:second]) == ""  # the first claim may still grow
     assert "".join(shown[: second + 1]) == (
-        "It burst “A tank holding 8.7 million litres of molasses burst” [1]"
+        "It burst\n    “A tank holding 8.7 million litres of molasses burst” [1]"
     )
     assert "".join(shown) == cited.text == built(output).text
     cut = output[: output.index('{"text": "It was 1822"') + 40]
-    assert built(cut).text == "It burst “A tank holding 8.7 million litres of molasses burst” [1]"
+    assert (
+        built(cut).text == "It burst\n    “A tank holding 8.7 million litres of molasses burst” [1]"
+    )
 
 
 def test_the_schema_fixes_passage_numbers_and_can_fix_quotes_to_sentences() -> None:
@@ -265,7 +269,7 @@ def test_whatever_the_model_writes_every_shown_quote_is_verbatim(
     shown += cited.finish()
     assert shown == cited.text
     assert_all_verbatim(cited)
-    assert "\n" not in outside_quotes(cited)  # prose is one line; a quote is as the article has it
+    assert all("\n" not in claim.text for claim in cited.claims)  # a claim's prose: one line
     for number, quote in enumerate(cited.quotes, 1):
         assert f"“{quote.text}” [{number}]" in cited.text
     assert not re.search(r"[\"“”«»]", outside_quotes(cited))
@@ -281,5 +285,7 @@ def test_a_part_of_a_quote_already_given_cites_it() -> None:
         )
     )
     assert len(cited.quotes) == 1
-    assert cited.text.endswith("It held 8.7 million litres “8.7 million litres of molasses” [1]")
+    assert cited.text.endswith(
+        "It held 8.7 million litres\n    “8.7 million litres of molasses” [1]"
+    )
     assert [claim.quotes for claim in cited.claims] == [(1,), (1,)]

@@ -26,6 +26,7 @@ def test_json_lines_with_secrets_redacted(capsys: pytest.CaptureFixture[str]) ->
         env={
             "INQUOTE_TELEGRAM__TOKEN": "123:SECRET-TOKEN",
             "INQUOTE_STORE__AUTH_TOKEN": "chroma-pass",
+            "INQUOTE_OPENAI__API_KEY": "sk-llm-key",
             "INQUOTE_LOGGING__FORMAT": "json",
             "INQUOTE_LOGGING__LEVEL": "info",
         }
@@ -33,7 +34,9 @@ def test_json_lines_with_secrets_redacted(capsys: pytest.CaptureFixture[str]) ->
     configure_logging(settings)
     log = logging.getLogger("inquote.test")
     log.info(
-        "calling https://api.telegram.org/bot%s/getMe with %s", "123:SECRET-TOKEN", "chroma-pass"
+        "calling https://api.telegram.org/bot%s/getMe with %s",
+        "123:SECRET-TOKEN",
+        "chroma-pass sk-llm-key",
     )
     log.debug("not shown at INFO")
     try:
@@ -45,7 +48,7 @@ def test_json_lines_with_secrets_redacted(capsys: pytest.CaptureFixture[str]) ->
     first, second = (json.loads(line) for line in lines)
     assert first["level"] == "INFO"
     assert first["logger"] == "inquote.test"
-    assert first["message"] == "calling https://api.telegram.org/bot***/getMe with ***"
+    assert first["message"] == "calling https://api.telegram.org/bot***/getMe with *** ***"
     assert "SECRET" not in second["traceback"]
     assert "RuntimeError: boom ***" in second["traceback"]
 

@@ -62,7 +62,7 @@ def test_the_model_answers_and_every_quote_is_checked(seeded_dir: Path) -> None:
     assert answer.backend == "ollama"
     assert "".join(shown) == (f"{answer.lead}\n" if answer.lead else "") + answer.text
     assert answer.text.startswith(
-        "The tank belonged to a distiller “Purity Distilling Company” [1]"
+        "The tank belonged to a distiller\n    “Purity Distilling Company” [1]"
     )
     assert_quotes_verbatim(answerer.store, answer.quotes)
     assert [path for path, _ in ollama.requests] == [
