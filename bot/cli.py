@@ -9,31 +9,28 @@ import sys
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.answering import Answer, checked_question
-from bot.app import answerer_over, build_answerer, open_store
-from bot.backends import choose_backend
 from bot.bidi import isolate
-from bot.conversation import Conversation
-from bot.logs import configure_logging
 from config.errors import ArticleNotFoundError, InquoteError, QuestionError, SourceError
-from config.settings import Settings, load_settings
-from ingest.embedding import Embedder, make_embedder
-from ingest.outcomes import IngestOutcome
 from ingest.schema import DEFAULT_LIBRARY, Scope, library_name
-from ingest.store import ChromaStore, unexpected_fault
 
 if TYPE_CHECKING:
+    from bot.answering import Answer
     from bot.evaluation import EvalReport
+    from config.settings import Settings
+    from ingest.embedding import Embedder
+    from ingest.outcomes import IngestOutcome
+    from ingest.store import ChromaStore
 
-# A command imports what only it uses inside itself: `inquote ask` must not wait for the ingest,
-# eval, doctor or Telegram machinery to load (README, Speed).
+# A command imports what only it uses inside itself: `--help`, `--version` and `list` must not wait
+# for Chroma or the model to load, `inquote ask` not for the ingest, eval, doctor or Telegram
+# machinery (README, Speed).
 
 PROGRESS_FROM = 5  # files; fewer get no progress bar
 ECHOED_CHARS = 200  # of a refused question, in its JSON error object
@@ -87,8 +84,48 @@ def _scope(
     )
 
 
+# The group's options, and whether each takes a value: accepted after the command too, as git and
+# llm accept theirs (`inquote ask --data-dir DIR "question"`).
+GLOBAL_OPTIONS = {"--config": True, "--data-dir": True, "--set": True, "-v": False,
+                  "--verbose": False}  # fmt: skip
+HELP_FLAGS = ("--help", "-h")
+
+
+def globals_first(args: list[str], commands: Iterable[str]) -> list[str]:
+    """``args`` with the global options written after the command moved before it (up to a
+    ``--``, after which everything is the command's)."""
+    at = 0
+    while at < len(args) and args[at] not in commands:
+        takes_value = GLOBAL_OPTIONS.get(args[at], False)
+        at += 2 if takes_value else 1
+    if at >= len(args):
+        return args
+    moved: list[str] = []
+    rest: list[str] = []
+    tail = iter(args[at + 1 :])
+    for arg in tail:
+        if arg == "--":
+            rest += [arg, *tail]
+            break
+        name = arg.split("=", 1)[0]
+        if name not in GLOBAL_OPTIONS:
+            rest.append(arg)
+            continue
+        moved.append(arg)
+        if GLOBAL_OPTIONS[name] and "=" not in arg:
+            moved.append(next(tail, ""))
+    return [*args[:at], *moved, args[at], *rest]
+
+
 class _Group(click.Group):
-    """Turns inquote's own errors into one clean line and exit code 1."""
+    """Takes global options after the command too; turns inquote's own errors into one clean
+    line and exit code 1."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = globals_first(args, self.commands)
+        words = args[: args.index("--")] if "--" in args else args
+        ctx.meta["help_only"] = any(flag in words for flag in HELP_FLAGS)  # no settings needed
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -101,11 +138,14 @@ class _Group(click.Group):
             raise
         except BaseException as exc:  # a library's own error or a Rust panic: one line; -v logs
             log.info("%s failed", ctx.invoked_subcommand, exc_info=True)
-            data_dir = ctx.obj.data_dir if isinstance(ctx.obj, Settings) else None
+            from ingest.store import unexpected_fault
+
+            data_dir = getattr(ctx.obj, "data_dir", None)
             raise click.ClickException(unexpected_fault(exc, data_dir)) from exc
 
 
 @click.group(cls=_Group)
+@click.version_option(package_name="inquote", message="%(prog)s %(version)s")
 @click.option(
     "--config",
     "config_file",
@@ -133,8 +173,13 @@ def cli(
     assignments: tuple[str, ...],
     verbose: bool,
 ) -> None:
-    """Ask questions of your articles; every quote shown is checked against its article."""
+    """Ask questions of your articles; every quote shown is checked against its article.
+
+    The options above may also follow the command: inquote ask --data-dir DIR "question".
+    """
     ctx.meta["verbose"] = verbose
+    if ctx.meta.get("help_only"):
+        return
     overrides: dict[str, Any] = {}
     for assignment in assignments:
         key, sep, value = assignment.partition("=")
@@ -143,6 +188,9 @@ def cli(
         overrides[key.strip()] = value
     if data_dir is not None:
         overrides["data_dir"] = str(data_dir)
+    from bot.logs import configure_logging
+    from config.settings import load_settings
+
     try:
         ctx.obj = load_settings(config_file, os.environ, overrides)
     except InquoteError as exc:
@@ -176,10 +224,19 @@ def ingest(
     interval: int,
     library: str | None,
 ) -> None:
-    """Add or update articles from files, folders and URLs (.txt, .md, .html, .pdf; web pages)."""
+    """Add or update articles from files, folders and URLs (.txt, .md, .html, .pdf; web pages).
+
+    \b
+    Examples:
+      inquote ingest seeds/
+      inquote ingest --library news https://example.com/story.html report.pdf
+      inquote ingest --feed https://example.com/rss.xml --watch
+    """
+    from ingest.embedding import make_embedder
     from ingest.feeds import FeedRegistry, poll_feeds
     from ingest.pipeline import Ingestor
     from ingest.reading import find_articles
+    from ingest.store import unexpected_fault
 
     urls = [source for source in sources if source.startswith(("http://", "https://"))]
     paths = [Path(source) for source in sources if source not in urls]
@@ -242,7 +299,12 @@ def ingest(
 @cli.command()
 @click.pass_obj
 def feeds(settings: Settings) -> None:
-    """Show the remembered feeds (add one with `inquote ingest --feed URL`)."""
+    """Show the remembered feeds (add one with `inquote ingest --feed URL`).
+
+    \b
+    Examples:
+      inquote feeds
+    """
     from ingest.feeds import FeedRegistry
 
     registry = FeedRegistry(settings.data_dir)
@@ -265,6 +327,8 @@ def _writable_store(
     settings: Settings, embedder: Embedder, *, check_fingerprint: bool = True
 ) -> ChromaStore:
     """The store, with its writer lock held until the command ends."""
+    from bot.app import open_store
+
     store = open_store(settings, embedder, check_fingerprint=check_fingerprint, write=True)
     click.get_current_context().call_on_close(store.close)
     return store
@@ -281,7 +345,7 @@ def _echo_outcome(outcome: IngestOutcome) -> None:
 
 
 @cli.command()
-@click.argument("question")
+@click.argument("question", required=False)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per question.")
 @click.option("--top-k", type=click.IntRange(1, 100), help="Chunks to retrieve (retrieval.top_k).")
 @click.option(
@@ -300,14 +364,30 @@ def ask(
     since: datetime | None,
     until: datetime | None,
 ) -> None:
-    """Answer QUESTION from the stored articles; '-' reads one question per line from stdin."""
+    """Answer QUESTION from the stored articles, with verified quotes.
+
+    With no QUESTION and a pipe on standard input (or QUESTION '-'), answers each of its lines.
+
+    \b
+    Examples:
+      inquote ask "Who deciphered the hieroglyphs?"
+      inquote ask --json --library news --since 2024-01-01 "What did the minister say?"
+      cat questions.txt | inquote ask --json
+    """
+    from bot.answering import checked_question
+    from bot.app import build_answerer
+
+    if question is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("Give a QUESTION, or pipe questions in (one per line).")
+        question = "-"
     if question != "-":  # refused before any model loads
         if not question.strip():
             raise click.UsageError("The question is empty: ask something, or '-' to read stdin.")
         checked_question(question, settings.answer.max_question_chars)
     scope = _scope(settings, libraries, since, until, article_ids)
     answerer, backend_line = build_answerer(settings)
-    click.echo(backend_line, err=True)
+    log.info("%s", backend_line)  # shown with -v: which backend answers, and why
     batch = question == "-"
     for asked in _stdin_lines() if batch else iter([question]):
         try:
@@ -335,6 +415,8 @@ def _stdin_lines() -> Iterator[str]:
 
 
 def _refused(question: str, reason: str, backend: str) -> dict[str, Any]:
+    from bot.answering import Answer
+
     shown = question.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
     if len(shown) > ECHOED_CHARS:
         shown = shown[:ECHOED_CHARS] + "…"
@@ -350,7 +432,15 @@ def _stream(text: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, as `ask --json` prints.")
 @click.pass_obj
 def summary(settings: Settings, article_id: str, as_json: bool) -> None:
-    """What ARTICLE_ID is about: its lead and most central sentences, quoted verbatim."""
+    """What ARTICLE_ID is about: its lead and most central sentences, quoted verbatim.
+
+    \b
+    Examples:
+      inquote summary rosetta-stone-27a5d058
+      inquote summary --json rosetta-stone-27a5d058
+    """
+    from bot.app import build_answerer
+
     answerer, _ = build_answerer(settings)
     article = answerer.store.get_article(article_id)
     if article is None:
@@ -375,8 +465,16 @@ def summary(settings: Settings, article_id: str, as_json: bool) -> None:
 @click.pass_obj
 def digest(settings: Settings, since: datetime, libraries: tuple[str, ...]) -> None:
     """What was added since a day: each article's title, date and opening sentence, newest
-    first."""
+    first.
+
+    \b
+    Examples:
+      inquote digest --since 2026-11-25
+      inquote digest --since 2026-11-25 --library news
+    """
+    from bot.app import open_store
     from bot.summaries import added_since, lead_quote
+    from ingest.embedding import make_embedder
 
     store = open_store(settings, make_embedder(settings))
     scope = _scope(settings, libraries, None, None)
@@ -402,7 +500,16 @@ def chat(
     """Talk with your articles: follow-up questions understand what came before.
 
     /reset forgets the conversation, /sources lists the stored articles, /quit (or Ctrl-D) leaves.
+
+    \b
+    Examples:
+      inquote chat
+      inquote chat --library news --since 2026-01-01
     """
+    from bot.app import build_answerer
+    from bot.conversation import Conversation
+    from ingest.store import unexpected_fault
+
     answerer, backend_line = build_answerer(settings)
     scope = _scope(settings, libraries, since, until)
     conversation = Conversation(answerer, settings.conversation.history_turns)
@@ -447,7 +554,17 @@ def chat(
 @cli.command()
 @click.pass_obj
 def telegram(settings: Settings) -> None:
-    """Run the Telegram bot until stopped (token: INQUOTE_TELEGRAM__TOKEN; see README)."""
+    """Run the Telegram bot until stopped (token: INQUOTE_TELEGRAM__TOKEN; see README).
+
+    \b
+    Examples:
+      INQUOTE_TELEGRAM__TOKEN=123:ABC INQUOTE_TELEGRAM__ALLOWED_USERS=42 inquote telegram
+    """
+    from bot.app import answerer_over, open_store
+    from bot.backends import choose_backend
+    from bot.logs import configure_logging
+    from ingest.embedding import make_embedder
+
     verbose = bool(click.get_current_context().meta.get("verbose"))
     configure_logging(settings, verbose=verbose, default=logging.INFO)  # an operator's log
     from bot.telegram_token import checked_start
@@ -468,7 +585,13 @@ def telegram(settings: Settings) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object with every check.")
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool) -> None:
-    """Check config, store, LLM backend and Telegram token; say how to fix what fails."""
+    """Check config, store, LLM backend and Telegram token; say how to fix what fails.
+
+    \b
+    Examples:
+      inquote doctor
+      inquote doctor --json
+    """
     config_file = ctx.parent.params.get("config_file") if ctx.parent else None
     from bot.doctor import run_checks
 
@@ -491,7 +614,13 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 @click.pass_obj
 def feedback(settings: Settings, as_json: bool) -> None:
     """The 👍 / 👎 Telegram users gave answers (score the current code on them with
-    `inquote eval --feedback FILE`)."""
+    `inquote eval --feedback FILE`).
+
+    \b
+    Examples:
+      inquote feedback
+      inquote feedback --json > feedback.jsonl && inquote eval --feedback feedback.jsonl
+    """
     from bot.journal import JOURNAL_FILE, Journal
 
     path = settings.data_dir / JOURNAL_FILE
@@ -546,7 +675,15 @@ def eval_command(
     """Measure answers on FILE (SQuAD v2 JSON, or JSONL of question/answers/article).
 
     With --use-store, --library/--since/--until limit the articles questions are answered from.
+
+    \b
+    Examples:
+      inquote eval squad-v2-dev.json --off-corpus other.json
+      inquote eval squad.json --backend extractive --backend ollama --every 8
+      inquote eval --use-store --library news questions.jsonl
     """
+    from bot.app import answerer_over, build_answerer, open_store
+    from bot.backends import choose_backend
     from bot.evaluation import (
         backend_table,
         build_store,
@@ -555,6 +692,7 @@ def eval_command(
         load_eval_file,
         load_feedback,
     )
+    from ingest.embedding import make_embedder
 
     if feedback_file is not None:
         answerer, _ = build_answerer(settings)
@@ -644,7 +782,41 @@ def render_sources(answer: Answer) -> str:
             lines.append(f"[{number}] “{isolate(quote.text)}”")
             lines.append(f"    — {title}{dated}")
         lines.append(f"    {one_line(quote.source)}, characters {quote.start}-{quote.end}")
+        lines.append(
+            f"    check: inquote show {quote.article_id} --start {quote.start} --end {quote.end}"
+        )
     return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("article_id")
+@click.option("--start", type=click.IntRange(min=0), help="First character (a citation's start).")
+@click.option("--end", type=click.IntRange(min=0), help="End, exclusive (a citation's end).")
+@click.pass_obj
+def show(settings: Settings, article_id: str, start: int | None, end: int | None) -> None:
+    """Print ARTICLE_ID's stored text, or characters START to END of it: the cleaned text every
+    quote's offsets point into, so anyone can check a citation.
+
+    \b
+    Examples:
+      inquote show 5f0c2d1e9a7b4c3d
+      inquote show 5f0c2d1e9a7b4c3d --start 771 --end 939
+    """
+    from bot.app import open_store
+    from ingest.embedding import make_embedder
+
+    article = open_store(settings, make_embedder(settings)).get_article(article_id)
+    if article is None:
+        raise ArticleNotFoundError(
+            f"No article with id '{article_id}' — `inquote list` shows the stored ids"
+        )
+    first, last = start or 0, len(article.text) if end is None else end
+    if not first <= last <= len(article.text):
+        raise click.BadParameter(
+            f"{first}-{last} is not within the article's {len(article.text)} characters",
+            param_hint="--start/--end",
+        )
+    click.echo(article.text[first:last])
 
 
 @cli.command(name="list")
@@ -661,7 +833,17 @@ def list_articles(
     since: datetime | None,
     until: datetime | None,
 ) -> None:
-    """Show the stored articles, by title or newest first."""
+    """Show the stored articles, by title or newest first.
+
+    \b
+    Examples:
+      inquote list
+      inquote list --newest --library news --since 2026-11-01
+      inquote list --json
+    """
+    from bot.app import open_store
+    from ingest.embedding import make_embedder
+
     store = open_store(settings, make_embedder(settings))
     articles = store.within(store.article_summaries(), _scope(settings, libraries, since, until))
     articles.sort(key=lambda a: (a.title.lower(), a.article_id))
@@ -696,7 +878,14 @@ def list_articles(
 )  # fmt: skip
 @click.pass_obj
 def remove(settings: Settings, article_ids: tuple[str, ...], library: str | None) -> None:
-    """Delete articles (ids as `inquote list` shows them), or take them out of one library."""
+    """Delete articles (ids as `inquote list` shows them), or take them out of one library.
+
+    \b
+    Examples:
+      inquote remove rosetta-stone-27a5d058
+      inquote remove --library news rosetta-stone-27a5d058
+    """
+    from ingest.embedding import make_embedder
     from ingest.pipeline import Ingestor
 
     embedder = make_embedder(settings)
@@ -718,7 +907,14 @@ def remove(settings: Settings, article_ids: tuple[str, ...], library: str | None
 )  # fmt: skip
 @click.pass_obj
 def reindex_command(settings: Settings, from_sources: bool) -> None:
-    """Re-chunk and re-embed every article with the configured embedding model and chunk sizes."""
+    """Re-chunk and re-embed every article with the configured embedding model and chunk sizes.
+
+    \b
+    Examples:
+      inquote reindex
+      inquote reindex --from-sources
+    """
+    from ingest.embedding import make_embedder
     from ingest.pipeline import Ingestor
 
     if from_sources:
@@ -735,7 +931,9 @@ def reindex_command(settings: Settings, from_sources: bool) -> None:
 
 def _rebuild_from_sources(settings: Settings) -> None:
     """A new store holding what the sources hold now, each in the libraries it was in."""
+    from ingest.embedding import make_embedder
     from ingest.locking import DataDirLock
+    from ingest.outcomes import IngestOutcome
     from ingest.pipeline import Ingestor
     from ingest.sources import SourceLog
 
@@ -769,6 +967,8 @@ def _rebuild_from_sources(settings: Settings) -> None:
             elif Path(entry.source).is_file():
                 [outcome] = ingestor.add_paths([Path(entry.source)], library=library).outcomes
             else:
+                from ingest.outcomes import IngestOutcome
+
                 gone = f"{entry.source}: can't be read again (an upload, or a file since moved)"
                 outcome = IngestOutcome(entry.source, "failed", reason=gone)
             _echo_outcome(outcome)
@@ -788,7 +988,8 @@ def backup_command(settings: Settings, destination: Path) -> None:
     """Copy the data directory (store, feeds, bot journal) to DESTINATION, consistently.
 
     \b
-    inquote backup ~/inquote-backup-2026-12-02
+    Examples:
+      inquote backup ~/inquote-backup-2026-12-02
     """
     from ingest.backup import backup
 
@@ -804,6 +1005,10 @@ def restore_command(settings: Settings, source: Path) -> None:
     """Put a backup made by `inquote backup` in place of the data directory's contents.
 
     What was there is moved to a folder beside it, not deleted.
+
+    \b
+    Examples:
+      inquote restore ~/inquote-backup-2026-12-02
     """
     from ingest.backup import restore
 

