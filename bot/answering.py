@@ -133,7 +133,8 @@ class Answerer:
         self._max_tokens = max_tokens
         self._quote_sentences = quote_sentences
         self._retriever = Retriever(store, retrieval)
-        self._sentence_vectors = CachingEmbedder(embedder)  # the same sentences come back
+        # the same sentences come back, and other processes have embedded many already
+        self._sentence_vectors = CachingEmbedder(embedder, kept=store.sentence_vectors)
         self._judge = judge  # the shipped one when None, read at the first question
 
     @property

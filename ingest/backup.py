@@ -17,9 +17,11 @@ from pathlib import Path
 
 from config.errors import StoreError
 from ingest.locking import LOCK_NAME, DataDirLock
+from ingest.sentence_vectors import SENTENCE_VECTORS_FILE
 from ingest.store import CHROMA_DATABASE, KEYWORDS_FOLDER, check_database
 
-LEFT_OUT = frozenset((KEYWORDS_FOLDER, LOCK_NAME))  # derived, or this process's own
+# derived, or this process's own
+LEFT_OUT = frozenset((KEYWORDS_FOLDER, SENTENCE_VECTORS_FILE, LOCK_NAME))
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 

@@ -15,6 +15,7 @@ from config.errors import BackendError
 from config.settings import Settings, server_urls
 from ingest.ollama_api import OllamaAPI
 from ingest.schema import EmbeddingFingerprint
+from ingest.sentence_vectors import SentenceVectors
 
 Vector = list[float]
 
@@ -118,17 +119,21 @@ class OllamaEmbedder:
 
 
 class CachingEmbedder:
-    """Remembers document vectors, least recently used first out.
+    """Remembers document vectors, least recently used first out; with ``kept``, also in the
+    data directory's sentence-vector file, which every process reads before embedding.
 
     Answering embeds the sentences of every retrieved chunk; in a conversation or a bot the same
-    sentences come back question after question.
+    sentences come back question after question, and other processes ask about the same articles.
     """
 
-    def __init__(self, inner: Embedder, capacity: int = 20_000) -> None:
+    def __init__(
+        self, inner: Embedder, capacity: int = 20_000, kept: SentenceVectors | None = None
+    ) -> None:
         self._inner = inner
         self._capacity = capacity  # float32 rows: 20,000 of 384 dimensions take about 30 MB
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self._kept = kept
 
     @property
     def fingerprint(self) -> EmbeddingFingerprint:
@@ -138,8 +143,13 @@ class CachingEmbedder:
         with self._lock:  # what is found now is kept: another thread may evict it meanwhile
             known = {text: self._cache[text] for text in texts if text in self._cache}
         missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing and self._kept is not None:
+            known.update(self._kept.get(missing))
+            missing = [text for text in missing if text not in known]
         embedded = self._inner.embed_documents(missing) if missing else []
         fresh = {t: np.asarray(v, dtype=np.float32) for t, v in zip(missing, embedded, strict=True)}
+        if fresh and self._kept is not None:
+            self._kept.put(fresh)
         rows = {**known, **fresh}
         with self._lock:
             self._cache.update(rows)

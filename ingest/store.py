@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
 from config.settings import StoreSettings
+from ingest.chunking import sentence_spans
 from ingest.keyword_index import KeywordIndex
 from ingest.locking import DataDirLock
 from ingest.schema import (
@@ -42,6 +43,7 @@ from ingest.schema import (
     EmbeddingFingerprint,
     Scope,
 )
+from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors
 from ingest.sources import SOURCES_FILE
 from ingest.sqlite_check import check_file
 
@@ -146,6 +148,9 @@ class ChromaStore:
         self._lock: DataDirLock | None = None
         self._keywords_root = keywords
         self._keywords: KeywordIndex | None = None
+        self.sentence_vectors = SentenceVectors(
+            keywords.parent / SENTENCE_VECTORS_FILE, fingerprint
+        )
         self._embedded = False  # set by open_persistent: then every writer is on this host
         self._path: Path | None = None  # an embedded store's folder, for messages
         self._recent: OrderedDict[tuple[str, str], Article] = OrderedDict()  # (id, hash) →
@@ -262,7 +267,9 @@ class ChromaStore:
         return self._keywords
 
     def close(self) -> None:
-        """Releases the writer lock, if this store holds it, and the keyword index."""
+        """Releases the writer lock, if this store holds it, the keyword index and the sentence
+        vectors."""
+        self.sentence_vectors.close()
         if self._keywords is not None:
             self._keywords.close()
             self._keywords = None
@@ -492,6 +499,8 @@ class ChromaStore:
         self._chunks.delete(where={"article_id": article_id})
         if self._keeps_keywords():
             self.keywords.catch_up(removed=[article_id])
+        spans = sentence_spans(article.text, language=article.language)
+        self.sentence_vectors.forget(article.text[start:end] for start, end in spans)
         return article
 
     def replace_all_chunks(
