@@ -1,1 +1,1 @@
-"""On-demand measurements of inquote (not part of the test run). See benchmarks/README.md."""
+"""On-demand measurements of inquote (not part of the test run). See docs/evaluation.md."""

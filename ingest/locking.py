@@ -41,7 +41,7 @@ class DataDirLock:
                     raise StoreError(
                         f"The store in {self.path.parent} is in use by {holder}, and an embedded "
                         "store takes one writer at a time. Wait for it to finish, or run Chroma "
-                        "as a server (store.mode = server, see README 'Run as services') so the "
+                        "as a server (store.mode = server, see docs/operations.md) so the "
                         "bot and any number of ingest runs can share the store."
                     ) from None
                 time.sleep(0.05)

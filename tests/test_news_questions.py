@@ -17,7 +17,7 @@ from ingest.store import ChromaStore
 from tests.conftest import SEEDS, assert_quotes_verbatim
 
 NEWS = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "news-seed.json"
-# Floors at what the extractive default measured (README, "How answers are made and checked"):
+# Floors at what the extractive default measured (docs/answers.md):
 # a change that answers fewer of these, or worse, shows here.
 ANSWERED = 0.80
 GOLD_FIRST = 0.70
