@@ -567,7 +567,7 @@ def telegram(settings: Settings) -> None:
 
     verbose = bool(click.get_current_context().meta.get("verbose"))
     configure_logging(settings, verbose=verbose, default=logging.INFO)  # an operator's log
-    from bot.telegram_token import checked_start
+    from bot.telegram.token import checked_start
 
     log.info("starting as @%s", checked_start(settings.telegram))  # before any model loads
     embedder = make_embedder(settings)
@@ -575,7 +575,7 @@ def telegram(settings: Settings) -> None:
     choice = choose_backend(settings)
     log.info("%s", choice.summary)
     answerer = answerer_over(store, embedder, settings, choice.generator)
-    from bot.telegram_bot import InquoteBot, run_bot
+    from bot.telegram.bot import InquoteBot, run_bot
     from ingest.pipeline import Ingestor
 
     run_bot(InquoteBot(settings, answerer, Ingestor(store, embedder, settings)))

@@ -16,7 +16,7 @@ from bot.app import open_store
 from bot.backends import PROBE_SECONDS, openai_generator
 from bot.journal import JOURNAL_FILE, journal_damage
 from bot.llamacpp_generator import INSTALL_HINT, llama_cpp_installed, model_file
-from bot.telegram_token import TelegramUnreachable, bot_username
+from bot.telegram.token import TelegramUnreachable, bot_username
 from config.errors import ConfigError, InquoteError
 from config.settings import Settings, server_urls
 from ingest.embedding import make_embedder

@@ -31,8 +31,8 @@ import pytest
 from benchmarks.telegram_load import run_load
 from bot.app import answerer_over
 from bot.journal import Journal
-from bot.telegram_answers import APOLOGY, QUEUED, SORRY
-from bot.telegram_bot import AnyApplication, InquoteBot, build_application
+from bot.telegram.answers import APOLOGY, QUEUED, SORRY
+from bot.telegram.bot import AnyApplication, InquoteBot, build_application
 from config.errors import BackendError
 from config.settings import load_settings
 from ingest.embedding import Embedder

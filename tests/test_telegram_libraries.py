@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.telegram_libraries import NO_LIBRARY
+from bot.telegram.libraries import NO_LIBRARY
 from ingest.embedding import Embedder
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, callback_update, text_update
 from tests.loopback import free_port

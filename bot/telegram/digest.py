@@ -23,9 +23,9 @@ from telegram.ext import ContextTypes, JobQueue
 from bot.answering import Answerer
 from bot.journal import Journal
 from bot.summaries import added_since, lead_quote
-from bot.telegram_delivery import NO_PREVIEW
-from bot.telegram_format import RenderedMessage, citation, render_digest, render_text
-from bot.telegram_libraries import NO_LIBRARY, ChatLibraries
+from bot.telegram.delivery import NO_PREVIEW
+from bot.telegram.formatting import RenderedMessage, citation, render_digest, render_text
+from bot.telegram.libraries import NO_LIBRARY, ChatLibraries
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """inquote as a Telegram bot (python-telegram-bot v22): handlers thin over the answering API.
 
 Updates from people not allowed by ``telegram.allowed_users``/``allowed_chats`` stop at a
-gatekeeper and reach no handler. How updates arrive and in what order: :mod:`bot.telegram_updates`;
-how a question is answered: :mod:`bot.telegram_answers`; how messages go out:
-:mod:`bot.telegram_delivery`; admins adding articles: :mod:`bot.telegram_admin`.
+gatekeeper and reach no handler. How updates arrive and in what order: :mod:`bot.telegram.updates`;
+how a question is answered: :mod:`bot.telegram.answers`; how messages go out:
+:mod:`bot.telegram.delivery`; admins adding articles: :mod:`bot.telegram.admin`.
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.answering import Answer, Answerer
 from bot.journal import JOURNAL_FILE, Journal, Question
 from bot.quotes import Quote
-from bot.telegram_admin import AdminIngest
-from bot.telegram_answers import SORRY, Answers
-from bot.telegram_delivery import reply_messages, reply_text
-from bot.telegram_digest import NOTHING_NEW, Digests, daily_time, schedule
-from bot.telegram_format import public_source, render_answer, render_text
-from bot.telegram_libraries import NO_LIBRARY
-from bot.telegram_updates import ConversationOrder, JournalingQueue, conversation_key
+from bot.telegram.admin import AdminIngest
+from bot.telegram.answers import SORRY, Answers
+from bot.telegram.delivery import reply_messages, reply_text
+from bot.telegram.digest import NOTHING_NEW, Digests, daily_time, schedule
+from bot.telegram.formatting import public_source, render_answer, render_text
+from bot.telegram.libraries import NO_LIBRARY
+from bot.telegram.updates import ConversationOrder, JournalingQueue, conversation_key
 from config.errors import ConfigError
 from config.settings import Settings
 from ingest.pipeline import Ingestor

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.answering import Answer
 from bot.quotes import Claim, Quote
-from bot.telegram_format import MESSAGE_LIMIT, clean, render_answer, render_text, utf16_length
+from bot.telegram.formatting import MESSAGE_LIMIT, clean, render_answer, render_text, utf16_length
 from ingest.reading import clean_text
 
 ALLOWED_TAGS = {"blockquote", "i"}

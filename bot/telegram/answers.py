@@ -1,7 +1,7 @@
 """Answering one question asked in Telegram: its turn, its answer, retries, and its end.
 
 At most ``telegram.max_concurrent_answers`` questions are answered at once; the rest wait in a
-fair queue (first come, first served; :mod:`bot.telegram_updates` keeps one conversation's
+fair queue (first come, first served; :mod:`bot.telegram.updates` keeps one conversation's
 questions in order, so a chat waits with one question at a time), with "typing…" shown, and a
 short note when the wait is long — the note becomes the answer. A failure is retried with a
 doubling wait; an asker Telegram cannot reach (blocked, chat gone) is given up at once. A question
@@ -19,14 +19,14 @@ from dataclasses import replace
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
 
-from bot import telegram_format
 from bot.answering import Answerer, checked_question
 from bot.conversation import Conversation
 from bot.generation import Generator
 from bot.journal import Journal, Question, Status
-from bot.telegram_delivery import Delivery, Stream, keep_typing, unreachable
-from bot.telegram_libraries import NO_LIBRARY, ChatLibraries
-from bot.telegram_updates import conversation_key
+from bot.telegram import formatting
+from bot.telegram.delivery import Delivery, Stream, keep_typing, unreachable
+from bot.telegram.libraries import NO_LIBRARY, ChatLibraries
+from bot.telegram.updates import conversation_key
 from config.errors import BackendError, QuestionError
 from config.settings import Settings
 
@@ -125,7 +125,7 @@ class Answers:
         question replayed after a restart too)."""
         scope = self.libraries.scope(asked.chat_id)
         if scope is None:
-            await delivery.finish([telegram_format.render_text(NO_LIBRARY)[0]])
+            await delivery.finish([formatting.render_text(NO_LIBRARY)[0]])
             return
         key = conversation_key(asked.chat_id, asked.user_id)
         if since := self._journal.since(key):  # /since, for this conversation
@@ -143,7 +143,7 @@ class Answers:
         stream = Stream(interval, lambda partial: delivery.show(0, partial, final=False))
         turn = await stream.run(conversation, asked.text, scope)
         await delivery.finish(
-            telegram_format.render_answer(turn.answer), feedback_buttons(asked.update_id)
+            formatting.render_answer(turn.answer), feedback_buttons(asked.update_id)
         )
         if delivery.first is not None:
             self._journal.remember_answer(asked.chat_id, delivery.first, turn)
@@ -166,7 +166,7 @@ class Answers:
     async def say(self, delivery: Delivery, text: str) -> bool:
         """A short reply in place of an answer (a refusal, an apology); False if it failed."""
         try:
-            await delivery.finish([telegram_format.render_text(text)[0]])
+            await delivery.finish([formatting.render_text(text)[0]])
         except TelegramError as exc:
             log.warning("could not reply (%s)", exc)
             return False
@@ -195,6 +195,6 @@ class Answers:
             await asyncio.wait_for(waited.wait(), self._telegram.queued_note_seconds)
         except TimeoutError:
             try:
-                await delivery.show(0, telegram_format.render_text(QUEUED)[0], final=False)
+                await delivery.show(0, formatting.render_text(QUEUED)[0], final=False)
             except TelegramError as exc:
                 log.info("could not tell an asker their question is queued (%s)", exc)

@@ -25,10 +25,10 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError, TimedOut
 
-from bot import telegram_format
 from bot.conversation import Conversation, Turn
 from bot.journal import Journal
-from bot.telegram_format import RenderedMessage
+from bot.telegram import formatting
+from bot.telegram.formatting import RenderedMessage
 from ingest.schema import Scope
 
 log = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ class Delivery:
 
 async def reply_text(update: Update, text: str) -> None:
     """A command's short reply, in as many messages as it takes."""
-    await reply_messages(update, telegram_format.render_text(text))
+    await reply_messages(update, formatting.render_text(text))
 
 
 async def reply_messages(update: Update, messages: Sequence[RenderedMessage]) -> None:
@@ -218,7 +218,7 @@ class Stream:
                 piece.cancel()
             due = self._interval is not None and time.monotonic() - last >= self._interval
             if due and not work.done():  # a complete answer is shown whole, not as a partial
-                await self._show(telegram_format.render_text(shown + " …")[0])
+                await self._show(formatting.render_text(shown + " …")[0])
                 last = time.monotonic()
         return await work
 

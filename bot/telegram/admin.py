@@ -12,8 +12,8 @@ from telegram import Bot, ReplyParameters, Update
 from telegram.ext import ContextTypes
 
 from bot.journal import Question
-from bot.telegram_delivery import NO_PREVIEW, reply_text
-from bot.telegram_libraries import NO_LIBRARY, ChatLibraries
+from bot.telegram.delivery import NO_PREVIEW, reply_text
+from bot.telegram.libraries import NO_LIBRARY, ChatLibraries
 from config.errors import InquoteError
 from config.settings import TelegramSettings
 from ingest.outcomes import IngestOutcome
@@ -25,7 +25,7 @@ _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
 
 class AdminIngest:
-    """Articles admins send go into their chat's library (:mod:`bot.telegram_libraries`)."""
+    """Articles admins send go into their chat's library (:mod:`bot.telegram.libraries`)."""
 
     def __init__(self, settings: TelegramSettings, ingestor: Ingestor) -> None:
         self._settings = settings
