@@ -183,15 +183,36 @@ def cold_start_and_memory(folder: Path) -> list[str]:
     peer_index = build_peer_index(folder / "peer-chroma")
     peer = whole_process([sys.executable, "-c", PEER_QUESTION, question, str(peer_index)], env)
     bot = bot_peak_rss(env)
+    warm = warm_answers(folder / "seeds-data")
     return [
         f"| a cold `inquote ask` to the end of its answer, whole process, median of 5 | "
         f"{ours:.2f} s | {bare:.2f} s, the embedder loading and embedding the question (a whole "
         f"process) | {ours / bare:.1f} |",
         f"| the textbook LlamaIndex pipeline's cold question to its best chunk (no quote "
         f"checked), same model, whole process | {peer:.2f} s | {bare:.2f} s | {peer / bare:.1f} |",
+        f"| a warm extractive answer, as the bot gives it (`Answerer.ask`, every question "
+        f"{ROUNDS} times), p50 / p95 ms | {percentiles(warm)} | | |",
         f"| peak RSS of `inquote ask` (extractive) | {peak:.0f} MB | | |",
         f"| peak RSS of the Telegram bot after answering a question | {bot:.0f} MB | | |",
     ]
+
+
+def warm_answers(data_dir: Path) -> list[float]:
+    """Seconds of each answer of a process that has answered before (the bot's steady state)."""
+    from bot.app import build_answerer  # noqa: PLC0415
+
+    settings = load_settings(overrides={"data_dir": str(data_dir), "llm.backend": "extractive"})
+    answerer, _ = build_answerer(settings)
+    for question in QUESTIONS:
+        answerer.ask(question)
+    took = []
+    for _ in range(ROUNDS):
+        for question in QUESTIONS:
+            started = time.perf_counter()
+            answerer.ask(question)
+            took.append(time.perf_counter() - started)
+    answerer.store.close()
+    return took
 
 
 def build_peer_index(path: Path) -> Path:

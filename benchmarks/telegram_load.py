@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.speed import peak_rss_mb
-from bot.answering import LEADS, NOT_ANSWERED
+from bot.answer import LEADS
+from bot.answering import NOT_ANSWERED
 from tests.fake_ollama import FakeOllama
 from tests.fake_ollama import serve as serve_ollama
 from tests.fake_telegram import TOKEN, FakeTelegram, serve, text_update

@@ -21,7 +21,7 @@ from config.errors import ArticleNotFoundError, InquoteError, QuestionError, Sou
 from ingest.schema import DEFAULT_LIBRARY, Scope, library_name
 
 if TYPE_CHECKING:
-    from bot.answering import Answer
+    from bot.answer import Answer
     from bot.evaluation import EvalReport
     from config.settings import Settings
     from ingest.embedding import Embedder
@@ -132,7 +132,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except InquoteError as exc:
             raise click.ClickException(str(exc)) from exc
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
@@ -415,7 +415,7 @@ def _stdin_lines() -> Iterator[str]:
 
 
 def _refused(question: str, reason: str, backend: str) -> dict[str, Any]:
-    from bot.answering import Answer
+    from bot.answer import Answer
 
     shown = question.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
     if len(shown) > ECHOED_CHARS:
@@ -595,16 +595,17 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     config_file = ctx.parent.params.get("config_file") if ctx.parent else None
     from bot.doctor import run_checks
 
-    checks = run_checks(ctx.obj, config_file)
+    checks = []
+    for check in run_checks(ctx.obj, config_file):  # each shown as soon as it is done
+        checks.append(check)
+        if not as_json:
+            click.echo(f"{check.status:<5} {check.name:<9} {check.detail}")
+            if check.fix:
+                click.echo(f"{'':16}fix: {check.fix}")
     failed = any(check.status == "fail" for check in checks)
     if as_json:
         report = {"ok": not failed, "checks": [check.as_json() for check in checks]}
         click.echo(json.dumps(report, ensure_ascii=False))
-    else:
-        for check in checks:
-            click.echo(f"{check.status:<5} {check.name:<9} {check.detail}")
-            if check.fix:
-                click.echo(f"{'':16}fix: {check.fix}")
     if failed:
         sys.exit(1)
 
@@ -1026,4 +1027,8 @@ def _embedded_only(settings: Settings, command: str) -> None:
 
 
 def main() -> None:
-    cli(prog_name="inquote")
+    try:
+        cli(prog_name="inquote")
+    except BrokenPipeError:  # the reader of the output went away (`inquote list | head -1`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        sys.exit(1)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from bot.answering import Answer, Answerer
+from bot.answer import Turn
+from bot.answering import Answerer
 from bot.prompts import standalone_messages
 from config.errors import BackendError
 from ingest.schema import WHOLE_STORE, Scope
@@ -26,13 +26,6 @@ _REFERRING = re.compile(
 )
 STANDALONE_MAX_TOKENS = 64
 STANDALONE_MAX_CHARS = 300
-
-
-@dataclass(frozen=True)
-class Turn:
-    question: str  # as asked
-    standalone: str  # as retrieved and answered
-    answer: Answer
 
 
 class Conversation:

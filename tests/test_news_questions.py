@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import Answer, Answerer
+from bot.answer import Answer
+from bot.answering import Answerer
 from config.settings import load_settings
 from ingest.embedding import Embedder
 from ingest.reading import read_article

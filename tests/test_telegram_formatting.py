@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answering import Answer
+from bot.answer import Answer
 from bot.quotes import Claim, Quote
 from bot.telegram.formatting import MESSAGE_LIMIT, clean, render_answer, render_text, utf16_length
 from ingest.reading import clean_text

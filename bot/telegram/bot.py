@@ -33,7 +33,8 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.answering import Answer, Answerer
+from bot.answer import Answer
+from bot.answering import Answerer
 from bot.journal import JOURNAL_FILE, Journal, Question
 from bot.quotes import Quote
 from bot.telegram.admin import AdminIngest

@@ -25,7 +25,8 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError, TimedOut
 
-from bot.conversation import Conversation, Turn
+from bot.answer import Turn
+from bot.conversation import Conversation
 from bot.journal import Journal
 from bot.telegram import formatting
 from bot.telegram.formatting import RenderedMessage

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from bot.answering import Answer
+from bot.answer import Answer
 from bot.bidi import isolate
 from bot.quotes import Quote
 
