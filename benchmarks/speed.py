@@ -199,10 +199,11 @@ def cold_start_and_memory(folder: Path) -> list[str]:
 
 def warm_answers(data_dir: Path) -> list[float]:
     """Seconds of each answer of a process that has answered before (the bot's steady state)."""
-    from bot.app import build_answerer  # noqa: PLC0415
+    from bot.app import Library  # noqa: PLC0415
 
     settings = load_settings(overrides={"data_dir": str(data_dir), "llm.backend": "extractive"})
-    answerer, _ = build_answerer(settings)
+    library = Library(settings)
+    answerer = library.answerer()
     for question in QUESTIONS:
         answerer.ask(question)
     took = []
@@ -211,7 +212,7 @@ def warm_answers(data_dir: Path) -> list[float]:
             started = time.perf_counter()
             answerer.ask(question)
             took.append(time.perf_counter() - started)
-    answerer.store.close()
+    library.close()
     return took
 
 

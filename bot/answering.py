@@ -20,7 +20,14 @@ from bot.prompts import answer_messages
 from bot.quotes import Claim, Quote, is_verbatim, quote_from_article
 from bot.recency import When, dated_scope, newest_first, when_asked, without_recency
 from bot.retrieval import Retriever
-from bot.summaries import AboutRequest, about_request, named_article, summary_spans
+from bot.summaries import (
+    AboutRequest,
+    about_request,
+    added_since,
+    lead_quote,
+    named_article,
+    summary_spans,
+)
 from config.errors import QuestionError
 from config.settings import AnswerSettings, RetrievalSettings
 from ingest.chunking import sentence_spans
@@ -87,18 +94,6 @@ class Answerer:
         self._judge = judge  # the shipped one when None, read at the first question
 
     @property
-    def store(self) -> ChromaStore:
-        return self._store
-
-    @property
-    def embedder(self) -> Embedder:
-        return self._embedder
-
-    @property
-    def retriever(self) -> Retriever:
-        return self._retriever
-
-    @property
     def generator(self) -> Generator | None:
         return self._generator
 
@@ -106,6 +101,26 @@ class Answerer:
         """The stored articles in ``scope`` without their text (cheap: for listing), by title."""
         stored = self._store.within(self._store.article_summaries(), scope)
         return sorted(stored, key=lambda article: (article.title.lower(), article.article_id))
+
+    def get_article(self, article_id: str) -> Article | None:
+        """A stored article, with its text (what every quote is checked against)."""
+        return self._store.get_article(article_id)
+
+    def added_since(self, scope: Scope, revision: int | None) -> list[Article]:
+        """What ``scope`` gained since ``revision`` (:func:`bot.summaries.added_since`)."""
+        return added_since(self._store, scope, revision)
+
+    def lead_quote(self, article: Article) -> Quote | None:
+        """The article's opening sentence, verbatim (:func:`bot.summaries.lead_quote`)."""
+        return lead_quote(self._store, article)
+
+    def question_languages(self, question: str) -> list[str]:
+        """The languages ``question`` may be in, likeliest first."""
+        return list(self._retriever.question_languages(question))
+
+    def retrieve(self, question: str, top_k: int) -> list[ScoredChunk]:
+        """The chunks ``question`` retrieves from the whole store, best first (no answering)."""
+        return self._retriever.retrieve(question, self._embedder.embed_query(question), top_k)
 
     @property
     def backend(self) -> str:

@@ -1,20 +1,92 @@
-"""Composition root: builds the real store, embedder, LLM backend and answerer from settings."""
+"""The composition root: :class:`Library` builds, once, what a process needs of a data directory
+from settings — the embedder, the store (with the writer lock when it writes), the LLM backend —
+and hands out the answerer and the ingestor. Every command, the bot, eval, training and the
+benchmarks get them here.
+"""
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from bot.answering import Answerer
-from bot.backends import choose_backend
-from bot.generation import Generator
+from bot.backends import BackendChoice, choose_backend
 from config.errors import StoreError
 from config.settings import Settings
 from ingest.embedding import Embedder, make_embedder
+from ingest.pipeline import Ingestor
 from ingest.sources import SOURCES_FILE
 from ingest.store import CHROMA_DATABASE, ChromaStore
 
 
-def open_store(
+class Library:
+    """One data directory's parts, each built on first use.
+
+    ``write``: this process changes the store (an embedded store takes its writer lock);
+    ``answering``: it answers questions (else it ingests: the embedder's thread profile differs);
+    ``embedder``/``store``: parts built elsewhere (a benchmark's shared model, a fold's store).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        write: bool = False,
+        answering: bool = True,
+        check_fingerprint: bool = True,
+        embedder: Embedder | None = None,
+        store: ChromaStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self._write = write
+        self._answering = answering
+        self._check_fingerprint = check_fingerprint
+        if embedder is not None:
+            self.embedder = embedder
+        if store is not None:
+            self.store = store
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        return make_embedder(self.settings, answering=self._answering)
+
+    @cached_property
+    def store(self) -> ChromaStore:
+        return _open_store(
+            self.settings,
+            self.embedder,
+            check_fingerprint=self._check_fingerprint,
+            write=self._write,
+        )
+
+    @cached_property
+    def backend(self) -> BackendChoice:
+        """The LLM backend ``llm.backend`` chooses, and one line saying which and why."""
+        return choose_backend(self.settings)
+
+    def answerer(self, backend: BackendChoice | None = None) -> Answerer:
+        """An answerer over the store (``backend``: instead of the one ``llm.backend`` chooses)."""
+        chosen = backend or self.backend
+        return Answerer(
+            self.store,
+            self.embedder,
+            self.settings.retrieval,
+            self.settings.answer,
+            generator=chosen.generator,
+            max_tokens=self.settings.llm.max_tokens,
+            quote_sentences=self.settings.llm.quote_sentences,
+        )
+
+    def ingestor(self) -> Ingestor:
+        return Ingestor(self.store, self.embedder, self.settings)
+
+    def close(self) -> None:
+        """Releases the store (its writer lock, its index files), if it was opened."""
+        if "store" in self.__dict__:
+            self.store.close()
+
+
+def _open_store(
     settings: Settings, embedder: Embedder, *, check_fingerprint: bool = True, write: bool = False
 ) -> ChromaStore:
     """The store ``store.mode`` names: embedded under the data directory, or a Chroma server.
@@ -57,27 +129,4 @@ def _check_there_is_a_store(data_dir: Path) -> None:
     raise StoreError(
         f"There is no store in {data_dir} yet: add articles with `inquote ingest PATH`, or "
         "point --data-dir (INQUOTE_DATA_DIR) at the data directory you meant"
-    )
-
-
-def build_answerer(settings: Settings, *, write: bool = False) -> tuple[Answerer, str]:
-    """The answerer, and one line saying which backend answers and why."""
-    embedder = make_embedder(settings)
-    store = open_store(settings, embedder, write=write)
-    choice = choose_backend(settings)
-    return answerer_over(store, embedder, settings, choice.generator), choice.summary
-
-
-def answerer_over(
-    store: ChromaStore, embedder: Embedder, settings: Settings, generator: Generator | None
-) -> Answerer:
-    """An answerer over ``store`` with the configured retrieval and answer settings."""
-    return Answerer(
-        store,
-        embedder,
-        settings.retrieval,
-        settings.answer,
-        generator=generator,
-        max_tokens=settings.llm.max_tokens,
-        quote_sentences=settings.llm.quote_sentences,
     )

@@ -38,10 +38,18 @@ class BackendChoice:
     summary: str
 
 
+EXTRACTIVE = BackendChoice(None, "answering with extractive sentences (llm.backend=extractive)")
+
+
+def backend_of(generator: Generator | None) -> BackendChoice:
+    """The choice of an LLM built elsewhere (a benchmark's, a test's); None: extractive."""
+    return EXTRACTIVE if generator is None else _chosen(generator)
+
+
 def choose_backend(settings: Settings) -> BackendChoice:
     backend = settings.llm.backend
     if backend == "extractive":
-        return BackendChoice(None, "answering with extractive sentences (llm.backend=extractive)")
+        return EXTRACTIVE
     if backend == "ollama":
         return _chosen(_ollama(settings))
     if backend == "openai":

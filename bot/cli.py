@@ -22,11 +22,10 @@ from ingest.schema import DEFAULT_LIBRARY, Scope, library_name
 
 if TYPE_CHECKING:
     from bot.answer import Answer
+    from bot.app import Library
     from bot.evaluation import EvalReport
     from config.settings import Settings
-    from ingest.embedding import Embedder
     from ingest.outcomes import IngestOutcome
-    from ingest.store import ChromaStore
 
 # A command imports what only it uses inside itself: `--help`, `--version` and `list` must not wait
 # for Chroma or the model to load, `inquote ask` not for the ingest, eval, doctor or Telegram
@@ -232,9 +231,7 @@ def ingest(
       inquote ingest --library news https://example.com/story.html report.pdf
       inquote ingest --feed https://example.com/rss.xml --watch
     """
-    from ingest.embedding import make_embedder
     from ingest.feeds import FeedRegistry, poll_feeds
-    from ingest.pipeline import Ingestor
     from ingest.reading import find_articles
     from ingest.store import unexpected_fault
 
@@ -246,8 +243,7 @@ def ingest(
         raise SourceError(f"No .txt, .md, .html or .pdf files found in {named}")
     if not (sources or feed_urls or watch):
         raise click.UsageError("Name files, folders or URLs, or a --feed to add.")
-    embedder = make_embedder(settings, answering=False)
-    ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
+    ingestor = _writing(settings).ingestor()
     stored: list[IngestOutcome] = []
     try:
         if len(files) < PROGRESS_FROM:
@@ -323,15 +319,14 @@ def feeds(settings: Settings) -> None:
     click.echo(f"{len(registry.feeds)} feeds")
 
 
-def _writable_store(
-    settings: Settings, embedder: Embedder, *, check_fingerprint: bool = True
-) -> ChromaStore:
-    """The store, with its writer lock held until the command ends."""
-    from bot.app import open_store
+def _writing(settings: Settings, *, check_fingerprint: bool = True) -> Library:
+    """The data directory for a command that changes it: the store's writer lock is held until
+    the command ends."""
+    from bot.app import Library
 
-    store = open_store(settings, embedder, check_fingerprint=check_fingerprint, write=True)
-    click.get_current_context().call_on_close(store.close)
-    return store
+    library = Library(settings, write=True, answering=False, check_fingerprint=check_fingerprint)
+    click.get_current_context().call_on_close(library.close)
+    return library
 
 
 def _echo_outcome(outcome: IngestOutcome) -> None:
@@ -375,7 +370,7 @@ def ask(
       cat questions.txt | inquote ask --json
     """
     from bot.answering import checked_question
-    from bot.app import build_answerer
+    from bot.app import Library
 
     if question is None:
         if sys.stdin.isatty():
@@ -386,8 +381,9 @@ def ask(
             raise click.UsageError("The question is empty: ask something, or '-' to read stdin.")
         checked_question(question, settings.answer.max_question_chars)
     scope = _scope(settings, libraries, since, until, article_ids)
-    answerer, backend_line = build_answerer(settings)
-    log.info("%s", backend_line)  # shown with -v: which backend answers, and why
+    library = Library(settings)
+    answerer = library.answerer()
+    log.info("%s", library.backend.summary)  # shown with -v: which backend answers, and why
     batch = question == "-"
     for asked in _stdin_lines() if batch else iter([question]):
         try:
@@ -439,15 +435,15 @@ def summary(settings: Settings, article_id: str, as_json: bool) -> None:
       inquote summary rosetta-stone-27a5d058
       inquote summary --json rosetta-stone-27a5d058
     """
-    from bot.app import build_answerer
+    from bot.app import Library
 
-    answerer, _ = build_answerer(settings)
-    article = answerer.store.get_article(article_id)
+    library = Library(settings)
+    article = library.store.get_article(article_id)
     if article is None:
         raise ArticleNotFoundError(
             f"No article with id '{article_id}' — `inquote list` shows the stored ids"
         )
-    answer = answerer.summary(article)
+    answer = library.answerer().summary(article)
     if as_json:
         click.echo(json.dumps(answer.as_json(), ensure_ascii=False))
     else:
@@ -472,11 +468,10 @@ def digest(settings: Settings, since: datetime, libraries: tuple[str, ...]) -> N
       inquote digest --since 2026-11-25
       inquote digest --since 2026-11-25 --library news
     """
-    from bot.app import open_store
+    from bot.app import Library
     from bot.summaries import added_since, lead_quote
-    from ingest.embedding import make_embedder
 
-    store = open_store(settings, make_embedder(settings))
+    store = Library(settings).store
     scope = _scope(settings, libraries, None, None)
     fresh = added_since(store, scope, int(since.timestamp() * 1e9))
     for article in fresh:
@@ -506,14 +501,15 @@ def chat(
       inquote chat
       inquote chat --library news --since 2026-01-01
     """
-    from bot.app import build_answerer
+    from bot.app import Library
     from bot.conversation import Conversation
     from ingest.store import unexpected_fault
 
-    answerer, backend_line = build_answerer(settings)
+    library = Library(settings)
+    answerer = library.answerer()
     scope = _scope(settings, libraries, since, until)
     conversation = Conversation(answerer, settings.conversation.history_turns)
-    click.echo(f"{backend_line}\n{CHAT_HELP}", err=True)
+    click.echo(f"{library.backend.summary}\n{CHAT_HELP}", err=True)  # once a chat
     while True:
         try:
             line = input("you> ").strip()
@@ -560,25 +556,20 @@ def telegram(settings: Settings) -> None:
     Examples:
       INQUOTE_TELEGRAM__TOKEN=123:ABC INQUOTE_TELEGRAM__ALLOWED_USERS=42 inquote telegram
     """
-    from bot.app import answerer_over, open_store
-    from bot.backends import choose_backend
+    from bot.app import Library
     from bot.logs import configure_logging
-    from ingest.embedding import make_embedder
 
     verbose = bool(click.get_current_context().meta.get("verbose"))
     configure_logging(settings, verbose=verbose, default=logging.INFO)  # an operator's log
     from bot.telegram.token import checked_start
 
     log.info("starting as @%s", checked_start(settings.telegram))  # before any model loads
-    embedder = make_embedder(settings)
-    store = open_store(settings, embedder, write=True)  # admins add documents and links
-    choice = choose_backend(settings)
-    log.info("%s", choice.summary)
-    answerer = answerer_over(store, embedder, settings, choice.generator)
+    library = Library(settings, write=True)  # admins add documents and links
+    log.info("%s", library.backend.summary)
+    answerer = library.answerer()
     from bot.telegram.bot import InquoteBot, run_bot
-    from ingest.pipeline import Ingestor
 
-    run_bot(InquoteBot(settings, answerer, Ingestor(store, embedder, settings)))
+    run_bot(InquoteBot(settings, answerer, library.ingestor()))
 
 
 @cli.command()
@@ -683,21 +674,19 @@ def eval_command(
       inquote eval squad.json --backend extractive --backend ollama --every 8
       inquote eval --use-store --library news questions.jsonl
     """
-    from bot.app import answerer_over, build_answerer, open_store
+    from bot.app import Library
     from bot.backends import choose_backend
     from bot.evaluation import (
         backend_table,
-        build_store,
+        build_library,
         evaluate,
         evaluate_feedback,
         load_eval_file,
         load_feedback,
     )
-    from ingest.embedding import make_embedder
 
     if feedback_file is not None:
-        answerer, _ = build_answerer(settings)
-        voted = evaluate_feedback(answerer, load_feedback(feedback_file))
+        voted = evaluate_feedback(Library(settings).answerer(), load_feedback(feedback_file))
         click.echo(json.dumps(voted.as_json()) if as_json else voted.table())
         return
     if file is None:
@@ -705,19 +694,17 @@ def eval_command(
     articles, questions = load_eval_file(file)
     off = load_eval_file(off_corpus)[1][::every] if off_corpus else []
     questions = questions[::every]
-    embedder = make_embedder(settings)
+    library = Library(settings)
     reports: dict[str, tuple[EvalReport, float] | str] = {}
     with tempfile.TemporaryDirectory() as folder:
-        if use_store:
-            store = open_store(settings, embedder)
-        else:
+        if not use_store:
             dedup = settings.dedup.near_duplicate_threshold
             click.echo(
                 f"ingesting {len(articles)} articles into a temporary store "
                 f"(near-duplicate threshold {dedup:g}, as configured)",
                 err=True,
             )
-            store = build_store(articles, Path(folder), settings, embedder)
+            library = build_library(articles, Path(folder), settings, library.embedder)
         for name in backends or (settings.llm.backend,):
             chosen = settings.model_copy(
                 update={"llm": settings.llm.model_copy(update={"backend": name})}
@@ -730,7 +717,7 @@ def eval_command(
                 reports[name] = f"not run here: {exc}"
                 continue
             click.echo(choice.summary, err=True)
-            answerer = answerer_over(store, embedder, chosen, choice.generator)
+            answerer = library.answerer(choice)
             started = time.perf_counter()
             with click.progressbar(
                 length=len(questions) + len(off), label=f"Asking ({name})", file=sys.stderr
@@ -803,10 +790,9 @@ def show(settings: Settings, article_id: str, start: int | None, end: int | None
       inquote show 5f0c2d1e9a7b4c3d
       inquote show 5f0c2d1e9a7b4c3d --start 771 --end 939
     """
-    from bot.app import open_store
-    from ingest.embedding import make_embedder
+    from bot.app import Library
 
-    article = open_store(settings, make_embedder(settings)).get_article(article_id)
+    article = Library(settings).store.get_article(article_id)
     if article is None:
         raise ArticleNotFoundError(
             f"No article with id '{article_id}' — `inquote list` shows the stored ids"
@@ -842,10 +828,9 @@ def list_articles(
       inquote list --newest --library news --since 2026-11-01
       inquote list --json
     """
-    from bot.app import open_store
-    from ingest.embedding import make_embedder
+    from bot.app import Library
 
-    store = open_store(settings, make_embedder(settings))
+    store = Library(settings).store
     articles = store.within(store.article_summaries(), _scope(settings, libraries, since, until))
     articles.sort(key=lambda a: (a.title.lower(), a.article_id))
     if newest:  # stable: a day's articles stay by title; no date sorts as oldest
@@ -886,11 +871,7 @@ def remove(settings: Settings, article_ids: tuple[str, ...], library: str | None
       inquote remove rosetta-stone-27a5d058
       inquote remove --library news rosetta-stone-27a5d058
     """
-    from ingest.embedding import make_embedder
-    from ingest.pipeline import Ingestor
-
-    embedder = make_embedder(settings)
-    ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
+    ingestor = _writing(settings).ingestor()
     for article_id in article_ids:
         article = ingestor.remove(article_id, library)
         title = one_line(article.title)
@@ -915,27 +896,21 @@ def reindex_command(settings: Settings, from_sources: bool) -> None:
       inquote reindex
       inquote reindex --from-sources
     """
-    from ingest.embedding import make_embedder
-    from ingest.pipeline import Ingestor
-
     if from_sources:
         _rebuild_from_sources(settings)
         return
-    embedder = make_embedder(settings, answering=False)
-    store = _writable_store(settings, embedder, check_fingerprint=False)
-    count = Ingestor(store, embedder, settings).reindex(
+    library = _writing(settings, check_fingerprint=False)
+    count = library.ingestor().reindex(
         lambda article: click.echo(f"  {article.article_id}", err=True)
     )
-    model = embedder.fingerprint.model
-    click.echo(f"re-embedded {count} articles with {model}: {store.chunk_count()} chunks")
+    model = library.embedder.fingerprint.model
+    click.echo(f"re-embedded {count} articles with {model}: {library.store.chunk_count()} chunks")
 
 
 def _rebuild_from_sources(settings: Settings) -> None:
     """A new store holding what the sources hold now, each in the libraries it was in."""
-    from ingest.embedding import make_embedder
     from ingest.locking import DataDirLock
     from ingest.outcomes import IngestOutcome
-    from ingest.pipeline import Ingestor
     from ingest.sources import SourceLog
 
     known = SourceLog(settings.data_dir).sources()
@@ -958,8 +933,7 @@ def _rebuild_from_sources(settings: Settings) -> None:
         from chromadb.api.shared_system_client import SharedSystemClient
 
         SharedSystemClient.clear_system_cache()  # a client opened before would read the old file
-    embedder = make_embedder(settings, answering=False)
-    ingestor = Ingestor(_writable_store(settings, embedder), embedder, settings)
+    ingestor = _writing(settings).ingestor()
     failed = 0
     for entry in known:
         for library in entry.libraries:

@@ -65,7 +65,7 @@ class Conversation:
         history = self.turns[-self._history_turns :] if self._history_turns else []
         if not history:
             return question
-        language = next(iter(self._answerer.retriever.question_languages(question)), "")
+        language = next(iter(self._answerer.question_languages(question)), "")
         if not _leans_on_history(question, language):
             return question  # stands alone: no rewrite, and no LLM call for one
         generator = self._answerer.generator

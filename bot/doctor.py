@@ -82,12 +82,9 @@ def _files(settings: Settings) -> Check:
 
 
 def _store(settings: Settings) -> Check:
-    # Chroma and the model load here, after the first line is out
-    from bot.app import open_store  # noqa: PLC0415
-    from ingest.embedding import make_embedder  # noqa: PLC0415
+    from bot.app import Library  # noqa: PLC0415  (Chroma and the model: after the first line)
 
-    embedder = make_embedder(settings)
-    store = open_store(settings, embedder)
+    store = Library(settings).store
     where = (
         f"server at {settings.store.url}"
         if settings.store.mode == "server"

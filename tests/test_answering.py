@@ -55,7 +55,7 @@ def test_answers_are_quotes_that_hold_the_answer(
     assert answer.backend == "extractive"
     assert 1 <= len(answer.quotes) <= 3
     assert any(expected in quote.text for quote in answer.quotes)
-    assert_quotes_verbatim(seeded.store, answer.quotes)
+    assert_quotes_verbatim(seeded, answer.quotes)
     for number, quote in enumerate(answer.quotes, 1):
         assert f"{quote.text} [{number}]" in answer.text
 
@@ -68,11 +68,11 @@ def test_off_topic_questions_are_declined_with_the_closest_passages(
     assert answer.abstained
     assert answer.text == NOT_ANSWERED
     assert answer.quotes  # the closest passages, for the reader to judge
-    assert_quotes_verbatim(seeded.store, answer.quotes)
+    assert_quotes_verbatim(seeded, answer.quotes)
 
 
 def test_an_article_filter_keeps_to_that_article(seeded: Answerer) -> None:
-    rosetta = next(a for a in seeded.store.articles() if "Rosetta" in a.title)
+    rosetta = next(a for a in seeded.articles() if "Rosetta" in a.title)
     answer = seeded.ask(
         "Who deciphered the hieroglyphs?", scope=Scope(article_ids=(rosetta.article_id,))
     )
@@ -127,7 +127,7 @@ def test_whatever_is_asked_every_quote_is_verbatim(seeded: Answerer, question: s
             seeded.ask(question)
         return
     answer = seeded.ask(question)
-    assert_quotes_verbatim(seeded.store, answer.quotes)
+    assert_quotes_verbatim(seeded, answer.quotes)
     assert answer.abstained or answer.quotes
 
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_answerer
 from config.settings import load_settings
-from tests.conftest import assert_quotes_verbatim
+from tests.conftest import assert_quotes_verbatim, build_answerer
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,7 +42,7 @@ def test_a_real_small_model_answers_only_with_verified_quotes(seeded_dir: Path) 
         assert answer.backend == "embedded"
         assert "".join(shown) == (f"{answer.lead}\n" if answer.lead else "") + answer.text
         assert answer.quotes
-        assert_quotes_verbatim(answerer.store, answer.quotes)
+        assert_quotes_verbatim(answerer, answer.quotes)
     assert answer.abstained  # the off-corpus question never reached the model
 
 
@@ -58,4 +57,4 @@ def test_answering_threads_share_the_in_process_model_safely(seeded_dir: Path) -
         answers = list(pool.map(answerer.ask, questions))
     for answer in answers:
         assert answer.backend == "embedded"
-        assert_quotes_verbatim(answerer.store, answer.quotes)
+        assert_quotes_verbatim(answerer, answer.quotes)

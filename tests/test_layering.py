@@ -30,7 +30,7 @@ def ruff_on(path: str, source: str) -> subprocess.CompletedProcess[str]:
         ("ingest/probe.py", "from bot.answering import Answerer\n"),
         ("ingest/probe.py", "import bot.cli\n"),
         ("config/probe.py", "from ingest.store import ChromaStore\n"),
-        ("config/probe.py", "from bot.app import open_store\n"),
+        ("config/probe.py", "from bot.app import Library\n"),
     ],
 )
 def test_an_import_against_the_flow_fails_the_lint(path: str, source: str) -> None:

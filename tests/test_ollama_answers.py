@@ -16,14 +16,13 @@ from pathlib import Path
 import pytest
 
 from bot.answering import NOT_ANSWERED
-from bot.app import build_answerer
 from bot.prompts import ANSWER_RULES
 from config.errors import BackendError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor
 from ingest.store import ChromaStore
-from tests.conftest import NOT_ANSWERED_JSON, answer_json, assert_quotes_verbatim
+from tests.conftest import NOT_ANSWERED_JSON, answer_json, assert_quotes_verbatim, build_answerer
 from tests.fake_ollama import FakeOllama, Reply, serve
 from tests.test_cli import run
 
@@ -64,7 +63,7 @@ def test_the_model_answers_and_every_quote_is_checked(seeded_dir: Path) -> None:
     assert answer.text.startswith(
         "The tank belonged to a distiller\n    “Purity Distilling Company” [1]"
     )
-    assert_quotes_verbatim(answerer.store, answer.quotes)
+    assert_quotes_verbatim(answerer, answer.quotes)
     assert [path for path, _ in ollama.requests] == [
         "/api/tags", "/api/show", "/api/chat", "/api/chat"
     ]  # fmt: skip
@@ -102,7 +101,7 @@ def test_a_wrong_passage_number_is_corrected_not_believed(seeded_dir: Path) -> N
     assert not answer.abstained
     [quote] = answer.quotes
     assert quote.title.startswith("The Rosetta Stone")
-    assert_quotes_verbatim(answerer.store, answer.quotes)
+    assert_quotes_verbatim(answerer, answer.quotes)
 
 
 @pytest.mark.parametrize(
@@ -123,7 +122,7 @@ def test_nothing_verified_means_abstaining_with_the_closest_passages(
     assert answer.abstained
     assert answer.text == NOT_ANSWERED
     assert answer.quotes
-    assert_quotes_verbatim(answerer.store, answer.quotes)
+    assert_quotes_verbatim(answerer, answer.quotes)
 
 
 TANK = "Which company owned the molasses tank?"
@@ -175,7 +174,7 @@ def test_what_small_models_get_wrong_ends_verified_or_dropped(
         answerer, _ = build_answerer(llm_settings(seeded_dir, ollama.url, **settings))
         answer = answerer.ask(TANK)
     assert [quote.text for quote in answer.quotes] == expected
-    assert_quotes_verbatim(answerer.store, answer.quotes)
+    assert_quotes_verbatim(answerer, answer.quotes)
     shown = {number for claim in answer.claims for number in claim.quotes}
     assert shown == set(range(1, len(expected) + 1))  # every quote backs a claim shown
     assert "sugar cane" not in answer.text
@@ -198,7 +197,8 @@ def test_quotes_can_be_held_to_whole_sentences_of_the_passages(seeded_dir: Path)
     sentences = quote["items"]["properties"]["quote"]["enum"]
     assert owner in sentences
     assert "The Great Molasses Flood of 1919" not in sentences  # a title says nothing
-    texts = [article.text for article in answerer.store.articles()]
+    stored = [answerer.get_article(article.article_id) for article in answerer.articles()]
+    texts = [article.text for article in stored if article is not None]
     assert all(any(sentence in text for text in texts) for sentence in sentences)
 
 
@@ -240,7 +240,7 @@ def test_instructions_inside_articles_stay_data(tmp_path: Path, real_embedder: E
     assert "\u2039/passage> SYSTEM" in user
     assert "http" not in answer.text
     assert "override" not in answer.text  # its quote was invented, so the claim went
-    assert_quotes_verbatim(answerer.store, answer.quotes)
+    assert_quotes_verbatim(answerer, answer.quotes)
 
 
 def test_a_missing_model_says_how_to_pull_it(seeded_dir: Path) -> None:

@@ -14,12 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.app import build_answerer, open_store
+from bot.app import Library
 from bot.openai_generator import OpenAIGenerator
 from config.errors import BackendError
 from config.settings import Settings, load_settings
-from ingest.embedding import make_embedder
-from tests.conftest import assert_quotes_verbatim
+from tests.conftest import assert_quotes_verbatim, build_answerer
 from tests.fake_ollama import FakeOllama, Reply
 from tests.fake_ollama import serve as serve_ollama
 from tests.fake_openai import FakeOpenAI, serve
@@ -100,7 +99,7 @@ def test_a_server_refusing_json_schema_gets_json_object_said_once(
         second = answerer.ask("How fast did the molasses move?")
     assert [quote.text for quote in first.quotes] == ["Purity Distilling Company"]
     assert [quote.text for quote in second.quotes] == ["56 kilometres per hour"]
-    assert_quotes_verbatim(answerer.store, [*first.quotes, *second.quotes])
+    assert_quotes_verbatim(answerer, [*first.quotes, *second.quotes])
     assert caplog.text.count("does not take a json_schema response format") == 1
     kinds = [chat["response_format"]["type"] for chat in fake.chats()]
     assert kinds == ["json_schema", "json_object", "json_object"]
@@ -243,7 +242,7 @@ def test_a_real_model_server_answers_with_verified_quotes_or_declines(
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(answers) == 3
     settings = load_settings(overrides={"data_dir": str(seeded_dir)})
-    store = open_store(settings, make_embedder(settings))
+    store = Library(settings).store
     for answer in answers:
         assert answer["backend"] in {"openai", "extractive"}  # off-corpus: declined before
         assert answer["abstained"] == (not answer.get("claims"))  # claims only in an answer

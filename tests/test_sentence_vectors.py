@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import answerer_over
 from config.settings import Settings
 from ingest.chunking import sentence_spans
 from ingest.pipeline import Ingestor
 from ingest.schema import Article, EmbeddingFingerprint
 from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors
 from ingest.store import ChromaStore
-from tests.conftest import FakeEmbedder
+from tests.conftest import FakeEmbedder, answerer_over
 
 QUESTION = "Who deciphered the hieroglyphs?"
 

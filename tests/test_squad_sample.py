@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answering import Answerer
-from bot.evaluation import EvalReport, build_store, evaluate, load_eval_file
+from bot.evaluation import EvalReport, build_library, evaluate, load_eval_file
 from config.settings import load_settings
 from ingest.embedding import Embedder
 from tests.conftest import SQUAD_SAMPLE
@@ -27,8 +26,7 @@ def test_answerable_questions_are_retrieved_and_answered(
 ) -> None:
     articles, questions = load_eval_file(SQUAD_SAMPLE)
     settings = load_settings()
-    store = build_store(articles, tmp_path, settings, real_embedder)
-    answerer = Answerer(store, real_embedder, settings.retrieval, settings.answer)
+    answerer = build_library(articles, tmp_path, settings, real_embedder).answerer()
     report = evaluate(answerer, [q for q in questions if q.answers][::EVERY])
     measures = report.languages["en"].measures()
     assert report.overall.answerable >= 50
@@ -46,8 +44,7 @@ def test_questions_about_articles_not_ingested_are_declined(
     report = EvalReport("extractive")
     for index, article in enumerate(articles):
         others = articles[:index] + articles[index + 1 :]
-        store = build_store(others, tmp_path / str(index), settings, real_embedder)
-        answerer = Answerer(store, real_embedder, settings.retrieval, settings.answer)
+        answerer = build_library(others, tmp_path / str(index), settings, real_embedder).answerer()
         off = [q for q in questions if q.article == article.title][::EVERY]
         report.merge(evaluate(answerer, [], off))
     measures = report.overall.measures()

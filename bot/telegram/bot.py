@@ -200,9 +200,11 @@ class InquoteBot:
 
     def _summary_of(self, quote: Quote, scope: Scope) -> Answer:
         """The summary of the quote's article, if the chat still reads it."""
-        store = self.answerer.store
-        article = store.get_article(quote.article_id)
-        if article is None or (scope and quote.article_id not in store.articles_in(scope)):
+        article = self.answerer.get_article(quote.article_id)
+        readable = not scope or any(
+            a.article_id == quote.article_id for a in self.answerer.articles(scope)
+        )
+        if article is None or not readable:
             return self.answerer.ask(f"Summarise {quote.title}", scope=scope)
         return self.answerer.summary(article)
 

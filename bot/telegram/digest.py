@@ -22,7 +22,6 @@ from telegram.ext import ContextTypes, JobQueue
 
 from bot.answering import Answerer
 from bot.journal import Journal
-from bot.summaries import added_since, lead_quote
 from bot.telegram.delivery import NO_PREVIEW
 from bot.telegram.formatting import RenderedMessage, citation, render_digest, render_text
 from bot.telegram.libraries import NO_LIBRARY, ChatLibraries
@@ -51,7 +50,7 @@ class Digests:
             return render_text(NO_LIBRARY)
         looking = time.time_ns()
         since = self._journal.digested(chat_id)
-        fresh = added_since(self._answerer.store, scope, since or None)
+        fresh = self._answerer.added_since(scope, since or None)
         self._journal.set_digested(chat_id, looking)
         if not fresh:
             return None
@@ -59,7 +58,7 @@ class Digests:
         items = [
             (quote, citation(article.title, article.published, article.source))
             for article in shown
-            if (quote := lead_quote(self._answerer.store, article)) is not None
+            if (quote := self._answerer.lead_quote(article)) is not None
         ]
         more = len(fresh) - len(shown)
         header = f"{len(fresh)} new article{'s' if len(fresh) != 1 else ''}" + (
