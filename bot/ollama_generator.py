@@ -64,9 +64,18 @@ class OllamaGenerator:
         return self._pool.capacity
 
     def prepare(self) -> None:
-        """Checks every server has the model pulled, fits ``num_ctx`` to it, and loads it."""
+        """Checks each server has the model pulled, fits ``num_ctx`` to it, and loads it; a
+        server that can't is named and left to the pool to rest (one that can is enough)."""
+        problems = []
         for server in self._pool.servers:
-            self._prepare(server)
+            try:
+                self._prepare(server)
+            except BackendError as exc:
+                problems.append(exc)
+        if len(problems) == len(self._pool.servers):
+            raise BackendError("; ".join(str(problem) for problem in problems)) from problems[0]
+        for problem in problems:
+            log.warning("%s; the other servers of the pool answer meanwhile", problem)
 
     def _prepare(self, server: _Server) -> None:
         api = server.api

@@ -24,6 +24,7 @@ from ingest.pipeline import Ingestor
 from ingest.store import ChromaStore
 from tests.conftest import NOT_ANSWERED_JSON, answer_json, assert_quotes_verbatim, build_answerer
 from tests.fake_ollama import FakeOllama, Reply, serve
+from tests.loopback import free_port
 from tests.test_cli import run
 
 MODEL = "llama3.2:3b"
@@ -341,3 +342,20 @@ def test_the_cli_streams_and_names_the_backend(seeded_dir: Path) -> None:
     answer = json.loads(as_json.stdout)
     assert answer["backend"] == "ollama"
     assert answer["quotes"][0]["text"] == "56 kilometres per hour"
+
+
+def test_an_ollama_pool_answers_when_one_of_its_servers_is_down(
+    seeded_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    replies = [citing("Purity Distilling Company") for _ in range(3)]
+    with (
+        serve(FakeOllama(chat_models={MODEL: replies})) as ollama,
+        caplog.at_level(logging.WARNING),
+    ):
+        answerer, line = build_answerer(llm_settings(seeded_dir, f"{dead}, {ollama.url}"))
+        answers = [answerer.ask("Which company owned the molasses tank?") for _ in range(3)]
+    assert line == f"answering with ollama ({MODEL} at {dead}, {ollama.url})"
+    assert f"not reachable at {dead}" in caplog.text
+    assert all(a.quotes[0].text == "Purity Distilling Company" for a in answers)
+    assert len(ollama.chats()) == 3
