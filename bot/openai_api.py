@@ -76,6 +76,9 @@ class OpenAIAPI:
                 if _refuses_schema(response):
                     raise SchemaRefused(f"{self.url} refused a json_schema response format")
             self._check(response, model, "a chat request")
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                yield _whole_reply(response, self.url)  # a server that does not stream
+                return
             for line in response.iter_lines():
                 data = line.removeprefix("data:").strip() if line.startswith("data:") else ""
                 if not data or data == "[DONE]":
@@ -139,6 +142,13 @@ def _json(response: httpx.Response, url: str, doing: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _not_json(url, doing)
     return value
+
+
+def _whole_reply(response: httpx.Response, url: str) -> str:
+    """The text of a chat completion answered in one piece."""
+    response.read()
+    choices = _json(response, url, "a chat request").get("choices") or [{}]
+    return str((choices[0].get("message") or {}).get("content") or "")
 
 
 def _not_json(url: str, doing: str) -> BackendError:

@@ -31,6 +31,7 @@ class FakeOpenAI:
     retry_after: str = ""
     not_json: bool = False  # answers like a web page, not an API
     reply_seconds: float = 0.0
+    streams: bool = True  # False: the whole completion as one JSON object, as some servers do
     requests: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     url: str = ""
     most_at_once: int = 0
@@ -90,6 +91,10 @@ class FakeOpenAI:
         time.sleep(self.reply_seconds)
         with self._lock:
             self._at_once -= 1
+        if not self.streams:
+            message = {"role": "assistant", "content": text}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            return 200, {"id": "chatcmpl-1", "object": "chat.completion", "choices": [choice]}, {}
         chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"]}
         events = [
             {**chunk, "choices": [{"index": 0, "delta": {"content": text[i : i + 7]}}]}

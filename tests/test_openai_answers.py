@@ -106,6 +106,13 @@ def test_a_server_refusing_json_schema_gets_json_object_said_once(
     assert fake.chats()[1]["response_format"]["schema"]["required"] == ["answerable", "claims"]
 
 
+def test_a_server_that_does_not_stream_is_read_whole(seeded_dir: Path) -> None:
+    fake = FakeOpenAI(models={MODEL: [two_quotes()]}, streams=False)
+    with serve(fake):
+        answer = build_answerer(openai_settings(seeded_dir, fake.base_url))[0].ask(TANK)
+    assert [quote.text for quote in answer.quotes] == ["Purity Distilling Company"]
+
+
 @pytest.mark.parametrize(
     ("fake", "says"),
     [
