@@ -92,8 +92,8 @@ class FakeOpenAI:
         with self._lock:
             self._at_once -= 1
         if not self.streams:
-            message = {"role": "assistant", "content": text}
-            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            whole = {"role": "assistant", "content": text}
+            choice = {"index": 0, "message": whole, "finish_reason": "stop"}
             return 200, {"id": "chatcmpl-1", "object": "chat.completion", "choices": [choice]}, {}
         chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"]}
         events = [
