@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.answering import Answerer
 from bot.backends import BackendChoice, choose_backend
 from config.errors import StoreError
 from config.settings import Settings
 from ingest.embedding import Embedder, make_embedder
-from ingest.pipeline import Ingestor
 from ingest.sources import SOURCES_FILE
 from ingest.store import CHROMA_DATABASE, ChromaStore
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Ingestor
 
 
 class Library:
@@ -78,6 +81,9 @@ class Library:
         )
 
     def ingestor(self) -> Ingestor:
+        # the write path (readers of HTML, PDF, feeds) is imported only by what writes
+        from ingest.pipeline import Ingestor  # noqa: PLC0415
+
         return Ingestor(self.store, self.embedder, self.settings)
 
     def close(self) -> None:

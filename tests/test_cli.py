@@ -261,12 +261,14 @@ def test_the_console_script_is_installed(tmp_path: Path) -> None:
 
 
 def test_asking_imports_neither_llamaindex_nor_telegram(seeded: Path) -> None:
-    """Cold start: a question pays for the store, the embedder and the judge, nothing else."""
+    """Cold start: a question pays for the store, the embedder and the judge, nothing else (not
+    the write path's readers of pages, PDFs and feeds)."""
     code = (
         "import sys; from bot.cli import cli\n"
         "try:\n    cli(['ask', 'Who deciphered the hieroglyphs?'])\n"
         "except SystemExit:\n    pass\n"
-        "print(sorted({'llama_index.core', 'telegram', 'nltk', 'sklearn'} & set(sys.modules)))"
+        "print(sorted({'llama_index.core', 'telegram', 'nltk', 'sklearn', 'trafilatura', 'pypdf',"
+        " 'feedparser', 'ingest.pipeline'} & set(sys.modules)))"
     )
     env = {**os.environ, "INQUOTE_DATA_DIR": str(seeded), "INQUOTE_LLM__BACKEND": "extractive"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
