@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypedDict
 
+# Served models' tokenizers average about four characters of English per token; a backend that
+# can't count (a server) budgets with three, so an estimate never undercounts a prompt into
+# silent truncation.
+CHARS_PER_TOKEN = 3
+
 
 class ChatMessage(TypedDict):
     role: str  # "system", "user" or "assistant"

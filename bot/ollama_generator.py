@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from bot.generation import ChatMessage
+from bot.generation import CHARS_PER_TOKEN, ChatMessage
 from bot.server_pool import ServerPool
 from config.errors import BackendError
 from config.settings import LlmSettings
@@ -16,9 +16,6 @@ from ingest.ollama_api import OllamaAPI
 
 log = logging.getLogger(__name__)
 
-# Ollama's tokenizers average about four characters of English per token; budget with three so
-# an estimate never undercounts a prompt into silent truncation.
-CHARS_PER_TOKEN = 3
 # Ollama reports what it evaluated after cutting a prompt; far fewer tokens than the prompt has
 # (by at least this factor) means it was cut. Cached prompt prefixes lower the count a little too.
 TRUNCATION_FACTOR = 1.5
@@ -107,20 +104,8 @@ class OllamaGenerator:
         max_tokens: int,
         schema: Mapping[str, Any] | None = None,
     ) -> Iterator[str]:
-        """The reply from the pool's least busy server; one that fails before writing anything
-        is rested and the next one asked."""
-        for attempt in range(len(self._pool.servers)):
-            written = False
-            try:
-                with self._pool.lease() as server:
-                    for piece in self._pieces(server, messages, max_tokens, schema):
-                        written = True
-                        yield piece
-                return
-            except BackendError as exc:
-                if written or attempt == len(self._pool.servers) - 1:
-                    raise
-                log.warning("%s; asking the next server of the pool", exc)
+        """The reply from the pool's least busy server (:meth:`ServerPool.stream`)."""
+        return self._pool.stream(lambda server: self._pieces(server, messages, max_tokens, schema))
 
     def _pieces(
         self,

@@ -13,16 +13,13 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from bot.generation import ChatMessage
+from bot.generation import CHARS_PER_TOKEN, ChatMessage
 from bot.openai_api import OpenAIAPI, SchemaRefused
 from bot.server_pool import ServerPool
 from config.errors import BackendError
 from config.settings import LlmSettings
 
 log = logging.getLogger(__name__)
-
-# Chat models' tokenizers average about four characters of English per token; budget with three.
-CHARS_PER_TOKEN = 3
 
 
 class OpenAIGenerator:
@@ -75,20 +72,8 @@ class OpenAIGenerator:
         max_tokens: int,
         schema: Mapping[str, Any] | None = None,
     ) -> Iterator[str]:
-        """The reply from the pool's least busy server; one that fails before writing anything
-        is rested and the next one asked."""
-        for attempt in range(len(self._pool.servers)):
-            written = False
-            try:
-                with self._pool.lease() as server:
-                    for piece in self._pieces(server, messages, max_tokens, schema):
-                        written = True
-                        yield piece
-                return
-            except BackendError as exc:
-                if written or attempt == len(self._pool.servers) - 1:
-                    raise
-                log.warning("%s; asking the next server of the pool", exc)
+        """The reply from the pool's least busy server (:meth:`ServerPool.stream`)."""
+        return self._pool.stream(lambda server: self._pieces(server, messages, max_tokens, schema))
 
     def _pieces(
         self,

@@ -5,15 +5,17 @@ a pool of one."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from config.errors import BackendError
 
 Server = TypeVar("Server")
+log = logging.getLogger(__name__)
 
 REST_SECONDS = 30.0
 # Requests one server is counted on to take at once (Ollama's default OLLAMA_NUM_PARALLEL is 4;
@@ -60,3 +62,19 @@ class ServerPool(Generic[Server]):
         finally:
             with self._lock:
                 self._in_flight[chosen] -= 1
+
+    def stream(self, reply: Callable[[Server], Iterator[str]]) -> Iterator[str]:
+        """``reply`` from the least busy server; one that fails before writing anything is
+        rested and the next one asked (a reply cut midway fails: it was partly shown)."""
+        for attempt in range(len(self.servers)):
+            written = False
+            try:
+                with self.lease() as server:
+                    for piece in reply(server):
+                        written = True
+                        yield piece
+                return
+            except BackendError as exc:
+                if written or attempt == len(self.servers) - 1:
+                    raise
+                log.warning("%s; asking the next server of the pool", exc)

@@ -256,7 +256,8 @@ class KeywordIndex:
         with self._lock:
             looking = time.time_ns()
             if written or removed or (self._should_look() and self._changes(self._pending())):
-                with self._folder_lock():  # another process may have caught up meanwhile
+                # another process may have caught up meanwhile
+                with _locked(self.folder / "update.lock"):
                     # after its first look, a process on an embedded store need not look: every
                     # writer updates this index too (a bulk ingest would otherwise reread its
                     # last 30 s at every write)
@@ -394,9 +395,6 @@ class KeywordIndex:
     def _state(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
-
-    def _folder_lock(self) -> contextlib.AbstractContextManager[None]:
-        return _locked(self.folder / "update.lock")
 
 
 class _Progress:

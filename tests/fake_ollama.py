@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from bot.ollama_generator import CHARS_PER_TOKEN
+from bot.generation import CHARS_PER_TOKEN
 from tests.conftest import NOT_ANSWERED_JSON, FakeEmbedder, decoded
 from tests.loopback import serving
 

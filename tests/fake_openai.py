@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from bot.openai_generator import CHARS_PER_TOKEN
+from bot.generation import CHARS_PER_TOKEN
 from tests.conftest import NOT_ANSWERED_JSON, decoded
 from tests.fake_ollama import Reply
 from tests.loopback import serving
