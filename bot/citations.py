@@ -240,7 +240,6 @@ def _parsed(written: str) -> dict[str, Any]:
 def _prose(text: str) -> str:
     """Model prose as shown: one line, no links, no passage numbers, nothing that looks quoted."""
     text = _MARKDOWN_LINK.sub(r"\1", text)
-    text = _URL.sub("", text)
-    text = _MARKER.sub("", text)
-    text = " ".join(_STRAY_MARKS.sub("", text).split())
+    text = _STRAY_MARKS.sub("", _MARKER.sub("", text))
+    text = " ".join(_URL.sub("", text).split())  # last: removing a mark could join a link
     return re.sub(r"\s+([,.;:!?])", r"\1", text)
