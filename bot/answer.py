@@ -30,6 +30,9 @@ class Answer:
     # The judge's probability that the articles answer the question (below its threshold: abstain).
     answerable: float | None = None
     direct: bool = False  # sure enough to say "The articles answer this"
+    # ``probability`` was calibrated on held-out answers in the language asked: shown as a
+    # percentage; else the answer says how sure it is in words alone
+    calibrated: bool = True
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -42,7 +45,9 @@ class Answer:
     @property
     def lead(self) -> str:
         """How sure inquote is, in a few words to show before the answer; empty if abstained."""
-        return "" if self.abstained else confidence_lead(self.probability, self.direct)
+        if self.abstained:
+            return ""
+        return confidence_lead(self.probability, self.direct, calibrated=self.calibrated)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -54,16 +59,19 @@ class Answer:
             "probability": None if self.probability is None else round(self.probability, 4),
             "answerable": None if self.answerable is None else round(self.answerable, 4),
             "confidence": self.confidence,
+            "calibrated": self.calibrated,
             "claims": [claim.as_json() for claim in self.claims],
         }
 
 
-def confidence_lead(probability: float | None, direct: bool) -> str:
-    """An answer's first words: how likely its first quote is right (a calibrated probability:
-    ``python -m benchmarks.languages`` prints its reliability per language)."""
+def confidence_lead(probability: float | None, direct: bool, *, calibrated: bool = True) -> str:
+    """An answer's first words: how likely its first quote is right, as a percentage where the
+    probability is calibrated for the question's language (``python -m benchmarks.languages``
+    prints its reliability per language), else in words alone."""
     if probability is None:
         return ""
-    return f"{LEADS['direct' if direct else 'closest']} ({probability:.0%} sure):"
+    words = LEADS["direct" if direct else "closest"]
+    return f"{words} ({probability:.0%} sure):" if calibrated else f"{words}:"
 
 
 @dataclass(frozen=True)

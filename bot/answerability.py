@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import regex
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ from pydantic import BaseModel
 from bot.extractive import ScoredSentence
 from ingest.terms import ISO_ALIASES, normalize, terms, words
 
+Item = TypeVar("Item")
 JUDGE_FILE = Path(__file__).with_name("data") / "judge.json"
 SPREAD = 5  # how many of the best sentences the spread signals look at
 KINDS = ("number", "year", "name")  # kinds of answer a question may ask for
@@ -69,6 +71,11 @@ class LogisticModel(BaseModel, frozen=True):
     weights: tuple[float, ...]
     bias: float
 
+    def best(self, rows: Sequence[Mapping[str, float]]) -> int:
+        """The index of the row with the highest probability (the first of equals)."""
+        scores = [self.probability(row) for row in rows]
+        return scores.index(max(scores))
+
     def probability(self, values: Mapping[str, float]) -> float:
         logit = self.bias + sum(
             weight * (values[name] - mean) / scale
@@ -77,6 +84,11 @@ class LogisticModel(BaseModel, frozen=True):
             )
         )
         return _sigmoid(logit)
+
+
+def leading(items: Sequence[Item], first: int) -> list[Item]:
+    """``items`` with the one at ``first`` moved to the front, the rest in their order."""
+    return [items[first], *items[:first], *items[first + 1 :]]
 
 
 def _sigmoid(logit: float) -> float:
@@ -96,6 +108,10 @@ class Assessment:
     probability: float  # that the articles answer the question: decline below the threshold
     threshold: float  # the judge's, for the language of the best sentence's article
     confidence: float  # that the answer's first quote is right: what the answer says of itself
+    first: int = 0  # which of the ranked sentences leads the answer (Judge.rankers)
+    # ``confidence`` was calibrated for this question: a question in the language of the
+    # article, which has a calibration of its own (languages the judge never saw have none)
+    calibrated: bool = True
 
 
 class AnswerKinds(BaseModel, frozen=True):
@@ -119,7 +135,12 @@ class Judge(BaseModel, frozen=True):
     """The answerability judge and the confidence (``training.judge``)."""
 
     kinds: AnswerKinds
-    model: LogisticModel
+    model: LogisticModel  # pooled over every language
+    # per language with enough development data of its own (same-language questions only)
+    models: dict[str, LogisticModel]
+    # per language where, in cross-validation, a learned pick of the first sentence among the
+    # best ``CANDIDATES`` beat the ranking's own first by a clear margin (training.judge)
+    rankers: dict[str, LogisticModel]
     confidence: LogisticModel
     threshold: float  # answer at or above this probability (languages not in ``thresholds``)
     thresholds: dict[str, float]  # per language the judge was trained on
@@ -144,15 +165,21 @@ class Judge(BaseModel, frozen=True):
         """How likely ``ranked`` (best first, never empty) answers ``question``, and how likely
         its first sentence is right."""
         language = ranked[0].article.language
+        same = ranked[0].same_language
         expected = self.kinds.expected(question, language)
         rows = candidate_inputs(candidate_signals(question, ranked), expected)
-        inputs = judge_inputs(
-            question_signals(ranked), rows, [item.article.article_id for item in ranked]
-        )
+        ranker = self.rankers.get(language) if same else None
+        first = ranker.best(rows) if ranker else 0
+        articles = [item.article.article_id for item in ranked]
+        inputs = judge_inputs(question_signals(ranked), leading(rows, first),
+                              leading(articles, first))  # fmt: skip
+        model = self.models.get(language, self.model) if same else self.model
         return Assessment(
-            self.model.probability(inputs),
-            self.threshold_for(language, same_language=ranked[0].same_language),
+            model.probability(inputs),
+            self.threshold_for(language, same_language=same),
             self.calibrated(self.confidence.probability(inputs), language),
+            first,
+            same and language in self.calibration,
         )
 
 

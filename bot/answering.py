@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from bot.answer import Answer, confidence_lead
-from bot.answerability import Assessment, Judge, shipped_judge
+from bot.answerability import Assessment, Judge, leading, shipped_judge
 from bot.bidi import isolate
 from bot.citations import CitedAnswer, Passage, answer_schema
 from bot.extractive import ScoredSentence, rank_evidence, select_answer
@@ -262,6 +262,8 @@ class Answerer:
             if when.latest:
                 evidence = Evidence(evidence.hits, newest_first(evidence.ranked))
             judged = self.judge(asked, evidence)
+            if judged is not None and judged.first:  # a learned pick leads (Judge.rankers)
+                evidence = Evidence(evidence.hits, leading(evidence.ranked, judged.first))
         if not evidence.hits:
             empty = EMPTY_SCOPE.format(scope.describe()) if scope else EMPTY_STORE
             show(empty)
@@ -271,7 +273,10 @@ class Answerer:
         if judged is None or judged.probability < limit:
             log.info("abstained: judged %s", None if judged is None else judged.probability)
         elif self._generator is not None:
-            led = _led(show, confidence_lead(judged.confidence, known["direct"]))
+            led = _led(
+                show,
+                confidence_lead(judged.confidence, known["direct"], calibrated=judged.calibrated),
+            )
             answer = self._generated(question, evidence.hits, self._generator, led, watch)
             if answer is not None:
                 return replace(answer, **known)
@@ -290,7 +295,12 @@ class Answerer:
                     [said] * bool(said)
                     + [f"{isolate(quote.text)} [{n}]" for n, quote in enumerate(quotes, 1)]
                 )
-                _led(show, confidence_lead(judged.confidence, known["direct"]))(text)
+                _led(
+                    show,
+                    confidence_lead(
+                        judged.confidence, known["direct"], calibrated=judged.calibrated
+                    ),
+                )(text)
                 claims = tuple(
                     Claim(said if number == 1 else "", (number,))
                     for number in range(1, len(quotes) + 1)
@@ -383,7 +393,8 @@ def _judged(judged: Assessment, judge: Judge) -> dict[str, Any]:
     return {
         "probability": judged.confidence,
         "answerable": judged.probability,
-        "direct": judged.confidence >= judge.direct,
+        "direct": judged.calibrated and judged.confidence >= judge.direct,
+        "calibrated": judged.calibrated,
     }
 
 

