@@ -13,12 +13,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from bot.generation import CHARS_PER_TOKEN
 from tests.conftest import NOT_ANSWERED_JSON, FakeEmbedder, decoded
-from tests.loopback import serving
+from tests.loopback import json_api, serving
 
 Reply = str | Callable[[list[dict[str, str]]], str]
 
@@ -136,33 +135,14 @@ def _not_found(body: dict[str, Any]) -> tuple[int, dict[str, str]]:
 
 @contextmanager
 def serve(fake: FakeOllama) -> Iterator[FakeOllama]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._reply(*fake.answer(self.path, {}))
+    def answer(
+        path: str, body: dict[str, Any], _: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        return (*fake.answer(path, body), {})
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            self._reply(*fake.answer(self.path, json.loads(self.rfile.read(length) or b"{}")))
+    def line(part: Any) -> bytes:  # a stream: NDJSON lines
+        return json.dumps(part).encode() + b"\n"
 
-        def _reply(self, status: int, body: Any) -> None:
-            if isinstance(body, list):  # a stream: NDJSON lines, flushed one by one
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-ndjson")
-                self.end_headers()
-                for part in body:
-                    self.wfile.write(json.dumps(part).encode() + b"\n")
-                    self.wfile.flush()
-                return
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with serving(Handler) as url:
+    with serving(json_api(answer, "application/x-ndjson", line)) as url:
         fake.url = url
         yield fake

@@ -13,13 +13,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from bot.generation import CHARS_PER_TOKEN
 from tests.conftest import NOT_ANSWERED_JSON, decoded
 from tests.fake_ollama import Reply
-from tests.loopback import serving
+from tests.loopback import json_api, serving
 
 
 @dataclass
@@ -110,40 +109,9 @@ def _error(message: str, kind: str) -> dict[str, Any]:
 
 @contextmanager
 def serve(fake: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._reply(*fake.answer(self.path, {}, self._headers()))
+    def event(part: Any) -> bytes:  # server-sent events, ended by [DONE]
+        return b"data: " + json.dumps(part).encode() + b"\n\n"
 
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            body = json.loads(self.rfile.read(length) or b"{}")
-            self._reply(*fake.answer(self.path, body, self._headers()))
-
-        def _headers(self) -> dict[str, str]:
-            return {name.lower(): value for name, value in self.headers.items()}
-
-        def _reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            if isinstance(body, list):  # a stream of server-sent events
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                for event in body:
-                    self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
-                    self.wfile.flush()
-                self.wfile.write(b"data: [DONE]\n\n")
-                return
-            is_text = isinstance(body, str)
-            data = body.encode() if is_text else json.dumps(body).encode()
-            self.send_header("Content-Type", "text/html" if is_text else "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with serving(Handler) as url:
+    with serving(json_api(fake.answer, "text/event-stream", event, b"data: [DONE]\n\n")) as url:
         fake.url = url
         yield fake

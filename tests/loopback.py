@@ -3,16 +3,17 @@ a real Chroma server from the chromadb package's own CLI."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -31,6 +32,54 @@ def serving(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1") -> I
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# A fake API: (path, JSON body, lower-cased headers) → (status, reply, extra headers). A reply
+# that is a list is streamed, one framed part at a time; a str is an HTML page; else JSON.
+Api = Callable[[str, dict[str, Any], dict[str, str]], tuple[int, Any, dict[str, str]]]
+
+
+def json_api(
+    answer: Api, stream_type: str, frame: Callable[[Any], bytes], end: bytes = b""
+) -> type[BaseHTTPRequestHandler]:
+    """A handler for a JSON API whose streamed replies are ``stream_type``, each part written as
+    ``frame`` makes it and flushed, then ``end``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._reply(*answer(self.path, {}, self._headers()))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = json.loads(self.rfile.read(length) or b"{}")
+            self._reply(*answer(self.path, body, self._headers()))
+
+        def _headers(self) -> dict[str, str]:
+            return {name.lower(): value for name, value in self.headers.items()}
+
+        def _reply(self, status: int, body: Any, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            if isinstance(body, list):
+                self.send_header("Content-Type", stream_type)
+                self.end_headers()
+                for part in body:
+                    self.wfile.write(frame(part))
+                    self.wfile.flush()
+                self.wfile.write(end)
+                return
+            is_text = isinstance(body, str)
+            data = body.encode() if is_text else json.dumps(body).encode()
+            self.send_header("Content-Type", "text/html" if is_text else "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
 
 
 def free_port() -> int:
