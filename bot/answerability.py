@@ -135,8 +135,9 @@ class Judge(BaseModel, frozen=True):
     """The answerability judge and the confidence (``training.judge``)."""
 
     kinds: AnswerKinds
-    model: LogisticModel  # pooled over every language
-    # per language with enough development data of its own (same-language questions only)
+    model: LogisticModel  # pooled over every language, on the candidates as ranked
+    # per language with enough development data of its own (same-language questions only), on
+    # the candidates as its ranker leads them
     models: dict[str, LogisticModel]
     # per language where, in cross-validation, a learned pick of the first sentence among the
     # best ``CANDIDATES`` beat the ranking's own first by a clear margin (training.judge)
@@ -150,10 +151,12 @@ class Judge(BaseModel, frozen=True):
 
     def threshold_for(self, language: str, *, same_language: bool = True) -> float:
         """The judge's threshold for an answer from an article in ``language``. A question in
-        another language than the article gets the lowest: no training pair was across
-        languages, and such pairs lack every word signal, so they score lower."""
+        another language than the article is judged by the pooled model and gets the lowest of
+        its languages' thresholds: no training pair was across languages, and such pairs lack
+        every word signal, so they score lower."""
         if not same_language:
-            return min(self.thresholds.values(), default=self.threshold)
+            pooled = [cut for code, cut in self.thresholds.items() if code not in self.models]
+            return min(pooled, default=self.threshold)
         return self.thresholds.get(language, self.threshold)
 
     def calibrated(self, confidence: float, language: str) -> float:
@@ -170,14 +173,14 @@ class Judge(BaseModel, frozen=True):
         rows = candidate_inputs(candidate_signals(question, ranked), expected)
         ranker = self.rankers.get(language) if same else None
         first = ranker.best(rows) if ranker else 0
-        articles = [item.article.article_id for item in ranked]
-        inputs = judge_inputs(question_signals(ranked), leading(rows, first),
-                              leading(articles, first))  # fmt: skip
-        model = self.models.get(language, self.model) if same else self.model
+        asked, articles = question_signals(ranked), [item.article.article_id for item in ranked]
+        as_ranked = judge_inputs(asked, rows, articles)
+        as_led = judge_inputs(asked, leading(rows, first), leading(articles, first))
+        own = self.models.get(language) if same else None
         return Assessment(
-            model.probability(inputs),
+            own.probability(as_led) if own else self.model.probability(as_ranked),
             self.threshold_for(language, same_language=same),
-            self.calibrated(self.confidence.probability(inputs), language),
+            self.calibrated(self.confidence.probability(as_led), language),
             first,
             same and language in self.calibration,
         )

@@ -171,9 +171,10 @@ def models(lines: list[Line], ranked: Sequence[str]) -> Callable[[Line], tuple[f
     judge = fitted(lines, {"": 0.0}, {"": (1.0, 0.0)}, ranked)
 
     def score(line: Line) -> tuple[float, float, bool]:
-        (row,), (ok,) = judged_rows([led(line, judge)], judge.kinds)
-        model = judge.models.get(line["language"], judge.model)
-        return model.probability(row), judge.confidence.probability(row), ok
+        (as_ranked, as_led), (_, ok) = judged_rows([line, led(line, judge)], judge.kinds)
+        own = judge.models.get(line["language"])
+        p = own.probability(as_led) if own else judge.model.probability(as_ranked)
+        return p, judge.confidence.probability(as_led), ok
 
     return score
 
@@ -185,26 +186,27 @@ def fitted(
     ranked: Sequence[str],
 ) -> Judge:
     """Answer kinds, rankers (for ``ranked`` languages), judges and confidence fitted on
-    ``lines``; judge and confidence see each question's candidates as the rankers lead them."""
+    ``lines``. The pooled judge sees each question's candidates as ranked; a language's own judge
+    and the confidence (of the first quote shown) see them as its ranker leads them."""
     kinds = learn_kinds(lines)
     by_language = _by_language(lines)
     rankers = {code: fit_ranker(by_language[code], kinds) for code in ranked}
     unfitted = Judge(kinds=kinds, model=_NO_MODEL, models={}, rankers=rankers,
                      confidence=_NO_MODEL, threshold=0.0, thresholds={}, calibration={},
                      direct=DIRECT)  # fmt: skip
-    ordered = [led(line, unfitted) for line in lines]
-    rows, right = judged_rows(ordered, kinds)
-    answerable = [int(line["kind"] == "answerable") for line in ordered]
+    as_ranked, _ = judged_rows(lines, kinds)
+    as_led, right = judged_rows([led(line, unfitted) for line in lines], kinds)
+    answerable = [int(line["kind"] == "answerable") for line in lines]
     own = {}
     for code, members in by_language.items():
         if len(members) >= MIN_OWN_LINES:
-            chosen = [i for i, line in enumerate(ordered) if line["language"] == code]
-            own[code] = fit_logistic([rows[i] for i in chosen], [answerable[i] for i in chosen])
+            chosen = [i for i, line in enumerate(lines) if line["language"] == code]
+            own[code] = fit_logistic([as_led[i] for i in chosen], [answerable[i] for i in chosen])
     return unfitted.model_copy(
         update={
-            "model": fit_logistic(rows, answerable),
+            "model": fit_logistic(as_ranked, answerable),
             "models": own,
-            "confidence": fit_logistic(rows, [int(flag) for flag in right]),
+            "confidence": fit_logistic(as_led, [int(flag) for flag in right]),
             "threshold": thresholds[""],
             "thresholds": {k: v for k, v in thresholds.items() if k},
             "calibration": calibration,
