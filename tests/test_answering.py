@@ -96,7 +96,14 @@ def test_an_empty_store_says_how_to_add_articles(tmp_path: Path, real_embedder) 
 def test_json_contract(seeded: Answerer) -> None:
     data = seeded.ask("  Who deciphered   the hieroglyphs?\n").as_json()
     contract = ["question", "answer", "abstained", "quotes", "backend"]
-    assert list(data) == [*contract, "probability", "answerable", "confidence", "claims"]
+    assert list(data) == [
+        *contract,
+        "probability",
+        "answerable",
+        "confidence",
+        "calibrated",
+        "claims",
+    ]
     assert 0 <= data["probability"] <= 1
     # Extractive claims say nothing of their own: each is one quote, by its number.
     assert data["claims"] == [
