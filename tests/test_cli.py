@@ -43,6 +43,7 @@ def summary(result: Result) -> tuple[int, ...]:
     return tuple(int(group) for group in match.groups())
 
 
+@pytest.mark.slow
 def test_ingesting_the_seeds_twice_changes_nothing(tmp_path: Path) -> None:
     first = run(tmp_path, "ingest", str(SEEDS))
     assert first.exit_code == 0
@@ -225,6 +226,7 @@ def test_data_dir_flag_beats_the_environment(tmp_path: Path) -> None:
     assert not (tmp_path / "env").exists()
 
 
+@pytest.mark.slow
 def test_switching_embedding_model_is_refused_then_reindexed(tmp_path: Path) -> None:
     """Ollama embeddings over real HTTP; the store remembers which model made its vectors."""
     run(tmp_path, "ingest", str(SEEDS))
@@ -339,6 +341,7 @@ def test_help_and_version_load_nothing_heavy_and_every_command_has_examples() ->
         assert "Examples:" in (command.help or ""), f"`inquote {name} --help` has no example"
 
 
+@pytest.mark.slow
 def test_output_cut_short_by_its_reader_is_not_an_error(seeded: Path) -> None:
     env = {**os.environ, "INQUOTE_DATA_DIR": str(seeded)}
     inquote = Path(sys.executable).with_name("inquote")

@@ -395,6 +395,7 @@ def test_chat_says_the_store_server_is_away_and_answers_once_it_is_back(tmp_path
         server.wait()
 
 
+@pytest.mark.slow
 def test_a_lost_store_is_built_again_from_its_sources(tmp_path: Path) -> None:
     """`reindex --from-sources` reads every noted source again, into the libraries it was in;
     the damaged store is kept aside, and an upload that can't be read again is named."""

@@ -30,6 +30,7 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_eval_reports_retrieval_answers_validity_abstention_and_latency(tmp_path: Path) -> None:
     questions = write_jsonl(tmp_path / "set.jsonl", [
         {"question": "Which company owned the molasses tank?",

@@ -240,6 +240,7 @@ def test_text_nested_thousands_of_elements_deep_is_kept(tmp_path: Path, depth: i
     assert "seven to two" in answer["quotes"][0]["text"]
 
 
+@pytest.mark.slow
 def test_a_file_slower_to_read_than_the_deadline_fails_alone(tmp_path: Path) -> None:
     folder = tmp_path / "notes"
     folder.mkdir()

@@ -129,6 +129,7 @@ def test_stopwords_and_question_words_are_left_out_per_language() -> None:
     )
 
 
+@pytest.mark.slow
 def test_english_stopwords_are_nltks_list_read_without_importing_llamaindex() -> None:
     code = (
         "import sys; from ingest.terms import stopwords; words = stopwords('en'); "

@@ -136,6 +136,7 @@ def test_each_server_fault_is_one_line_that_says_what_to_do(
     assert KEY not in result.output
 
 
+@pytest.mark.slow
 def test_a_dead_server_and_a_timeout_say_what_to_do(seeded_dir: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1"
     with pytest.raises(BackendError, match=r"No OpenAI-compatible server is reachable at .*"):
@@ -178,6 +179,7 @@ def test_auto_prefers_a_configured_server_that_lists_the_model(seeded_dir: Path)
     assert answerer.backend == "ollama"
 
 
+@pytest.mark.slow
 def test_a_pool_spreads_questions_and_leaves_a_dead_server_out(seeded_dir: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/v1"
     replies = [citing("Purity Distilling Company") for _ in range(8)]

@@ -272,6 +272,7 @@ class SlowGenerator(FakeGenerator):
             yield piece
 
 
+@pytest.mark.slow
 def test_answers_stream_by_editing_one_message(
     data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
@@ -587,6 +588,7 @@ def test_a_partial_confirmed_late_is_edited_into_the_answer_not_left_behind(
     assert "Aldrin joined him about twenty minutes later" in shown
 
 
+@pytest.mark.slow
 def test_a_question_kept_waiting_is_told_so_and_the_note_becomes_its_answer(
     data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
@@ -740,6 +742,7 @@ class CountingGenerator(FakeGenerator):
         yield MOON
 
 
+@pytest.mark.slow
 def test_chats_are_answered_side_by_side_and_each_chat_in_order(
     data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
@@ -809,6 +812,7 @@ def test_an_error_in_any_handler_reaches_its_sender_not_only_the_log(
     assert "the store went away" in caplog.text
 
 
+@pytest.mark.slow
 def test_another_chat_is_answered_within_2_s_while_an_admin_adds_a_slow_document(
     data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.telegram.libraries import NO_LIBRARY
 from ingest.embedding import Embedder
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram, callback_update, text_update
@@ -105,6 +107,7 @@ def test_two_groups_bound_to_libraries_never_see_each_others_articles(
     assert answers_in(fake, UNBOUND) == [NO_LIBRARY]
 
 
+@pytest.mark.slow
 def test_replies_and_questions_replayed_after_a_restart_keep_to_their_chats_library(
     data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
@@ -161,6 +164,7 @@ def start(data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_a_refused_token_or_no_network_at_start_is_one_line_without_the_token(
     tmp_path: Path, fake: FakeTelegram
 ) -> None:

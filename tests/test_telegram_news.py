@@ -9,6 +9,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.journal import Journal
 from config.settings import load_settings
 from ingest.embedding import Embedder
@@ -89,6 +91,7 @@ def test_digest_lists_what_was_added_since_the_last_one(
     assert third == "Nothing new since the last digest."
 
 
+@pytest.mark.slow
 def test_a_daily_digest_is_kept_across_a_restart_and_sent(
     data_dir: Path, fake: FakeTelegram, real_embedder: Embedder
 ) -> None:
