@@ -262,7 +262,8 @@ class Answerer:
             if when.latest:
                 evidence = Evidence(evidence.hits, newest_first(evidence.ranked))
             judged = self.judge(asked, evidence)
-            if judged is not None and judged.first:  # a learned pick leads (Judge.rankers)
+            # a learned pick leads (Judge.rankers), but never over "the latest" article's order
+            if judged is not None and judged.first and not when.latest:
                 evidence = Evidence(evidence.hits, leading(evidence.ranked, judged.first))
         if not evidence.hits:
             empty = EMPTY_SCOPE.format(scope.describe()) if scope else EMPTY_STORE
