@@ -33,7 +33,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -86,6 +86,15 @@ CHECK_QUESTIONS = (
 )
 
 Line = dict[str, Any]
+
+
+class Choices(NamedTuple):
+    """Which languages get a judge of their own, and which a learned first pick."""
+
+    own: tuple[str, ...]
+    ranked: tuple[str, ...]
+
+
 _NO_MODEL = LogisticModel(features=(), means=(), scales=(), weights=(), bias=0.0)
 
 
@@ -165,10 +174,10 @@ def led(line: Line, judge: Judge) -> Line:
     return {**line, "candidates": leading(line["candidates"], first)}
 
 
-def models(lines: list[Line], ranked: Sequence[str]) -> Callable[[Line], tuple[float, float, bool]]:
-    """The models fitted on ``lines`` (a learned first pick for ``ranked`` languages); a line →
-    (judge p, raw confidence, the first pick holds the answer)."""
-    judge = fitted(lines, {"": 0.0}, {"": (1.0, 0.0)}, ranked)
+def models(lines: list[Line], chosen: Choices) -> Callable[[Line], tuple[float, float, bool]]:
+    """The models fitted on ``lines`` (``chosen``: which languages get their own judge and a
+    learned first pick); a line → (judge p, raw confidence, the first pick holds the answer)."""
+    judge = fitted(lines, {"": 0.0}, {"": (1.0, 0.0)}, chosen)
 
     def score(line: Line) -> tuple[float, float, bool]:
         (as_ranked, as_led), (_, ok) = judged_rows([line, led(line, judge)], judge.kinds)
@@ -183,14 +192,15 @@ def fitted(
     lines: Sequence[Line],
     thresholds: dict[str, float],
     calibration: dict[str, tuple[float, float]],
-    ranked: Sequence[str],
+    chosen: Choices,
 ) -> Judge:
-    """Answer kinds, rankers (for ``ranked`` languages), judges and confidence fitted on
-    ``lines``. The pooled judge sees each question's candidates as ranked; a language's own judge
-    and the confidence (of the first quote shown) see them as its ranker leads them."""
+    """Answer kinds, rankers and judges of their own (for ``chosen`` languages), the pooled judge
+    and the confidence fitted on ``lines``. The pooled judge sees each question's candidates as
+    ranked; a language's own judge and the confidence (of the first quote shown) see them as its
+    ranker leads them."""
     kinds = learn_kinds(lines)
     by_language = _by_language(lines)
-    rankers = {code: fit_ranker(by_language[code], kinds) for code in ranked}
+    rankers = {code: fit_ranker(by_language[code], kinds) for code in chosen.ranked}
     unfitted = Judge(kinds=kinds, model=_NO_MODEL, models={}, rankers=rankers,
                      confidence=_NO_MODEL, threshold=0.0, thresholds={}, calibration={},
                      direct=DIRECT)  # fmt: skip
@@ -198,10 +208,9 @@ def fitted(
     as_led, right = judged_rows([led(line, unfitted) for line in lines], kinds)
     answerable = [int(line["kind"] == "answerable") for line in lines]
     own = {}
-    for code, members in by_language.items():
-        if len(members) >= MIN_OWN_LINES:
-            chosen = [i for i, line in enumerate(lines) if line["language"] == code]
-            own[code] = fit_logistic([as_led[i] for i in chosen], [answerable[i] for i in chosen])
+    for code in chosen.own:
+        mine = [i for i, line in enumerate(lines) if line["language"] == code]
+        own[code] = fit_logistic([as_led[i] for i in mine], [answerable[i] for i in mine])
     return unfitted.model_copy(
         update={
             "model": fit_logistic(as_ranked, answerable),
@@ -249,9 +258,13 @@ def _folds(lines: Sequence[Line]) -> list[tuple[np.ndarray, np.ndarray]]:
     return list(GroupKFold(n_splits=FOLDS).split(lines, groups=groups))
 
 
-def thresholds_for(lines: Sequence[Line], judged: Sequence[float]) -> dict[str, float]:
+def thresholds_for(
+    lines: Sequence[Line], judged: Sequence[float], own: Sequence[str]
+) -> dict[str, float]:
     """Per language with enough answerable questions, the highest judge probability at which
-    ``TARGET_ANSWERED`` of them are answered; ``""``: the median of those, for the rest."""
+    ``TARGET_ANSWERED`` of them are answered; ``""``: for the rest, the median of those of the
+    languages the pooled judge serves (not of those with a judge of their own, ``own``: another
+    scale)."""
     by_language: dict[str, list[float]] = {}
     for line, p in zip(lines, judged, strict=True):
         if line["kind"] == "answerable":
@@ -261,7 +274,8 @@ def thresholds_for(lines: Sequence[Line], judged: Sequence[float]) -> dict[str, 
         if len(scores) >= MIN_LANGUAGE_QUESTIONS:
             ordered = sorted(scores, reverse=True)
             cuts[language] = round(ordered[int(np.ceil(TARGET_ANSWERED * len(ordered))) - 1], 4)
-    return {**dict(sorted(cuts.items())), "": round(float(np.median(list(cuts.values()))), 4)}
+    pooled = [cut for language, cut in cuts.items() if language not in own]
+    return {**dict(sorted(cuts.items())), "": round(float(np.median(pooled)), 4)}
 
 
 def calibrations(
@@ -333,33 +347,34 @@ def _mean(values: Sequence[float | bool]) -> float:
     return round(float(np.mean(values)), 4) if values else 0.0
 
 
-def learned_first(picks: dict[str, dict[str, float]]) -> list[str]:
-    """The languages whose learned pick holds the answer ``RANKER_GAIN`` more often."""
-    return [
-        code for code, pick in picks.items() if pick["learned"] - pick["ranking"] >= RANKER_GAIN
-    ]
+def choices(lines: list[Line], picks: dict[str, dict[str, float]]) -> Choices:
+    """Decided once, on every development line, so that cross-validation fits what ships: the
+    languages with ``MIN_OWN_LINES`` questions get a judge of their own, those whose learned pick
+    holds the answer ``RANKER_GAIN`` more often get the pick."""
+    return Choices(
+        own=tuple(code for code, members in _by_language(lines).items()
+                  if len(members) >= MIN_OWN_LINES),
+        ranked=tuple(code for code, pick in picks.items()
+                     if pick["learned"] - pick["ranking"] >= RANKER_GAIN),
+    )  # fmt: skip
 
 
-def fit(
-    lines: list[Line], ranked: Sequence[str]
-) -> tuple[Judge, dict[str, dict[str, float | int]]]:
-    """The models fitted on every line, with a learned first pick for ``ranked`` languages;
-    per-language thresholds and calibration from cross-validation; and the cross-validated
-    figures per set and language."""
-    scored = cross_validated_scores(lines, ranked)
-    thresholds = thresholds_for(lines, [p for p, _, _ in scored])
-    judge = fitted(lines, thresholds, calibrations(lines, scored, thresholds), ranked)
+def fit(lines: list[Line], chosen: Choices) -> tuple[Judge, dict[str, dict[str, float | int]]]:
+    """The models fitted on every line, with the ``chosen`` languages' own judges and learned
+    picks; per-language thresholds and calibration from cross-validation; and the
+    cross-validated figures per set and language."""
+    scored = cross_validated_scores(lines, chosen)
+    thresholds = thresholds_for(lines, [p for p, _, _ in scored], chosen.own)
+    judge = fitted(lines, thresholds, calibrations(lines, scored, thresholds), chosen)
     return judge, figures(lines, scored, judge)
 
 
-def cross_validated_scores(
-    lines: list[Line], ranked: Sequence[str]
-) -> list[tuple[float, float, bool]]:
+def cross_validated_scores(lines: list[Line], chosen: Choices) -> list[tuple[float, float, bool]]:
     """Each line's (judge p, confidence, first pick right) from models fitted without its
     topic's fold."""
     scored: list[tuple[float, float, bool]] = [(0.0, 0.0, False)] * len(lines)
     for train_index, test_index in _folds(lines):
-        score = models([lines[i] for i in train_index], ranked)
+        score = models([lines[i] for i in train_index], chosen)
         for i in test_index:
             scored[i] = score(lines[i])
     return scored
@@ -412,7 +427,7 @@ def refit(args: argparse.Namespace) -> None:
     """Fits the models on signal lines and writes the judge's file."""
     lines = [json.loads(row) for path in args.signals for row in path.open(encoding="utf-8")]
     picks = first_picks(lines)
-    judge, table = fit(lines, learned_first(picks))
+    judge, table = fit(lines, choices(lines, picks))
     settings = load_settings()
     card = {
         "judge": judge.model_dump(),
