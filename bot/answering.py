@@ -106,6 +106,10 @@ class Answerer:
         """A stored article, with its text (what every quote is checked against)."""
         return self._store.get_article(article_id)
 
+    def reads(self, scope: Scope, article_id: str) -> bool:
+        """Whether ``scope`` reads the article (an original whose copies are in it included)."""
+        return not scope or article_id in self._store.articles_in(scope)
+
     def added_since(self, scope: Scope, revision: int | None) -> list[Article]:
         """What ``scope`` gained since ``revision`` (:func:`bot.summaries.added_since`)."""
         return added_since(self._store, scope, revision)
@@ -270,15 +274,18 @@ class Answerer:
             show(empty)
             return Answer(question, empty, True, (), self.backend)
         known = {} if judged is None else _judged(judged, self._used_judge())
+        lead = (
+            ""
+            if judged is None
+            else confidence_lead(judged.confidence, known["direct"], calibrated=judged.calibrated)
+        )
         limit = self._answer.min_probability or (judged.threshold if judged else 0.0)
         if judged is None or judged.probability < limit:
             log.info("abstained: judged %s", None if judged is None else judged.probability)
         elif self._generator is not None:
-            led = _led(
-                show,
-                confidence_lead(judged.confidence, known["direct"], calibrated=judged.calibrated),
+            answer = self._generated(
+                question, evidence.hits, self._generator, _led(show, lead), watch
             )
-            answer = self._generated(question, evidence.hits, self._generator, led, watch)
             if answer is not None:
                 return replace(answer, **known)
         else:
@@ -296,12 +303,7 @@ class Answerer:
                     [said] * bool(said)
                     + [f"{isolate(quote.text)} [{n}]" for n, quote in enumerate(quotes, 1)]
                 )
-                _led(
-                    show,
-                    confidence_lead(
-                        judged.confidence, known["direct"], calibrated=judged.calibrated
-                    ),
-                )(text)
+                _led(show, lead)(text)
                 claims = tuple(
                     Claim(said if number == 1 else "", (number,))
                     for number in range(1, len(quotes) + 1)

@@ -201,10 +201,7 @@ class InquoteBot:
     def _summary_of(self, quote: Quote, scope: Scope) -> Answer:
         """The summary of the quote's article, if the chat still reads it."""
         article = self.answerer.get_article(quote.article_id)
-        readable = not scope or any(
-            a.article_id == quote.article_id for a in self.answerer.articles(scope)
-        )
-        if article is None or not readable:
+        if article is None or not self.answerer.reads(scope, quote.article_id):
             return self.answerer.ask(f"Summarise {quote.title}", scope=scope)
         return self.answerer.summary(article)
 
