@@ -16,6 +16,7 @@ import jsonschema
 import numpy as np
 import pytest
 
+from bot.answerability import LogisticModel, shipped_judge
 from bot.answering import Answerer
 from bot.app import Library
 from bot.backends import backend_of
@@ -231,3 +232,16 @@ def answerer_over(
 ) -> Answerer:
     """An answerer over a store a test opened, with a scripted LLM or none."""
     return Library(settings, embedder=embedder, store=store).answerer(backend_of(generator))
+
+
+def answerer_leading_with_the_tenth(
+    data_dir: Path, embedder: Embedder, **overrides: Any
+) -> Answerer:
+    """An answerer over ``data_dir`` whose judge has a learned first pick for English that prefers
+    the lowest-placed of the best ten sentences: where it leads, the pick led."""
+    last = LogisticModel(features=("place",), means=(0.0,), scales=(1.0,), weights=(1.0,),
+                         bias=0.0)  # fmt: skip
+    judge = shipped_judge().model_copy(update={"rankers": {"en": last}})
+    settings = load_settings(overrides={"data_dir": str(data_dir), **overrides})
+    store = ChromaStore.open_persistent(data_dir, embedder.fingerprint)
+    return Answerer(store, embedder, settings.retrieval, settings.answer, judge=judge)

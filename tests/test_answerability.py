@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answerability import CANDIDATES, JUDGE_FILE, LogisticModel, shipped_judge
+from bot.answerability import CANDIDATES, JUDGE_FILE, shipped_judge
 from bot.answering import Answerer
 from bot.evaluation import declined_at, roc_auc
 from bot.extractive import ScoredSentence, select_answer
@@ -16,7 +16,7 @@ from config.settings import load_settings
 from ingest.embedding import Embedder
 from ingest.schema import Article
 from ingest.store import ChromaStore
-from tests.conftest import FakeGenerator, assert_quotes_verbatim
+from tests.conftest import FakeGenerator, answerer_leading_with_the_tenth, assert_quotes_verbatim
 
 CARD = json.loads(JUDGE_FILE.read_text(encoding="utf-8"))
 
@@ -107,16 +107,11 @@ def test_a_language_the_judge_was_never_calibrated_on_is_told_in_words_alone(
 def test_a_languages_learned_first_pick_leads_the_answer(
     seeded_dir: Path, real_embedder: Embedder
 ) -> None:
-    # A ranker for English that prefers the lowest-placed of the best ten sentences: the answer
-    # leads with that one, verbatim, where the shipped judge leads with the ranking's first.
-    last = LogisticModel(features=("place",), means=(0.0,), scales=(1.0,), weights=(1.0,),
-                         bias=0.0)  # fmt: skip
-    judge = shipped_judge().model_copy(update={"rankers": {"en": last}})
-    config = load_settings(
-        overrides={"data_dir": str(seeded_dir), "answer": {"min_probability": 1e-9}}
+    # The answer leads with the pick's sentence, verbatim, where the shipped judge leads with the
+    # ranking's first.
+    answerer = answerer_leading_with_the_tenth(
+        seeded_dir, real_embedder, answer={"min_probability": 1e-9}
     )
-    store = ChromaStore.open_persistent(seeded_dir, real_embedder.fingerprint)
-    answerer = Answerer(store, real_embedder, config.retrieval, config.answer, judge=judge)
     question = "Who deciphered the hieroglyphs?"
     ranked = answerer.gather(question).ranked
     assert len(ranked) > 1

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from bot.answerability import LogisticModel, shipped_judge
 from bot.answering import Answerer
 from bot.recency import when_asked
 from config.settings import Settings, load_settings
@@ -28,6 +27,7 @@ from tests.conftest import (
     FakeEmbedder,
     FakeGenerator,
     answer_json,
+    answerer_leading_with_the_tenth,
     assert_quotes_verbatim,
 )
 from tests.fake_web import FakeSite, serve
@@ -283,13 +283,8 @@ def test_with_an_llm_a_summary_is_its_claims_each_with_a_verified_quote(
 def test_a_learned_first_pick_never_reorders_the_latest(
     newsroom: Path, real_embedder: Embedder
 ) -> None:
-    # A ranker that prefers the lowest-placed of the best ten sentences would lead with an older
-    # article's; "the latest" keeps the newest article first all the same.
-    last = LogisticModel(features=("place",), means=(0.0,), scales=(1.0,), weights=(1.0,),
-                         bias=0.0)  # fmt: skip
-    judge = shipped_judge().model_copy(update={"rankers": {"en": last}})
-    settings = load_settings(overrides={"data_dir": str(newsroom)})
-    store = ChromaStore.open_persistent(newsroom, real_embedder.fingerprint)
-    answerer = Answerer(store, real_embedder, settings.retrieval, settings.answer, judge=judge)
+    # The pick would lead with an older article's sentence; "the latest" keeps the newest
+    # article first all the same.
+    answerer = answerer_leading_with_the_tenth(newsroom, real_embedder)
     answer = answerer.ask("What is the latest news about Russia and Ukraine?")
     assert answer.quotes[0].published == "2022-03-02"
