@@ -99,7 +99,7 @@ class Answerer:
 
     def articles(self, scope: Scope = WHOLE_STORE) -> list[Article]:
         """The stored articles in ``scope`` without their text (cheap: for listing), by title."""
-        stored = self._store.within(self._store.article_summaries(), scope)
+        stored = self._store.listing(scope)
         return sorted(stored, key=lambda article: (article.title.lower(), article.article_id))
 
     def get_article(self, article_id: str) -> Article | None:

@@ -15,8 +15,9 @@ from bot.backends import BackendChoice, choose_backend
 from config.errors import StoreError
 from config.settings import Settings
 from ingest.embedding import Embedder, make_embedder
+from ingest.schema import CHROMA_DATABASE
 from ingest.sources import SOURCES_FILE
-from ingest.store import CHROMA_DATABASE, ChromaStore
+from ingest.store import ChromaStore
 
 if TYPE_CHECKING:
     from ingest.pipeline import Ingestor

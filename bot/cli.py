@@ -828,10 +828,15 @@ def list_articles(
       inquote list --newest --library news --since 2026-11-01
       inquote list --json
     """
-    from bot.app import Library
+    from ingest.keyword_index import listing
 
-    store = Library(settings).store
-    articles = store.within(store.article_summaries(), _scope(settings, libraries, since, until))
+    scope = _scope(settings, libraries, since, until)
+    embedded = settings.store.mode == "embedded"
+    articles = listing(settings.data_dir, scope) if embedded else None
+    if articles is None:  # the index alone is not known to be the store's: open the store
+        from bot.app import Library
+
+        articles = Library(settings, check_fingerprint=False).store.listing(scope)
     articles.sort(key=lambda a: (a.title.lower(), a.article_id))
     if newest:  # stable: a day's articles stay by title; no date sorts as oldest
         articles.sort(key=lambda a: a.published, reverse=True)
@@ -853,7 +858,8 @@ def list_articles(
     if not as_json:
         merged = sum(bool(article.duplicate_of) for article in articles)
         duplicates = f" ({merged} merged duplicates)" if merged else ""
-        click.echo(f"{len(articles)} articles{duplicates}, {store.chunk_count()} chunks")
+        total = sum(article.chunk_count for article in articles)
+        click.echo(f"{len(articles)} articles{duplicates}, {total} chunks")
 
 
 @cli.command()

@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from config.errors import StoreError
+from ingest.keyword_index import KEYWORDS_FOLDER
 from ingest.locking import LOCK_NAME, DataDirLock
+from ingest.schema import CHROMA_DATABASE
 from ingest.sentence_vectors import SENTENCE_VECTORS_FILE
-from ingest.store import CHROMA_DATABASE, KEYWORDS_FOLDER, check_database
+from ingest.sqlite_check import check_database
 
 # derived, or this process's own
 LEFT_OUT = frozenset((KEYWORDS_FOLDER, SENTENCE_VECTORS_FILE, LOCK_NAME))

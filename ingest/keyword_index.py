@@ -14,6 +14,11 @@ never rebuilds it from every chunk, except the first time a data directory meets
 host in server mode, or a store ingested before revisions existed). Writes update it as they
 commit; readers, on this host or another, see a change at their next question. Removals show as
 fewer articles than the index holds.
+
+The table keeps each article's record (its metadata, without the text), so ``inquote list`` on
+an embedded store reads it alone, without Chroma (:func:`listing`), when the index is known to be
+the store's: ``current.json`` names the index a process last brought up to the store, for which
+database file, and a mark in the folder says a write is under way or was cut short.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import itertools
 import json
 import logging
 import math
+import os
 import shutil
 import sqlite3
 import threading
@@ -36,8 +42,8 @@ from typing import Protocol
 
 import tantivy
 
-from ingest.schema import Article, Chunk, Scope, day_number, library_field
-from ingest.sqlite_check import quick_check
+from ingest.schema import CHROMA_DATABASE, Article, Chunk, Scope, day_number, library_field
+from ingest.sqlite_check import check_database, quick_check
 from ingest.terms import spelled_acronyms, terms
 
 log = logging.getLogger(__name__)
@@ -52,7 +58,11 @@ GC_EVERY = 20_000  # chunks indexed between full garbage collections (a first lo
 PROGRESS_FROM = 20_000  # chunks read from the store: a (re)build this large tells its progress
 # Part of the index's folder name: change it when the schema below or ingest.terms changes, and
 # every data directory builds its index again.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
+KEYWORDS_FOLDER = "keywords"  # in the data directory: every index of this host, and these two
+CURRENT_FILE = "current.json"  # the index last brought up to an embedded store, and its database
+WRITE_MARK = "writing"  # there while a write to the store is under way, or after one cut short
+KEPT = (CURRENT_FILE, WRITE_MARK)  # files of the folder that are no index's
 
 
 class Changes(Protocol):
@@ -87,6 +97,8 @@ class KeywordIndex:
         self._counted = 0.0  # when this process last counted the store's articles (monotonic)
         self._looked = 0  # when this process last looked at the store (time.time_ns())
         self._generation = -1  # the index's generation this process's searcher reads
+        self._database: Path | None = None  # an embedded store's database (for_collection)
+        self._pointed = False  # whether CURRENT_FILE names this index (written once looked)
         self.indexed = 0  # articles this process (re)indexed or removed: shows it never rebuilds
         (folder / "tantivy").mkdir(parents=True, exist_ok=True)
         self._schema = _schema()
@@ -97,7 +109,7 @@ class KeywordIndex:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS articles (article_id TEXT PRIMARY KEY,"
                 " content_hash TEXT NOT NULL, language TEXT NOT NULL, libraries TEXT NOT NULL,"
-                " published_day INTEGER NOT NULL, duplicate_of TEXT NOT NULL)"
+                " published_day INTEGER NOT NULL, duplicate_of TEXT NOT NULL, record TEXT NOT NULL)"
             )
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
@@ -105,17 +117,24 @@ class KeywordIndex:
 
     @classmethod
     def for_collection(
-        cls, root: Path, collection_id: str, store: Changes, *, writers_update: bool
+        cls,
+        root: Path,
+        collection_id: str,
+        store: Changes,
+        *,
+        writers_update: bool,
+        database: Path | None = None,
     ) -> KeywordIndex:
         """The index of the chunks collection ``collection_id``; indexes of other collections
-        (replaced by ``inquote reindex``) or of another :data:`INDEX_FORMAT` are deleted."""
+        (replaced by ``inquote reindex``) or of another :data:`INDEX_FORMAT` are deleted.
+        ``database``: an embedded store's database file (:data:`CURRENT_FILE` names it)."""
         name = f"{collection_id}.{INDEX_FORMAT}"
         root.mkdir(parents=True, exist_ok=True)
         # one process at a time checks the folder and, when damaged, starts it afresh: another
         # would otherwise delete the one being rebuilt, or read it half made
         with _locked(root / f"{name}.lock"):
             for stale in root.iterdir():
-                if stale.name.split(".lock")[0] == name:
+                if stale.name.split(".lock")[0] == name or stale.name.startswith(KEPT):
                     continue
                 if stale.is_dir():
                     shutil.rmtree(stale, ignore_errors=True)
@@ -123,7 +142,7 @@ class KeywordIndex:
                     stale.unlink(missing_ok=True)
             folder = root / name
             try:
-                return cls(folder, store, writers_update=writers_update).checked()
+                index = cls(folder, store, writers_update=writers_update).checked()
             except (ValueError, sqlite3.DatabaseError) as exc:  # what tantivy and SQLite raise
                 log.warning(
                     "The keyword index in %s is damaged (%s); rebuilding it from the store",
@@ -131,7 +150,9 @@ class KeywordIndex:
                     " ".join(str(exc).split())[:200],
                 )
                 shutil.rmtree(folder, ignore_errors=True)
-                return cls(folder, store, writers_update=writers_update)
+                index = cls(folder, store, writers_update=writers_update)
+        index._database = database
+        return index
 
     def checked(self) -> KeywordIndex:
         """This index, once its files have been read through (its table checked page by page,
@@ -185,20 +206,7 @@ class KeywordIndex:
         """The ids of the indexed articles in ``scope``, and (``originals``) of the articles
         those are copies of: a copy has no chunks of its own, its original answers for it. As of
         the last :meth:`catch_up`."""
-        conditions: list[str] = []
-        values: list[str | int] = []
-        if scope.libraries:
-            conditions.append(
-                "(" + " OR ".join(["instr(libraries, ?) > 0"] * len(scope.libraries)) + ")"
-            )
-            values += [f",{name}," for name in scope.libraries]
-        if scope.since:
-            conditions.append("published_day >= ?")
-            values.append(day_number(scope.since))
-        if scope.until:
-            conditions.append("published_day BETWEEN 1 AND ?")
-            values.append(day_number(scope.until))
-        where = " AND ".join(conditions) or "1"
+        where, values = _where(scope)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT article_id, duplicate_of FROM articles WHERE {where}", values
@@ -209,6 +217,12 @@ class KeywordIndex:
         if scope.article_ids:
             return [article_id for article_id in scope.article_ids if article_id in found]
         return list(found)
+
+    def listed(self, scope: Scope) -> list[Article]:
+        """The records of the indexed articles in ``scope`` (a copy's original not included),
+        without their text: as of the last :meth:`catch_up`."""
+        with self._lock:
+            return _listed(self._db, scope)
 
     def days(self) -> list[int]:
         """The publication days (``20220224``) of the indexed articles, each once."""
@@ -271,6 +285,9 @@ class KeywordIndex:
                 self._generation = generation
                 self._languages = None
             self._looked = looking
+            if self._database is not None and not self._pointed:
+                _point(self.folder, self._database)
+                self._pointed = True
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -358,7 +375,7 @@ class KeywordIndex:
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO articles (article_id, language, content_hash, libraries,"
-                " published_day, duplicate_of) VALUES (?, ?, ?, ?, ?, ?)",
+                " published_day, duplicate_of, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(a.article_id, a.language, *_row(a)) for a in relabelled],
             )
             self._db.executemany("DELETE FROM articles WHERE article_id = ?", [(i,) for i in gone])
@@ -376,14 +393,14 @@ class KeywordIndex:
                     (self._state("generation") + 1,),
                 )
 
-    def _held(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str, int, str]]:
+    def _held(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str, int, str, str]]:
         """What the table holds of each of ``article_ids``: as :func:`_row` gives it."""
-        held: dict[str, tuple[str, str, int, str]] = {}
+        held: dict[str, tuple[str, str, int, str, str]] = {}
         for start in range(0, len(article_ids), 500):
             part = list(article_ids[start : start + 500])
             marks = ",".join("?" * len(part))
             query = (
-                "SELECT article_id, content_hash, libraries, published_day, duplicate_of"
+                "SELECT article_id, content_hash, libraries, published_day, duplicate_of, record"
                 f" FROM articles WHERE article_id IN ({marks})"
             )
             held.update((row[0], tuple(row[1:])) for row in self._db.execute(query, part))
@@ -428,15 +445,106 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _row(article: Article) -> tuple[str, str, int, str]:
+def _row(article: Article) -> tuple[str, str, int, str, str]:
     """What the table keeps of an article besides its language: its version (content hash
-    first) and what its scope filters on."""
+    first), what its scope filters on, and its record (as stored, less the text and the
+    near-duplicate signature)."""
+    record = {k: v for k, v in article.metadata().items() if k != "signature"}
     return (
         article.content_hash,
         library_field(article.libraries),
         day_number(article.published),
         article.duplicate_of,
+        json.dumps(record, ensure_ascii=False),
     )
+
+
+def _where(scope: Scope) -> tuple[str, list[str | int]]:
+    """The SQL condition on the table for ``scope``'s libraries and days, and its values."""
+    conditions: list[str] = []
+    values: list[str | int] = []
+    if scope.libraries:
+        conditions.append(
+            "(" + " OR ".join(["instr(libraries, ?) > 0"] * len(scope.libraries)) + ")"
+        )
+        values += [f",{name}," for name in scope.libraries]
+    if scope.since:
+        conditions.append("published_day >= ?")
+        values.append(day_number(scope.since))
+    if scope.until:
+        conditions.append("published_day BETWEEN 1 AND ?")
+        values.append(day_number(scope.until))
+    return " AND ".join(conditions) or "1", values
+
+
+def _listed(db: sqlite3.Connection, scope: Scope) -> list[Article]:
+    where, values = _where(scope)
+    rows = db.execute(f"SELECT record FROM articles WHERE {where}", values).fetchall()
+    articles = [Article.from_record("", json.loads(record)) for (record,) in rows]
+    if scope.article_ids:
+        return [article for article in articles if article.article_id in scope.article_ids]
+    return articles
+
+
+def listing(data_dir: Path, scope: Scope) -> list[Article] | None:
+    """The records of an embedded store's articles in ``scope`` (see :meth:`KeywordIndex.listed`),
+    read from its keyword index alone — without Chroma, whose import takes most of a second —
+    when the index is known to be the store's: brought up to the store by a process that opened
+    it, for the same database file (a restored or rebuilt store is another), no write under way
+    or cut short since, and neither database damaged. Else None: open the store."""
+    root = data_dir / KEYWORDS_FOLDER
+    try:
+        if (root / WRITE_MARK).exists():
+            return None
+        pointer = json.loads((root / CURRENT_FILE).read_text(encoding="utf-8"))
+        database = data_dir / "chroma" / CHROMA_DATABASE
+        if pointer["database"] != _identity(database):
+            return None
+        check_database(database)
+        table = root / pointer["index"] / "articles.sqlite"
+        uri = f"{table.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            quick_check(db)
+            return _listed(db, scope)
+    except (OSError, ValueError, KeyError, TypeError, sqlite3.DatabaseError):
+        return None
+
+
+@contextlib.contextmanager
+def store_write(root: Path) -> Iterator[None]:
+    """Marks an embedded store's write (:data:`WRITE_MARK`, on disk before the write begins):
+    until it completes, :func:`listing` opens the store. A write that raises or is killed leaves
+    the mark, so listing opens the store until the next write completes."""
+    root.mkdir(parents=True, exist_ok=True)
+    mark = root / WRITE_MARK
+    with mark.open("w") as handle:
+        os.fsync(handle.fileno())
+    _sync_folder(root)
+    yield
+    mark.unlink(missing_ok=True)
+
+
+def _point(folder: Path, database: Path) -> None:
+    """Writes :data:`CURRENT_FILE`: ``folder`` is the index of the store in ``database``."""
+    written = folder.parent / f"{CURRENT_FILE}.{os.getpid()}"
+    with contextlib.suppress(OSError):  # a read-only data directory: listing opens the store
+        pointer = {"index": folder.name, "database": _identity(database)}
+        written.write_text(json.dumps(pointer), encoding="utf-8")
+        written.replace(folder.parent / CURRENT_FILE)
+
+
+def _identity(path: Path) -> list[int]:
+    """Which file ``path`` is (a store restored or rebuilt since is another)."""
+    found = path.stat()
+    return [found.st_dev, found.st_ino]
+
+
+def _sync_folder(folder: Path) -> None:
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _chunk(document: tantivy.Document) -> Chunk:

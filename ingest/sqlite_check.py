@@ -21,3 +21,18 @@ def check_file(path: Path) -> None:
     uri = f"{path.resolve().as_uri()}?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
         quick_check(db)
+
+
+QUICK_CHECK_BYTES = 64 << 20  # Chroma databases up to this size are checked at every open
+
+
+def check_database(database: Path, limit: int | None = QUICK_CHECK_BYTES) -> None:
+    """Raises sqlite3.DatabaseError when Chroma's database is damaged, before Chroma reads it
+    (its Rust core panics on a damaged page). SQLite's quick check reads the whole file (about
+    1.5 ms a MB), so at every open only files up to ``limit`` bytes are checked."""
+    if not database.is_file() or (limit is not None and database.stat().st_size > limit):
+        return
+    try:
+        check_file(database)
+    except sqlite3.DatabaseError as exc:
+        raise sqlite3.DatabaseError(f"{database.name}: {exc}") from exc

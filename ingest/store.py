@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -31,11 +30,12 @@ if TYPE_CHECKING:
 from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
 from config.settings import StoreSettings
 from ingest.chunking import sentence_spans
-from ingest.keyword_index import KeywordIndex
+from ingest.keyword_index import KEYWORDS_FOLDER, KeywordIndex, store_write
 from ingest.locking import DataDirLock
 from ingest.schema import (
     ARTICLE_VECTOR,
     ARTICLES_COLLECTION,
+    CHROMA_DATABASE,
     CHUNKS_COLLECTION,
     REINDEX_COLLECTION,
     Article,
@@ -45,18 +45,15 @@ from ingest.schema import (
 )
 from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors
 from ingest.sources import SOURCES_FILE
-from ingest.sqlite_check import check_file
+from ingest.sqlite_check import check_database
 
 log = logging.getLogger(__name__)
 
 _SPACE = {"hnsw:space": "cosine"}
 _PAGE = 2000
-KEYWORDS_FOLDER = "keywords"
 # Articles an embedded store keeps in memory once read, for the next questions about them.
 RECENT_ARTICLES = 64
 RECENT_CHARS = 16_000_000
-CHROMA_DATABASE = "chroma.sqlite3"
-QUICK_CHECK_BYTES = 64 << 20  # Chroma databases up to this size are checked at every open
 FULL_BELOW = 1 << 20  # bytes free under which a disk counts as full (SQLite needs pages to spare)
 
 
@@ -262,7 +259,11 @@ class ChromaStore:
         """The keyword index of the current chunks collection (opened on first use)."""
         if self._keywords is None:
             self._keywords = KeywordIndex.for_collection(
-                self._keywords_root, str(self._chunks.id), self, writers_update=self._embedded
+                self._keywords_root,
+                str(self._chunks.id),
+                self,
+                writers_update=self._embedded,
+                database=self._path / CHROMA_DATABASE if self._path else None,
             )
         return self._keywords
 
@@ -322,6 +323,12 @@ class ChromaStore:
             return list(articles)
         inside = set(self.articles_in(scope, originals=False))
         return [article for article in articles if article.article_id in inside]
+
+    def listing(self, scope: Scope) -> list[Article]:
+        """The records of the articles in ``scope`` as stored now, without their text (a copy's
+        original not included)."""
+        self.keywords.catch_up()
+        return self.keywords.listed(scope)
 
     def chunk_count(self) -> int:
         return int(self._chunks.count())
@@ -436,56 +443,59 @@ class ChromaStore:
             for r in records
         ]
         ids = [record.article_id for record in records]
-        committed = False
-        try:
-            _vector_store(self._chunks).add(nodes)
-            self._articles.upsert(
-                ids=ids,
-                documents=[record.text for record in records],
-                metadatas=[record.metadata() for record in records],
-                embeddings=[ARTICLE_VECTOR] * len(records),
-            )
-            committed = True
-            self._chunks.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
-        except ChromaError as exc:
-            if not committed:  # the new chunks are no version's: take them back
-                with contextlib.suppress(ChromaError):
-                    self._chunks.delete(ids=[node.node_id for node in nodes])
-            named = ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
-            raise store_fault(exc, self._path, f"Writing article {named} failed") from exc
-        if self._keeps_keywords():
-            written = zip(records, entries, strict=True)
-            self.keywords.catch_up([(record, chunks) for record, (_, chunks, _) in written])
+        with self._writing():
+            committed = False
+            try:
+                _vector_store(self._chunks).add(nodes)
+                self._articles.upsert(
+                    ids=ids,
+                    documents=[record.text for record in records],
+                    metadatas=[record.metadata() for record in records],
+                    embeddings=[ARTICLE_VECTOR] * len(records),
+                )
+                committed = True
+                self._chunks.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
+            except ChromaError as exc:
+                if not committed:  # the new chunks are no version's: take them back
+                    with contextlib.suppress(ChromaError):
+                        self._chunks.delete(ids=[node.node_id for node in nodes])
+                named = ", ".join(ids[:3]) + (" …" if len(ids) > 3 else "")
+                raise store_fault(exc, self._path, f"Writing article {named} failed") from exc
+            if self._keeps_keywords():
+                written = zip(records, entries, strict=True)
+                self.keywords.catch_up([(record, chunks) for record, (_, chunks, _) in written])
 
     def put_duplicate(self, article: Article) -> None:
         """Record ``article`` as another copy of ``article.duplicate_of``: no chunks of its own."""
-        record = replace(article, chunk_count=0, revision=time.time_ns())
-        try:
-            self._articles.upsert(
-                ids=[article.article_id],
-                documents=[article.text],
-                metadatas=[record.metadata()],
-                embeddings=[ARTICLE_VECTOR],
-            )
-            self._chunks.delete(where={"article_id": article.article_id})
-        except ChromaError as exc:
-            raise store_fault(
-                exc, self._path, f"Writing article {article.article_id} failed"
-            ) from exc
-        if self._keeps_keywords():
-            self.keywords.catch_up()
+        with self._writing():
+            record = replace(article, chunk_count=0, revision=time.time_ns())
+            try:
+                self._articles.upsert(
+                    ids=[article.article_id],
+                    documents=[article.text],
+                    metadatas=[record.metadata()],
+                    embeddings=[ARTICLE_VECTOR],
+                )
+                self._chunks.delete(where={"article_id": article.article_id})
+            except ChromaError as exc:
+                raise store_fault(
+                    exc, self._path, f"Writing article {article.article_id} failed"
+                ) from exc
+            if self._keeps_keywords():
+                self.keywords.catch_up([(record, ())])
 
     def set_libraries(self, article: Article, libraries: tuple[str, ...]) -> Article:
         """Records that ``article`` (as stored) is in ``libraries``; its text and chunks stay."""
-        record = replace(article, libraries=libraries, revision=time.time_ns())
-        try:
-            self._articles.update(ids=[article.article_id], metadatas=[record.metadata()])
-        except ChromaError as exc:
-            raise store_fault(
-                exc, self._path, f"Writing article {article.article_id} failed"
-            ) from exc
-        if self._keeps_keywords():
-            self.keywords.catch_up([(record, ())])
+        with self._writing():
+            record = replace(article, libraries=libraries, revision=time.time_ns())
+            try:
+                self._articles.update(ids=[article.article_id], metadatas=[record.metadata()])
+            except ChromaError as exc:
+                raise store_fault(
+                    exc, self._path, f"Writing article {article.article_id} failed"
+                ) from exc
+            if self._keeps_keywords():
+                self.keywords.catch_up([(record, ())])
         return record
 
     def remove_article(self, article_id: str) -> Article:
@@ -495,10 +505,11 @@ class ChromaStore:
             raise ArticleNotFoundError(
                 f"No article with id '{article_id}' — `inquote list` shows the stored ids"
             )
-        self._articles.delete(ids=[article_id])
-        self._chunks.delete(where={"article_id": article_id})
-        if self._keeps_keywords():
-            self.keywords.catch_up(removed=[article_id])
+        with self._writing():
+            self._articles.delete(ids=[article_id])
+            self._chunks.delete(where={"article_id": article_id})
+            if self._keeps_keywords():
+                self.keywords.catch_up(removed=[article_id])
         spans = sentence_spans(article.text, language=article.language)
         self.sentence_vectors.forget(article.text[start:end] for start, end in spans)
         return article
@@ -512,34 +523,41 @@ class ChromaStore:
 
         Until the swap the old chunks keep serving; a swap cut short is finished on the next open.
         """
-        with contextlib.suppress(NotFoundError, ValueError):
-            self._client.delete_collection(REINDEX_COLLECTION)
-        fresh = self._client.create_collection(
-            REINDEX_COLLECTION,
-            metadata={**_SPACE, **fingerprint.as_metadata()},
-            embedding_function=None,
-        )
-        vectors = _vector_store(fresh)
-        self.fingerprint = fingerprint
-        counts: dict[str, int] = {}
-        for chunks, embeddings in batches:
-            self._check_dimension(embeddings)
-            vectors.add([_node_from_chunk(c, e) for c, e in zip(chunks, embeddings, strict=True)])
-            for chunk in chunks:
-                counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
-        self._client.delete_collection(CHUNKS_COLLECTION)
-        self._finish_interrupted_reindex()
-        self._chunks = self._client.get_collection(CHUNKS_COLLECTION, embedding_function=None)
-        self.stored_fingerprint = fingerprint
-        for article_id, count in counts.items():
-            self._articles.update(ids=[article_id], metadatas=[{"chunk_count": count}])
-        if self._keywords is not None:  # the old collection's index
-            self._keywords.close()
-            self._keywords = None
-        if self._embedded:
-            self.keywords.catch_up()  # indexes the new collection for this data directory
+        with self._writing():
+            with contextlib.suppress(NotFoundError, ValueError):
+                self._client.delete_collection(REINDEX_COLLECTION)
+            fresh = self._client.create_collection(
+                REINDEX_COLLECTION,
+                metadata={**_SPACE, **fingerprint.as_metadata()},
+                embedding_function=None,
+            )
+            vectors = _vector_store(fresh)
+            self.fingerprint = fingerprint
+            counts: dict[str, int] = {}
+            for chunks, embeddings in batches:
+                self._check_dimension(embeddings)
+                pairs = zip(chunks, embeddings, strict=True)
+                vectors.add([_node_from_chunk(chunk, vector) for chunk, vector in pairs])
+                for chunk in chunks:
+                    counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
+            self._client.delete_collection(CHUNKS_COLLECTION)
+            self._finish_interrupted_reindex()
+            self._chunks = self._client.get_collection(CHUNKS_COLLECTION, embedding_function=None)
+            self.stored_fingerprint = fingerprint
+            for article_id, count in counts.items():
+                self._articles.update(ids=[article_id], metadatas=[{"chunk_count": count}])
+            if self._keywords is not None:  # the old collection's index
+                self._keywords.close()
+                self._keywords = None
+            if self._embedded:
+                self.keywords.catch_up()  # indexes the new collection for this data directory
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _writing(self) -> contextlib.AbstractContextManager[None]:
+        """A write, marked for ``inquote list`` (:func:`ingest.keyword_index.store_write`) on
+        an embedded store: there it reads the keyword index alone."""
+        return store_write(self._keywords_root) if self._embedded else contextlib.nullcontext()
 
     def _keeps_keywords(self) -> bool:
         """Whether a write updates this process's keyword index: always for an embedded store
@@ -617,18 +635,6 @@ class ChromaStore:
             metadatas = page.get("metadatas") or [{}] * len(page["ids"])
             yield from zip(page["ids"], documents, metadatas, strict=True)
             offset += len(page["ids"])
-
-
-def check_database(database: Path, limit: int | None = QUICK_CHECK_BYTES) -> None:
-    """Raises sqlite3.DatabaseError when Chroma's database is damaged, before Chroma reads it
-    (its Rust core panics on a damaged page). SQLite's quick check reads the whole file (about
-    1.5 ms a MB), so at every open only files up to ``limit`` bytes are checked."""
-    if not database.is_file() or (limit is not None and database.stat().st_size > limit):
-        return
-    try:
-        check_file(database)
-    except sqlite3.DatabaseError as exc:
-        raise sqlite3.DatabaseError(f"{database.name}: {exc}") from exc
 
 
 def _only(article_ids: Sequence[str] | None) -> dict[str, Any] | None:
