@@ -35,6 +35,8 @@ RELATIVE = ("similarity", "focus", "coverage", "matched_weight", "shared_run", "
 _NUMBER = regex.compile(r"\d+(?:[.,]\d+)*")
 _YEAR = regex.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _NAME = regex.compile(r"(?<=[\p{L}\p{N},;:)] )(\p{Lu}[\p{Ll}\p{Lo}]+)")
+# A question's names: capitalised words and acronyms (RBK) that do not open it
+_ASKED_NAME = regex.compile(r"(?<=[\p{L}\p{N},;:)] )(\p{Lu}[\p{L}\p{N}]*)")
 # Negation words, normalised as ingest.terms does. A question asking what did *not* happen is
 # rarely answered by a sentence without one. Han and Thai script: matched inside the text.
 NEGATIONS = {
@@ -223,10 +225,13 @@ def candidate_signals(question: str, ranked: Sequence[ScoredSentence]) -> list[d
     asked_grams = _grams(question, language)
     asked_numbers = frozenset(_NUMBER.findall(normalize(question, language)))
     asked_names = _names(question) | frozenset(words(question, language))
+    named = _name_stems(question)
     rows = []
     for place, item in enumerate(ranked[:CANDIDATES]):
         row = sentence_signals(question, item, ranked)
         said = normalize(item.text, item.article.language)
+        row["names_missing_in_sentence"] = _names_missing(named, item.text)
+        row["names_missing_in_article"] = _names_missing(named, item.article.text)
         row["place"] = float(place)
         row["position"] = item.start / max(len(item.article.text), 1)
         row["new_number"] = float(bool(frozenset(_NUMBER.findall(said)) - asked_numbers))
@@ -271,6 +276,23 @@ def kinds_of(answer: str) -> tuple[bool, ...]:
 def _names(text: str) -> frozenset[str]:
     """Capitalised words that do not open a sentence, casefolded: names, in cased scripts."""
     return frozenset(match.group(1).casefold() for match in _NAME.finditer(text))
+
+
+def _name_stems(question: str) -> frozenset[str]:
+    """The question's names (:data:`_ASKED_NAME`), casefolded, less a two-letter ending when
+    long enough to keep four (``Haalands`` finds ``Haaland``; ``Kina`` finds ``Kinas``)."""
+    found = (match.group(1).casefold() for match in _ASKED_NAME.finditer(question))
+    return frozenset(name[: max(4, len(name) - 2)] for name in found)
+
+
+def _names_missing(names: frozenset[str], text: str) -> float:
+    """The share of ``names`` that open no word of ``text`` (0 for a question without names):
+    a question about Kina is not answered by an article that never names it."""
+    if not names:
+        return 0.0
+    folded = text.casefold()
+    found = sum(bool(regex.search(rf"(?<!\w){regex.escape(name)}", folded)) for name in names)
+    return 1.0 - found / len(names)
 
 
 def _grams(text: str, language: str) -> frozenset[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answerability import CANDIDATES, JUDGE_FILE, shipped_judge
+from bot.answerability import CANDIDATES, JUDGE_FILE, candidate_signals, shipped_judge
 from bot.answering import Answerer
 from bot.evaluation import declined_at, roc_auc
 from bot.extractive import ScoredSentence, select_answer
@@ -78,12 +78,22 @@ def test_a_question_on_the_topic_that_the_articles_do_not_answer_is_declined(
 
 
 def test_the_answer_says_how_sure_it_is(seeded: Answerer) -> None:
-    answer = seeded.ask("Why did Putin send troops into Donetsk and Lugansk?")
+    answer = seeded.ask("What did Putin say Moscow was sending troops for?")
     assert not answer.abstained
     data = answer.as_json()
     assert data["answerable"] >= shipped_judge().thresholds["en"]
     assert data["confidence"] == ("direct" if data["probability"] >= 0.9 else "closest")
     assert answer.lead.endswith("sure):")
+
+
+def test_a_name_no_article_mentions_lowers_the_judges_probability(seeded: Answerer) -> None:
+    elsewhere = "Why did Putin send troops into Kazakhstan?"
+    row = candidate_signals(elsewhere, seeded.gather(elsewhere).ranked)[0]
+    assert row["names_missing_in_sentence"] == 0.5  # Putin is named there, Kazakhstan nowhere
+    assert row["names_missing_in_article"] == 0.5
+    there = seeded.ask("Why did Putin send troops into eastern Ukraine?").answerable
+    assert there is not None
+    assert (seeded.ask(elsewhere).answerable or 0.0) < there
 
 
 def test_a_language_the_judge_was_never_calibrated_on_is_told_in_words_alone(
@@ -176,6 +186,6 @@ def test_no_llm_call_when_the_judge_says_the_articles_do_not_answer(
     answer = answerer.ask("What did Armstrong eat for breakfast on the Moon?")
     assert answer.abstained
     assert generator.history == []
-    asked = answerer.ask("Why did Putin send troops into Donetsk and Lugansk?")
+    asked = answerer.ask("Why did Putin send troops into eastern Ukraine?")
     assert asked.abstained  # the model's own "not in the passages" is an abstention
     assert len(generator.history) == 1

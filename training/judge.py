@@ -75,7 +75,7 @@ REPORTED = (*SAMPLES, "norquad-news-test.json")
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 # Asked of the seeds with the new judge; tests/test_answerability.py expects the same decisions.
 CHECK_QUESTIONS = (
-    "Why did Putin send troops into Donetsk and Lugansk?",
+    "Why did Putin send troops into eastern Ukraine?",
     "What did the United States say about the recognition?",
     "How many people live in Donetsk?",
     "Who deciphered the hieroglyphs?",
