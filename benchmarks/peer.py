@@ -92,7 +92,7 @@ def peer_rows(sample: Path = SQUAD_SAMPLE) -> list[str]:
         library.ingestor().add_paths([folder])
         ours_ingest = time.perf_counter() - started
         store = library.store
-        retriever = Retriever(store, settings.retrieval)
+        retriever = Retriever(store, store.keywords, settings.retrieval)
 
         def ours(question: str) -> list[str]:
             hits = retriever.retrieve(question, embedder.embed_query(question), TOP_K)

@@ -22,7 +22,7 @@ from ingest.store import ChromaStore
 
 def recall(store: ChromaStore, embedder: CachingEmbedder, settings: Settings,
            questions: list[EvalQuestion]) -> tuple[float, float, float, float]:  # fmt: skip
-    retriever = Retriever(store, settings.retrieval)
+    retriever = Retriever(store, store.keywords, settings.retrieval)
     ranks = []
     for item in questions:
         hits = retriever.retrieve(item.question, embedder.embed_query(item.question), 10)
@@ -60,11 +60,13 @@ def main() -> None:
         ]
         for mode, top_k in (("dense", 5), ("hybrid", 5), ("hybrid", 8)):
             retrieval = base.retrieval.model_copy(update={"mode": mode, "top_k": top_k})
-            answerer = Answerer(stores[128], embedder, retrieval, base.answer)
+            answerer = Answerer(stores[128], stores[128].keywords, embedder, retrieval, base.answer)
             report = evaluate(answerer, answerable[::2])
             declined = asked = 0
             for i, article in enumerate(articles):
-                off = Answerer(off_stores[i], embedder, retrieval, base.answer)
+                off = Answerer(
+                    off_stores[i], off_stores[i].keywords, embedder, retrieval, base.answer
+                )
                 mine = [q for q in questions if q.article == article.title][::4]
                 declined += sum(off.ask(q.question).abstained for q in mine)
                 asked += len(mine)

@@ -57,7 +57,7 @@ bare_collection = raw.get_collection("inquote_chunks")
 started = time.perf_counter()
 store.keywords.catch_up()
 first_look = time.perf_counter() - started
-retriever = Retriever(store, settings.retrieval)
+retriever = Retriever(store, store.keywords, settings.retrieval)
 timed = time_retrieval(bare_collection, store, retriever, vectors)
 status = open("/proc/self/status", encoding="utf-8").read().splitlines()
 peak = int(next(line.split()[1] for line in status if line.startswith("VmHWM"))) / 1024

@@ -130,7 +130,7 @@ def query_latency(sizes: list[int], cache: Path) -> list[str]:
         raw = chromadb.PersistentClient(
             path=str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
         ).get_collection(CHUNKS_COLLECTION)  # the same collection, bare
-        retriever = Retriever(store, settings.retrieval)
+        retriever = Retriever(store, store.keywords, settings.retrieval)
         started = time.perf_counter()
         store.keywords.catch_up()  # the first look at a store indexes it (then kept on disk)
         first_look = time.perf_counter() - started

@@ -16,6 +16,7 @@ from bot.bidi import isolate
 from bot.citations import CitedAnswer, Passage, answer_schema
 from bot.extractive import ScoredSentence, rank_evidence, select_answer
 from bot.generation import Generator
+from bot.ports import KeywordSearch, StoredArticles
 from bot.prompts import answer_messages
 from bot.quotes import Claim, Quote, is_verbatim, quote_from_article
 from bot.recency import When, dated_scope, newest_first, when_asked, without_recency
@@ -32,8 +33,7 @@ from config.errors import QuestionError
 from config.settings import AnswerSettings, RetrievalSettings
 from ingest.chunking import sentence_spans
 from ingest.embedding import CachingEmbedder, Embedder
-from ingest.schema import WHOLE_STORE, Article, Scope
-from ingest.store import ChromaStore, ScoredChunk
+from ingest.schema import WHOLE_STORE, Article, Scope, ScoredChunk
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ class Answerer:
 
     def __init__(
         self,
-        store: ChromaStore,
+        store: StoredArticles,
+        keywords: KeywordSearch,
         embedder: Embedder,
         retrieval: RetrievalSettings,
         answer: AnswerSettings,
@@ -82,13 +83,14 @@ class Answerer:
         judge: Judge | None = None,
     ) -> None:
         self._store = store
+        self._keywords = keywords
         self._embedder = embedder
         self._retrieval = retrieval
         self._answer = answer
         self._generator = generator
         self._max_tokens = max_tokens
         self._quote_sentences = quote_sentences
-        self._retriever = Retriever(store, retrieval)
+        self._retriever = Retriever(store, keywords, retrieval)
         # the same sentences come back, and other processes have embedded many already
         self._sentence_vectors = CachingEmbedder(embedder, kept=store.sentence_vectors)
         self._judge = judge  # the shipped one when None, read at the first question
@@ -99,7 +101,8 @@ class Answerer:
 
     def articles(self, scope: Scope = WHOLE_STORE) -> list[Article]:
         """The stored articles in ``scope`` without their text (cheap: for listing), by title."""
-        stored = self._store.listing(scope)
+        self._keywords.catch_up()
+        stored = self._keywords.listed(scope)
         return sorted(stored, key=lambda article: (article.title.lower(), article.article_id))
 
     def get_article(self, article_id: str) -> Article | None:
@@ -108,11 +111,15 @@ class Answerer:
 
     def reads(self, scope: Scope, article_id: str) -> bool:
         """Whether ``scope`` reads the article (an original whose copies are in it included)."""
-        return not scope or article_id in self._store.articles_in(scope)
+        if not scope:
+            return True
+        self._keywords.catch_up()
+        return article_id in self._keywords.articles_in(scope)
 
     def added_since(self, scope: Scope, revision: int | None) -> list[Article]:
         """What ``scope`` gained since ``revision`` (:func:`bot.summaries.added_since`)."""
-        return added_since(self._store, scope, revision)
+        self._keywords.catch_up()
+        return added_since(self._store, self._keywords, scope, revision)
 
     def lead_quote(self, article: Article) -> Quote | None:
         """The article's opening sentence, verbatim (:func:`bot.summaries.lead_quote`)."""
@@ -237,8 +244,8 @@ class Answerer:
         """``scope`` narrowed to the days the question names, unless no article is in them."""
         if not (when.since or when.until):
             return scope
-        narrowed = dated_scope(scope, when, self._store.keywords.days(), self._today())
-        return narrowed if self._store.articles_in(narrowed) else scope
+        narrowed = dated_scope(scope, when, self._keywords.days(), self._today())
+        return narrowed if self._keywords.articles_in(narrowed) else scope
 
     def _used_judge(self) -> Judge:
         return self._judge or shipped_judge()

@@ -20,6 +20,7 @@ from ingest.sources import SOURCES_FILE
 from ingest.store import ChromaStore
 
 if TYPE_CHECKING:
+    from ingest.keyword_index import KeywordIndex
     from ingest.pipeline import Ingestor
 
 
@@ -64,6 +65,11 @@ class Library:
         )
 
     @cached_property
+    def keywords(self) -> KeywordIndex:
+        """The store's keyword index (opened on first use; catching it up is the reader's step)."""
+        return self.store.keywords
+
+    @cached_property
     def backend(self) -> BackendChoice:
         """The LLM backend ``llm.backend`` chooses, and one line saying which and why."""
         return choose_backend(self.settings)
@@ -73,6 +79,7 @@ class Library:
         chosen = backend or self.backend
         return Answerer(
             self.store,
+            self.keywords,
             self.embedder,
             self.settings.retrieval,
             self.settings.answer,

@@ -469,13 +469,13 @@ def digest(settings: Settings, since: datetime, libraries: tuple[str, ...]) -> N
       inquote digest --since 2026-11-25 --library news
     """
     from bot.app import Library
-    from bot.summaries import added_since, lead_quote
+    from bot.backends import EXTRACTIVE
 
-    store = Library(settings).store
+    answerer = Library(settings).answerer(EXTRACTIVE)  # it reads; it writes no answer
     scope = _scope(settings, libraries, None, None)
-    fresh = added_since(store, scope, int(since.timestamp() * 1e9))
+    fresh = answerer.added_since(scope, int(since.timestamp() * 1e9))
     for article in fresh:
-        lead = lead_quote(store, article)
+        lead = answerer.lead_quote(article)
         click.echo(f"{isolate(one_line(article.title))} ({article.published or 'no date'})")
         if lead is not None:
             click.echo(f"    “{isolate(lead.text)}”")
@@ -836,7 +836,9 @@ def list_articles(
     if articles is None:  # the index alone is not known to be the store's: open the store
         from bot.app import Library
 
-        articles = Library(settings, check_fingerprint=False).store.listing(scope)
+        keywords = Library(settings, check_fingerprint=False).keywords
+        keywords.catch_up()
+        articles = keywords.listed(scope)
     articles.sort(key=lambda a: (a.title.lower(), a.article_id))
     if newest:  # stable: a day's articles stay by title; no date sorts as oldest
         articles.sort(key=lambda a: a.published, reverse=True)

@@ -84,7 +84,8 @@ def _files(settings: Settings) -> Check:
 def _store(settings: Settings) -> Check:
     from bot.app import Library  # noqa: PLC0415  (Chroma and the model: after the first line)
 
-    store = Library(settings).store
+    library = Library(settings)
+    store, index = library.store, library.keywords
     where = (
         f"server at {settings.store.url}"
         if settings.store.mode == "server"
@@ -92,8 +93,8 @@ def _store(settings: Settings) -> Check:
     )
     fingerprint = store.fingerprint
     articles = store.article_count()
-    indexed = store.keywords.article_count()
-    keywords = f"keyword index in {store.keywords.folder}: {indexed} articles" + (
+    indexed = index.article_count()
+    keywords = f"keyword index in {index.folder}: {indexed} articles" + (
         "" if indexed == articles else " (the next question brings it up to date)"
     )
     return Check(

@@ -29,8 +29,7 @@ from functools import lru_cache
 from bot.quotes import MIN_QUOTE_CHARS
 from ingest.chunking import sentence_spans
 from ingest.embedding import Embedder
-from ingest.schema import Article
-from ingest.store import ScoredChunk
+from ingest.schema import Article, ScoredChunk
 from ingest.terms import content_terms, spelled_acronyms
 
 # The embedded e5 model puts unrelated texts near 0.75 and paraphrases near 0.95: rescale that band.

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from bot.citations import Passage
 from bot.generation import ChatMessage, Generator
-from ingest.store import ScoredChunk
+from ingest.schema import ScoredChunk
 
 ANSWER_RULES = """You answer questions using only the numbered passages in the user's message.
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.ports import ChunkSearch, KeywordSearch
 from config.settings import RetrievalSettings
 from ingest.language import question_languages
-from ingest.schema import WHOLE_STORE, Scope
-from ingest.store import ChromaStore, ScoredChunk
+from ingest.schema import WHOLE_STORE, Scope, ScoredChunk
 
 
 class Retriever:
     """The chunks a question is answered from, by ``retrieval.mode``."""
 
-    def __init__(self, store: ChromaStore, settings: RetrievalSettings) -> None:
-        self._store = store
+    def __init__(
+        self, chunks: ChunkSearch, keywords: KeywordSearch, settings: RetrievalSettings
+    ) -> None:
+        self._chunks = chunks
+        self._keywords = keywords
         self._settings = settings
 
     def question_languages(self, question: str) -> tuple[str, ...]:
@@ -27,9 +30,8 @@ class Retriever:
 
         A question's first step: it brings the keyword index up to the store's latest changes.
         """
-        keywords = self._store.keywords
-        keywords.catch_up()
-        return question_languages(question, keywords.languages())
+        self._keywords.catch_up()
+        return question_languages(question, self._keywords.languages())
 
     def retrieve(
         self,
@@ -42,22 +44,22 @@ class Retriever:
         """The ``top_k`` chunks for ``question`` in ``languages``: :meth:`question_languages`'s,
         which is called when they are not given. A ``scope`` filters inside the store and the
         keyword index, before the top-k: a filtered top-k is full when enough chunks pass."""
+        if languages is None:  # else the caller has caught the keyword index up
+            languages = self.question_languages(question)
         mode = self._settings.mode
-        article_ids = self._store.articles_in(scope) if scope else None
+        article_ids = self._keywords.articles_in(scope) if scope else None
         if article_ids == []:
             return []
         if mode == "dense":
-            return self._store.query(vector, top_k, article_ids)
-        if languages is None:
-            languages = self.question_languages(question)
+            return self._chunks.query(vector, top_k, article_ids)
         pool = max(self._settings.candidates, top_k)
-        keyword = self._store.keywords.search(question, pool, languages, article_ids)
+        keyword = self._keywords.search(question, pool, languages, article_ids)
         ranked = [(chunk.chunk_id, score) for chunk, score in keyword]
         if mode == "hybrid":
-            dense = self._store.nearest(vector, pool, article_ids)
+            dense = self._chunks.nearest(vector, pool, article_ids)
             ranked = fuse([dense, ranked], self._settings.rrf_k)
         # articles are read for the best alone; the spare covers stale chunks dropped
-        return self._store.scored(ranked[: 2 * top_k], [chunk for chunk, _ in keyword])[:top_k]
+        return self._chunks.scored(ranked[: 2 * top_k], [chunk for chunk, _ in keyword])[:top_k]
 
 
 def fuse(rankings: Sequence[Sequence[tuple[str, float]]], rrf_k: int) -> list[tuple[str, float]]:

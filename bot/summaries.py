@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bot.ports import KeywordSearch, StoredArticles
 from bot.quotes import MIN_QUOTE_CHARS, Quote, quote_from_article
 from ingest.chunking import sentence_spans
 from ingest.embedding import Embedder
 from ingest.schema import Article, Scope
-from ingest.store import ChromaStore
 from ingest.terms import content_terms
 
 CENTRAL_SENTENCES = 2
@@ -140,7 +140,7 @@ def _with_whole_lead(text: str, spans: list[tuple[int, int]]) -> list[tuple[int,
     return spans
 
 
-def lead_quote(store: ChromaStore, summary: Article) -> Quote | None:
+def lead_quote(store: StoredArticles, summary: Article) -> Quote | None:
     """The opening sentence (with its dateline) of the stored article ``summary`` describes,
     verbatim; None when it is gone or has none."""
     article = store.get_article(summary.article_id)
@@ -156,11 +156,13 @@ def lead_quote(store: ChromaStore, summary: Article) -> Quote | None:
     )
 
 
-def added_since(store: ChromaStore, scope: Scope, revision: int | None) -> list[Article]:
+def added_since(
+    store: StoredArticles, keywords: KeywordSearch, scope: Scope, revision: int | None
+) -> list[Article]:
     """What ``scope`` gained since ``revision`` (``time.time_ns()``; None: ever): its articles
     written since, newest first (by publication day, then by when they came), each once (a copy
     of a stored story is not news); their metadata, without text (:func:`lead_quote` reads it
-    for those shown)."""
-    fresh = store.within(store.articles_since(revision), scope)
+    for those shown). ``keywords``: caught up with the store."""
+    fresh = keywords.within(store.articles_since(revision), scope)
     fresh.sort(key=lambda article: (article.published, article.revision), reverse=True)
     return [article for article in fresh if not article.duplicate_of and article.chunk_count]

@@ -218,6 +218,14 @@ class KeywordIndex:
             return [article_id for article_id in scope.article_ids if article_id in found]
         return list(found)
 
+    def within(self, articles: Sequence[Article], scope: Scope) -> list[Article]:
+        """Those of ``articles`` that are in ``scope`` themselves (a copy's original is not),
+        in their order; all of them for the whole store."""
+        if not scope:
+            return list(articles)
+        inside = set(self.articles_in(scope, originals=False))
+        return [article for article in articles if article.article_id in inside]
+
     def listed(self, scope: Scope) -> list[Article]:
         """The records of the indexed articles in ``scope`` (a copy's original not included),
         without their text: as of the last :meth:`catch_up`."""

@@ -149,6 +149,15 @@ class Chunk:
         }
 
 
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk, its score for the question, and its (current) article."""
+
+    chunk: Chunk
+    score: float
+    article: Article
+
+
 def content_hash(text: str) -> str:
     """Hash of the clean text: the same content always gives the same hash."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +41,7 @@ from ingest.schema import (
     Article,
     Chunk,
     EmbeddingFingerprint,
-    Scope,
+    ScoredChunk,
 )
 from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors
 from ingest.sources import SOURCES_FILE
@@ -55,15 +55,6 @@ _PAGE = 2000
 RECENT_ARTICLES = 64
 RECENT_CHARS = 16_000_000
 FULL_BELOW = 1 << 20  # bytes free under which a disk counts as full (SQLite needs pages to spare)
-
-
-@dataclass(frozen=True)
-class ScoredChunk:
-    """A retrieved chunk, its cosine similarity to the query, and its (current) article."""
-
-    chunk: Chunk
-    score: float
-    article: Article
 
 
 def unexpected_fault(exc: BaseException, data_dir: Path | None) -> str:
@@ -309,26 +300,6 @@ class ChromaStore:
             return self.article_summaries()
         found = self._articles.get(where={"revision": {"$gt": revision}}, include=["metadatas"])
         return [Article.from_record("", metadata) for metadata in found["metadatas"]]
-
-    def articles_in(self, scope: Scope, *, originals: bool = True) -> list[str]:
-        """The ids of the articles in ``scope`` as stored now (see
-        :meth:`ingest.keyword_index.KeywordIndex.articles_in`)."""
-        self.keywords.catch_up()
-        return self.keywords.articles_in(scope, originals=originals)
-
-    def within(self, articles: Sequence[Article], scope: Scope) -> list[Article]:
-        """Those of ``articles`` that are in ``scope`` themselves (a copy's original is not),
-        in their order; all of them for the whole store."""
-        if not scope:
-            return list(articles)
-        inside = set(self.articles_in(scope, originals=False))
-        return [article for article in articles if article.article_id in inside]
-
-    def listing(self, scope: Scope) -> list[Article]:
-        """The records of the articles in ``scope`` as stored now, without their text (a copy's
-        original not included)."""
-        self.keywords.catch_up()
-        return self.keywords.listed(scope)
 
     def chunk_count(self) -> int:
         return int(self._chunks.count())

@@ -244,4 +244,6 @@ def answerer_leading_with_the_tenth(
     judge = shipped_judge().model_copy(update={"rankers": {"en": last}})
     settings = load_settings(overrides={"data_dir": str(data_dir), **overrides})
     store = ChromaStore.open_persistent(data_dir, embedder.fingerprint)
-    return Answerer(store, embedder, settings.retrieval, settings.answer, judge=judge)
+    return Answerer(
+        store, store.keywords, embedder, settings.retrieval, settings.answer, judge=judge
+    )

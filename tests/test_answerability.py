@@ -25,7 +25,7 @@ CARD = json.loads(JUDGE_FILE.read_text(encoding="utf-8"))
 def seeded(seeded_dir: Path, real_embedder: Embedder) -> Answerer:
     config = load_settings(overrides={"data_dir": str(seeded_dir)})
     store = ChromaStore.open_persistent(seeded_dir, real_embedder.fingerprint)
-    return Answerer(store, real_embedder, config.retrieval, config.answer)
+    return Answerer(store, store.keywords, real_embedder, config.retrieval, config.answer)
 
 
 def test_the_judge_ships_in_the_package_with_its_card_and_thresholds() -> None:
@@ -182,7 +182,9 @@ def test_no_llm_call_when_the_judge_says_the_articles_do_not_answer(
     config = load_settings(overrides={"data_dir": str(seeded_dir)})
     generator = FakeGenerator()  # it would abstain anyway; it must not even be asked
     store = ChromaStore.open_persistent(seeded_dir, real_embedder.fingerprint)
-    answerer = Answerer(store, real_embedder, config.retrieval, config.answer, generator=generator)
+    answerer = Answerer(
+        store, store.keywords, real_embedder, config.retrieval, config.answer, generator=generator
+    )
     answer = answerer.ask("What did Armstrong eat for breakfast on the Moon?")
     assert answer.abstained
     assert generator.history == []

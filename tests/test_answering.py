@@ -43,7 +43,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, real_embedder: Embedder) ->
     config = load_settings(overrides={"data_dir": str(tmp_path_factory.mktemp("seeded"))})
     store = ChromaStore.open_persistent(config.data_dir, real_embedder.fingerprint)
     Ingestor(store, real_embedder, config).add_paths([SEEDS])
-    return Answerer(store, real_embedder, config.retrieval, config.answer)
+    return Answerer(store, store.keywords, real_embedder, config.retrieval, config.answer)
 
 
 @pytest.mark.parametrize(("question", "expected"), ANSWERABLE)
@@ -87,7 +87,9 @@ def test_an_article_filter_keeps_to_that_article(seeded: Answerer) -> None:
 def test_an_empty_store_says_how_to_add_articles(tmp_path: Path, real_embedder) -> None:
     config = load_settings(overrides={"data_dir": str(tmp_path)})
     store = ChromaStore.open_persistent(config.data_dir, real_embedder.fingerprint)
-    answer = Answerer(store, real_embedder, config.retrieval, config.answer).ask("Anything?")
+    answer = Answerer(store, store.keywords, real_embedder, config.retrieval, config.answer).ask(
+        "Anything?"
+    )
     assert answer.abstained
     assert answer.text == EMPTY_STORE
     assert answer.quotes == ()
@@ -142,7 +144,9 @@ def test_a_repeated_question_embeds_no_sentence_again(
     fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
 ) -> None:
     Ingestor(fake_store, fake_embedder, settings).add_paths([SEEDS])
-    answerer = Answerer(fake_store, fake_embedder, settings.retrieval, settings.answer)
+    answerer = Answerer(
+        fake_store, fake_store.keywords, fake_embedder, settings.retrieval, settings.answer
+    )
     first = answerer.ask("Who deciphered the hieroglyphs?")
     calls = fake_embedder.document_calls
     again = answerer.ask("Who deciphered the hieroglyphs?")

@@ -21,7 +21,9 @@ def answerer(
 ) -> Answerer:
     config = load_settings(overrides={"data_dir": str(data_dir)})
     store = ChromaStore.open_persistent(data_dir, embedder.fingerprint)
-    return Answerer(store, embedder, config.retrieval, config.answer, generator=generator)
+    return Answerer(
+        store, store.keywords, embedder, config.retrieval, config.answer, generator=generator
+    )
 
 
 def test_without_an_llm_a_follow_up_borrows_the_previous_topic(

@@ -119,7 +119,7 @@ def test_keyword_retrieval_finds_rare_words_and_follows_the_store(
     ingestor = Ingestor(store, fake_embedder, settings)
     ingestor.add_paths([SEEDS])
     bm25 = settings.retrieval.model_copy(update={"mode": "bm25"})
-    retriever = Retriever(store, bm25)
+    retriever = Retriever(store, store.keywords, bm25)
     question = "granodiorite"
     [first, *_] = retriever.retrieve(question, fake_embedder.embed_query(question), 3)
     assert "granodiorite" in first.chunk.text

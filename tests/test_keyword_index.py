@@ -13,8 +13,8 @@ from bot.retrieval import Retriever
 from config.settings import Settings, load_settings
 from ingest import keyword_index
 from ingest.pipeline import Ingestor
-from ingest.schema import Scope
-from ingest.store import ChromaStore, ScoredChunk
+from ingest.schema import Scope, ScoredChunk
+from ingest.store import ChromaStore
 from tests.conftest import FakeEmbedder
 
 ROSETTA = "The Rosetta Stone and the decipherment of hieroglyphs"
@@ -43,7 +43,7 @@ def keyword_hits(
 ) -> list[ScoredChunk]:
     """What a question retrieves by keywords alone (it first catches the index up)."""
     retrieval = load_settings().retrieval.model_copy(update={"mode": "bm25"})
-    return Retriever(store, retrieval).retrieve(
+    return Retriever(store, store.keywords, retrieval).retrieve(
         question, [], 5, Scope(article_ids=tuple(article_ids or ()))
     )
 

@@ -217,7 +217,7 @@ def test_a_question_in_one_language_is_answered_from_an_article_in_another(
     defaults = load_settings(overrides={"data_dir": str(tmp_path / "data")})
     store = ChromaStore.open_persistent(defaults.data_dir, real_embedder.fingerprint)
     Ingestor(store, real_embedder, defaults).add_paths([folder])
-    answerer = Answerer(store, real_embedder, defaults.retrieval, defaults.answer)
+    answerer = Answerer(store, store.keywords, real_embedder, defaults.retrieval, defaults.answer)
     answer = answerer.ask("When was the port of Rostock opened?")
     assert not answer.abstained
     assert answer.quotes[0].text.startswith("Der Hafen von Rostock wurde im Jahr 1960 eröffnet")

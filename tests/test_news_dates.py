@@ -266,7 +266,9 @@ def test_with_an_llm_a_summary_is_its_claims_each_with_a_verified_quote(
         ("and which no article says", 1, "The stone was carved by Ptolemy himself"),
     )
     model = FakeGenerator(written, NOT_ANSWERED_JSON)
-    answerer = Answerer(store, real_embedder, settings.retrieval, settings.answer, generator=model)
+    answerer = Answerer(
+        store, store.keywords, real_embedder, settings.retrieval, settings.answer, generator=model
+    )
     summary = answerer.ask("What is the Rosetta Stone article about?")
     assert not summary.abstained
     assert [quote.text for quote in summary.quotes] == [

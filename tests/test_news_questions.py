@@ -36,7 +36,7 @@ QUESTIONS = [
 def answers(seeded_dir: Path, real_embedder: Embedder) -> list[tuple[Answer, list[str]]]:
     config = load_settings(overrides={"data_dir": str(seeded_dir)})
     store = ChromaStore.open_persistent(seeded_dir, real_embedder.fingerprint)
-    answerer = Answerer(store, real_embedder, config.retrieval, config.answer)
+    answerer = Answerer(store, store.keywords, real_embedder, config.retrieval, config.answer)
     asked = [(answerer.ask(question), golds) for question, golds in QUESTIONS]
     for answer, _ in asked:
         assert_quotes_verbatim(store, answer.quotes)

@@ -126,7 +126,7 @@ def test_a_filtered_top_k_is_full_when_enough_chunks_pass(
         "\n\n".join(f"Paragraph {n} on gardens, with a volcano far away." * 6 for n in range(8))
     )
     ingestor.add_paths([quiet], library="quiet")
-    retriever = Retriever(fake_store, settings.retrieval)
+    retriever = Retriever(fake_store, fake_store.keywords, settings.retrieval)
     question = "volcano eruption"
     vector = fake_embedder.embed_query(question)
     found = retriever.retrieve(question, vector, 5, Scope(libraries=("quiet",)))

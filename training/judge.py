@@ -390,8 +390,9 @@ def checks(judge: Judge, settings: Settings) -> list[dict[str, Any]]:
         library = Library(at, write=True, embedder=embedder)
         library.ingestor().add_paths([SEEDS])
         answerer = Answerer(
-            library.store, embedder, settings.retrieval, settings.answer, judge=judge
-        )
+            library.store, library.keywords, embedder, settings.retrieval, settings.answer,
+            judge=judge,
+        )  # fmt: skip
         for question in CHECK_QUESTIONS:
             asked = answerer.ask(question)
             results.append(
