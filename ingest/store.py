@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +30,7 @@ from config.settings import StoreSettings
 from ingest.chunking import sentence_spans
 from ingest.keyword_index import KEYWORDS_FOLDER, KeywordIndex, store_write
 from ingest.locking import DataDirLock
+from ingest.recent_articles import RecentArticles
 from ingest.schema import (
     ARTICLE_VECTOR,
     ARTICLES_COLLECTION,
@@ -51,9 +50,6 @@ log = logging.getLogger(__name__)
 
 _SPACE = {"hnsw:space": "cosine"}
 _PAGE = 2000
-# Articles an embedded store keeps in memory once read, for the next questions about them.
-RECENT_ARTICLES = 64
-RECENT_CHARS = 16_000_000
 FULL_BELOW = 1 << 20  # bytes free under which a disk counts as full (SQLite needs pages to spare)
 
 
@@ -141,9 +137,7 @@ class ChromaStore:
         )
         self._embedded = False  # set by open_persistent: then every writer is on this host
         self._path: Path | None = None  # an embedded store's folder, for messages
-        self._recent: OrderedDict[tuple[str, str], Article] = OrderedDict()  # (id, hash) →
-        self._recent_chars = 0
-        self._recent_lock = threading.Lock()
+        self._recent = RecentArticles()  # an embedded store's last articles read
         self.fingerprint = fingerprint
         try:
             self._finish_interrupted_reindex()
@@ -564,22 +558,10 @@ class ChromaStore:
         still holds that version; the others are read."""
         found: dict[str, Article] = {}
         if self._embedded and self._keywords is not None:
-            versions = self._keywords.versions(article_ids).items()
-            with self._recent_lock:
-                for key in versions:
-                    if (article := self._recent.get(key)) is not None:
-                        self._recent.move_to_end(key)
-                        found[article.article_id] = article
+            found = self._recent.get(self._keywords.versions(article_ids).items())
         read = self._articles_by_id([i for i in article_ids if i not in found])
-        with self._recent_lock:
-            for article in read.values():
-                self._recent[(article.article_id, article.content_hash)] = article
-                self._recent_chars += len(article.text)
-            while self._recent and (
-                len(self._recent) > RECENT_ARTICLES or self._recent_chars > RECENT_CHARS
-            ):
-                _, dropped = self._recent.popitem(last=False)
-                self._recent_chars -= len(dropped.text)
+        if self._embedded:
+            self._recent.keep(read.values())
         return found | read
 
     def _articles_by_id(self, article_ids: list[str]) -> dict[str, Article]:
