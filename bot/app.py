@@ -64,9 +64,10 @@ class Library:
             write=self._write,
         )
 
-    @cached_property
+    @property
     def keywords(self) -> KeywordIndex:
-        """The store's keyword index (opened on first use; catching it up is the reader's step)."""
+        """The keyword index of the store's chunks (opened on first use, replaced by a reindex);
+        catching it up is the reader's step."""
         return self.store.keywords
 
     @cached_property
