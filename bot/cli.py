@@ -137,7 +137,7 @@ class _Group(click.Group):
             raise
         except BaseException as exc:  # a library's own error or a Rust panic: one line; -v logs
             log.info("%s failed", ctx.invoked_subcommand, exc_info=True)
-            from ingest.store import unexpected_fault
+            from ingest.chroma_collections import unexpected_fault
 
             data_dir = getattr(ctx.obj, "data_dir", None)
             raise click.ClickException(unexpected_fault(exc, data_dir)) from exc
@@ -231,9 +231,9 @@ def ingest(
       inquote ingest --library news https://example.com/story.html report.pdf
       inquote ingest --feed https://example.com/rss.xml --watch
     """
+    from ingest.chroma_collections import unexpected_fault
     from ingest.feeds import FeedRegistry, poll_feeds
     from ingest.reading import find_articles
-    from ingest.store import unexpected_fault
 
     urls = [source for source in sources if source.startswith(("http://", "https://"))]
     paths = [Path(source) for source in sources if source not in urls]
@@ -503,7 +503,7 @@ def chat(
     """
     from bot.app import Library
     from bot.conversation import Conversation
-    from ingest.store import unexpected_fault
+    from ingest.chroma_collections import unexpected_fault
 
     library = Library(settings)
     answerer = library.answerer()

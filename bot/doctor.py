@@ -60,7 +60,7 @@ def _guarded(check: Callable[[Settings], Check], settings: Settings) -> Check:
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:
-        from ingest.store import unexpected_fault  # noqa: PLC0415  (Chroma: only when needed)
+        from ingest.chroma_collections import unexpected_fault  # noqa: PLC0415  (Chroma: only when needed)
 
         log.info("the %s check failed", name, exc_info=True)
         return Check(name, "fail", unexpected_fault(exc, settings.data_dir))

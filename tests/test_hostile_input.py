@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from bot.cli import cli
 from config.errors import ConfigError
 from config.settings import load_settings
+from ingest.chroma_collections import store_fault
 from ingest.html_text import extract_html
-from ingest.store import store_fault
 from ingest.web import article_from_html
 from tests.conftest import SEEDS
 from tests.fake_web import pdf_file

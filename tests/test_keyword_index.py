@@ -185,7 +185,7 @@ def test_threads_meeting_a_damaged_index_at_once_rebuild_it_once_and_find_alike(
     def open_and_search() -> None:
         start.wait()
         index = keyword_index.KeywordIndex.for_collection(
-            root, collection, fake_store, writers_update=True
+            root, collection, fake_store._chroma, writers_update=True
         )
         index.catch_up()
         found.append(sorted(chunk.chunk_id for chunk, _ in index.search("hieroglyphs", 5, ["en"])))
@@ -213,7 +213,7 @@ def test_a_large_rebuild_tells_its_progress(
     collection = fake_store.keywords.folder.name.split(".")[0]
     fake_store.keywords.close()
     index = keyword_index.KeywordIndex.for_collection(
-        root, "another", fake_store, writers_update=True
+        root, "another", fake_store._chroma, writers_update=True
     )
     index.catch_up()
     told = [r.message for r in caplog.records if r.message.startswith("keyword index: ")]

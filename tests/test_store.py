@@ -27,7 +27,7 @@ def ingest(
 
 
 def chunk_texts(store: ChromaStore, article_id: str) -> list[str]:
-    found = store._chunks.get(where={"article_id": article_id}, include=["documents"])
+    found = store._chroma._chunks.get(where={"article_id": article_id}, include=["documents"])
     return sorted(found["documents"])
 
 
@@ -132,7 +132,7 @@ def test_a_write_cut_short_before_the_commit_point_is_invisible_and_taken_back(
     def crash(*args: object, **kwargs: object) -> None:
         raise InternalError("disk full")
 
-    monkeypatch.setattr(fake_store._articles, "upsert", crash)
+    monkeypatch.setattr(fake_store._chroma._articles, "upsert", crash)
     with pytest.raises(StoreError, match="disk full"):
         ingest([path], fake_store, fake_embedder, settings)
     monkeypatch.undo()
@@ -301,7 +301,8 @@ def test_chunks_a_killed_write_left_are_ignored_then_go_with_the_articles_next_w
     assert stored is not None
     killed = replace(stored, text="A version whose write was killed.", content_hash="f" * 64)
     [orphan] = chunk_article(killed, settings.chunking.chunk_size, 0)
-    fake_store._chunks.add(  # what a process killed between its chunks and its commit leaves
+    # what a process killed between its chunks and its commit leaves
+    fake_store._chroma._chunks.add(
         ids=[orphan.chunk_id], documents=[orphan.text], metadatas=[orphan.metadata()],
         embeddings=[fake_embedder.embed_query(orphan.text)],
     )  # fmt: skip
@@ -309,4 +310,4 @@ def test_chunks_a_killed_write_left_are_ignored_then_go_with_the_articles_next_w
     assert all(hit.chunk.chunk_id != orphan.chunk_id for hit in hits)
     path.write_text(path.read_text("utf-8").replace("granodiorite", "basalt"), "utf-8")
     ingest([path], fake_store, fake_embedder, settings)
-    assert fake_store._chunks.get(ids=[orphan.chunk_id])["ids"] == []
+    assert fake_store._chroma._chunks.get(ids=[orphan.chunk_id])["ids"] == []
