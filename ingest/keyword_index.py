@@ -66,7 +66,7 @@ KEPT = (CURRENT_FILE, WRITE_MARK)  # files of the folder that are no index's
 
 
 class Changes(Protocol):
-    """What the index reads from the store (``ingest.store.ChromaStore``)."""
+    """What the index reads from the store (``ingest.chroma_collections.ChromaCollections``)."""
 
     def article_count(self) -> int: ...
     def article_ids(self) -> list[str]: ...
