@@ -107,6 +107,16 @@ def fake_store(settings: Settings, fake_embedder: FakeEmbedder) -> ChromaStore:
     return ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
 
 
+@pytest.fixture
+def writer(
+    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
+) -> Ingestor:
+    """An ingestor that has written the seeds into ``fake_store``."""
+    ingestor = Ingestor(fake_store, fake_embedder, settings)
+    ingestor.add_paths([seeds_copy])
+    return ingestor
+
+
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
     """The shipped model, loaded once; tests ingest the same seeds again and again, so its

@@ -21,15 +21,6 @@ ROSETTA = "The Rosetta Stone and the decipherment of hieroglyphs"
 HARVEST = "clove harvest fell by a third this year, and the farmers said the rains were late."
 
 
-@pytest.fixture
-def writer(
-    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
-) -> Ingestor:
-    ingestor = Ingestor(fake_store, fake_embedder, settings)
-    ingestor.add_paths([seeds_copy])
-    return ingestor
-
-
 def other_host(settings: Settings, fake_embedder: FakeEmbedder, folder: Path) -> ChromaStore:
     """The same store as another process with its own data directory sees it."""
     client = chromadb.PersistentClient(

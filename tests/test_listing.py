@@ -17,8 +17,6 @@ from config.settings import Settings
 from ingest.keyword_index import KEYWORDS_FOLDER, WRITE_MARK, KeywordIndex, listing
 from ingest.pipeline import Ingestor
 from ingest.schema import WHOLE_STORE, Scope
-from ingest.store import ChromaStore
-from tests.conftest import FakeEmbedder
 
 LISTS_AND_SAYS_WHAT_IT_IMPORTED = """
 import sys
@@ -32,15 +30,6 @@ print("imported chromadb" if "chromadb" in sys.modules else "no chromadb", file=
 """
 
 
-@pytest.fixture
-def stored(
-    seeds_copy: Path, fake_store: ChromaStore, fake_embedder: FakeEmbedder, settings: Settings
-) -> Ingestor:
-    ingestor = Ingestor(fake_store, fake_embedder, settings)
-    ingestor.add_paths([seeds_copy])
-    return ingestor
-
-
 def listed(data_dir: Path) -> str:
     env = {"INQUOTE_DATA_DIR": str(data_dir)}
     result = CliRunner().invoke(cli, ["list"], env=env, catch_exceptions=False)
@@ -48,9 +37,9 @@ def listed(data_dir: Path) -> str:
     return result.stdout
 
 
-def test_a_list_after_a_write_reads_the_index_alone(stored: Ingestor, settings: Settings) -> None:
-    from_store = {a.article_id: a for a in stored.store.article_summaries()}
-    stored.store.close()
+def test_a_list_after_a_write_reads_the_index_alone(writer: Ingestor, settings: Settings) -> None:
+    from_store = {a.article_id: a for a in writer.store.article_summaries()}
+    writer.store.close()
     from_index = listing(settings.data_dir, WHOLE_STORE)
     assert from_index is not None
     assert {a.article_id: a.title for a in from_index} == {
@@ -75,7 +64,7 @@ def test_a_list_after_a_write_reads_the_index_alone(stored: Ingestor, settings: 
 
 
 def test_a_write_cut_short_sends_the_list_to_the_store(
-    stored: Ingestor, settings: Settings, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
+    writer: Ingestor, settings: Settings, seeds_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Killed between the store's commit and the index's update: the new article is stored,
     the index does not hold it, and only the mark says so."""
@@ -88,9 +77,9 @@ def test_a_write_cut_short_sends_the_list_to_the_store(
     )
     monkeypatch.setattr(KeywordIndex, "catch_up", killed)
     with pytest.raises(KeyboardInterrupt):
-        stored.add_paths([seeds_copy / "cloves.md"])
+        writer.add_paths([seeds_copy / "cloves.md"])
     monkeypatch.undo()
-    stored.store.close()
+    writer.store.close()
     assert (settings.data_dir / KEYWORDS_FOLDER / WRITE_MARK).exists()
     assert listing(settings.data_dir, WHOLE_STORE) is None
     assert "Cloves" in listed(settings.data_dir)  # from the store, caught up
@@ -98,10 +87,10 @@ def test_a_write_cut_short_sends_the_list_to_the_store(
 
 
 def test_another_database_file_is_not_listed_from_the_old_index(
-    stored: Ingestor, settings: Settings
+    writer: Ingestor, settings: Settings
 ) -> None:
     """A store restored or rebuilt in place is another file: its old index says nothing of it."""
-    stored.store.close()
+    writer.store.close()
     assert listing(settings.data_dir, WHOLE_STORE) is not None
     database = settings.data_dir / "chroma" / "chroma.sqlite3"
     shutil.copy(database, database.with_name("copy"))
