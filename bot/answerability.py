@@ -226,12 +226,16 @@ def candidate_signals(question: str, ranked: Sequence[ScoredSentence]) -> list[d
     asked_numbers = frozenset(_NUMBER.findall(normalize(question, language)))
     asked_names = _names(question) | frozenset(words(question, language))
     named = _name_stems(question)
+    in_article: dict[str, float] = {}  # the candidates mostly share a few articles: each read once
     rows = []
     for place, item in enumerate(ranked[:CANDIDATES]):
         row = sentence_signals(question, item, ranked)
         said = normalize(item.text, item.article.language)
         row["names_missing_in_sentence"] = _names_missing(named, item.text)
-        row["names_missing_in_article"] = _names_missing(named, item.article.text)
+        article_id = item.article.article_id
+        if article_id not in in_article:
+            in_article[article_id] = _names_missing(named, item.article.text)
+        row["names_missing_in_article"] = in_article[article_id]
         row["place"] = float(place)
         row["position"] = item.start / max(len(item.article.text), 1)
         row["new_number"] = float(bool(frozenset(_NUMBER.findall(said)) - asked_numbers))
