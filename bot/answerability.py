@@ -114,6 +114,7 @@ class Assessment:
     # ``confidence`` was calibrated for this question: a question in the language of the
     # article, which has a calibration of its own (languages the judge never saw have none)
     calibrated: bool = True
+    direct: bool = False  # sure enough to say "The articles answer this" (``Judge.direct``)
 
 
 class AnswerKinds(BaseModel, frozen=True):
@@ -149,7 +150,10 @@ class Judge(BaseModel, frozen=True):
     thresholds: dict[str, float]  # per language the judge was trained on
     # per language: (slope, intercept) on the confidence's logit, fitted on held-out answers
     calibration: dict[str, tuple[float, float]]
-    direct: float  # from this confidence the answer is called direct
+    # per language: from this calibrated confidence an answer is called direct, the lowest at
+    # which held-out answers were right often enough (training.direct); a language not named
+    # here is never called direct
+    direct: dict[str, float]
 
     def threshold_for(self, language: str, *, same_language: bool = True) -> float:
         """The judge's threshold for an answer from an article in ``language``. A question in
@@ -179,12 +183,15 @@ class Judge(BaseModel, frozen=True):
         as_ranked = judge_inputs(asked, rows, articles)
         as_led = judge_inputs(asked, leading(rows, first), leading(articles, first))
         own = self.models.get(language) if same else None
+        confidence = self.calibrated(self.confidence.probability(as_led), language)
+        calibrated = same and language in self.calibration
         return Assessment(
             own.probability(as_led) if own else self.model.probability(as_ranked),
             self.threshold_for(language, same_language=same),
-            self.calibrated(self.confidence.probability(as_led), language),
+            confidence,
             first,
-            same and language in self.calibration,
+            calibrated,
+            calibrated and confidence >= self.direct.get(language, math.inf),
         )
 
 

@@ -280,11 +280,11 @@ class Answerer:
             empty = EMPTY_SCOPE.format(scope.describe()) if scope else EMPTY_STORE
             show(empty)
             return Answer(question, empty, True, (), self.backend)
-        known = {} if judged is None else _judged(judged, self._used_judge())
+        known = {} if judged is None else _judged(judged)
         lead = (
             ""
             if judged is None
-            else confidence_lead(judged.confidence, known["direct"], calibrated=judged.calibrated)
+            else confidence_lead(judged.confidence, judged.direct, calibrated=judged.calibrated)
         )
         limit = self._answer.min_probability or (judged.threshold if judged else 0.0)
         if judged is None or judged.probability < limit:
@@ -398,12 +398,12 @@ class Stopwatch:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
 
 
-def _judged(judged: Assessment, judge: Judge) -> dict[str, Any]:
+def _judged(judged: Assessment) -> dict[str, Any]:
     """What an answer carries of the judge's reading."""
     return {
         "probability": judged.confidence,
         "answerable": judged.probability,
-        "direct": judged.calibrated and judged.confidence >= judge.direct,
+        "direct": judged.direct,
         "calibrated": judged.calibrated,
     }
 

@@ -160,8 +160,12 @@ def _candidates(
         same = not language or not languages or language in languages
         asked_in = language if same else languages[0]
         if asked_in not in asked:  # the question read once per language, not once per chunk
-            terms_in = frozenset(content_terms(question, asked_in))
-            asked[asked_in] = (terms_in, spelled_acronyms(question, asked_in))
+            names_in = spelled_acronyms(question, asked_in)
+            # a name the question spells out is wanted by its words, not also by its initials
+            # (which ``_with_names`` reads as the words): "Rosetta Stone" counted three times
+            # outweighed the one word that asks (``found``)
+            terms_in = frozenset(content_terms(question, asked_in) - names_in.keys())
+            asked[asked_in] = (terms_in, names_in)
         wanted, names = asked[asked_in]
         chunk_terms = _with_names(content_terms(hit.chunk.text, language), names)
         coverage = len(wanted & chunk_terms) / len(wanted) if wanted else 0.0

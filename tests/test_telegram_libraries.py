@@ -93,7 +93,7 @@ def test_two_groups_bound_to_libraries_never_see_each_others_articles(
     run_while(bot, lambda: len(fake.called("sendMessage")) < 2 + 8)
     ship_news, moon, library_news, sources = answers_in(fake, NEWS)[1:]
     ship_history, lighthouse, library_history = answers_in(fake, HISTORY)[1:]
-    assert ship_news.startswith("The articles answer this")
+    assert not ship_news.startswith("The articles don't answer this")  # answered
     assert "The Cutty Sark was built in 1869 at Dumbarton" in ship_news
     assert ship_history.startswith("The articles don't answer this")
     assert "Cutty Sark" not in ship_history

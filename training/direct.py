@@ -1,0 +1,44 @@
+"""When an answer may say "The articles answer this": per language, from held-out answers.
+
+The judge's confidence is calibrated per language, but a calibrated 0.9 is still right less
+than nine times in ten where few answers reach it. A language gets a cut only where its
+held-out answers above the cut were right ``DIRECT_RIGHT`` of the time, counted at the low end
+of a one-sided 90% Wilson interval: 19 right of 20 is not enough to say so, 95 of 100 is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from bot.answerability import Judge
+
+DIRECT_CUTS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))  # 0.50 … 0.95
+DIRECT_RIGHT = 0.9
+WILSON_Z = 1.2816  # one-sided 90%
+MIN_DIRECT_ANSWERS = 30
+
+
+def direct_cuts(answered: dict[str, list[tuple[float, bool]]], judge: Judge) -> dict[str, float]:
+    """Per calibrated language: the lowest of ``DIRECT_CUTS`` whose held-out answers at or above
+    it (``MIN_DIRECT_ANSWERS`` at least) were right ``DIRECT_RIGHT`` of the time, at the low end
+    of a one-sided 90% Wilson interval. A language with no such cut is never called direct."""
+    cuts = {}
+    for language, pairs in sorted(answered.items()):
+        if not language or language not in judge.calibration:
+            continue
+        calibrated = [(judge.calibrated(confidence, language), ok) for confidence, ok in pairs]
+        for cut in DIRECT_CUTS:
+            above = [ok for confidence, ok in calibrated if confidence >= cut]
+            if len(above) >= MIN_DIRECT_ANSWERS and wilson_low(above) >= DIRECT_RIGHT:
+                cuts[language] = cut
+                break
+    return cuts
+
+
+def wilson_low(outcomes: Sequence[bool]) -> float:
+    """The low end of the one-sided 90% Wilson interval of the share of ``outcomes`` true."""
+    n, share = len(outcomes), sum(outcomes) / len(outcomes)
+    z2 = WILSON_Z**2
+    spread = WILSON_Z * math.sqrt(share * (1 - share) / n + z2 / (4 * n * n))
+    return (share + z2 / (2 * n) - spread) / (1 + z2 / n)
