@@ -20,7 +20,9 @@ What is fitted, each over named, standardised signals of the best sentence and o
   ``TARGET_ANSWERED`` of its answerable questions are answered;
 * the **confidence** (logistic regression): the probability that the first quote is right,
   calibrated per language (or pooled) on the cross-validated answers: what an answer says of
-  itself. ``python -m benchmarks.languages`` prints its reliability per language.
+  itself. ``python -m benchmarks.languages`` prints its reliability per language;
+* per language, the confidence from which an answer says "The articles answer this", where the
+  cross-validated answers say it can (:mod:`training.direct`).
 
 Same data, same weights: scikit-learn's LBFGS fit is deterministic.
 """
