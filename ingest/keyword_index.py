@@ -43,7 +43,7 @@ from typing import Protocol
 import tantivy
 
 from ingest.schema import CHROMA_DATABASE, Article, Chunk, Scope, day_number, library_field
-from ingest.sqlite_check import check_database, quick_check
+from ingest.sqlite_check import check_database, checked_read_only, quick_check
 from ingest.terms import spelled_acronyms, terms
 
 log = logging.getLogger(__name__)
@@ -509,10 +509,7 @@ def listing(data_dir: Path, scope: Scope) -> list[Article] | None:
         if pointer["database"] != _identity(database):
             return None
         check_database(database)
-        table = root / pointer["index"] / "articles.sqlite"
-        uri = f"{table.resolve().as_uri()}?mode=ro"
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-            quick_check(db)
+        with checked_read_only(root / pointer["index"] / "articles.sqlite") as db:
             return _listed(db, scope)
     except (OSError, ValueError, KeyError, TypeError, sqlite3.DatabaseError):
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -18,9 +19,17 @@ def quick_check(db: sqlite3.Connection) -> None:
 
 def check_file(path: Path) -> None:
     """:func:`quick_check` on the file at ``path``, opened read-only."""
+    with checked_read_only(path):
+        pass
+
+
+@contextlib.contextmanager
+def checked_read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """The file at ``path`` opened read-only, once it passed :func:`quick_check`."""
     uri = f"{path.resolve().as_uri()}?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
         quick_check(db)
+        yield db
 
 
 QUICK_CHECK_BYTES = 64 << 20  # Chroma databases up to this size are checked at every open
