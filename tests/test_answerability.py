@@ -91,8 +91,8 @@ def test_a_name_the_question_spells_out_counts_by_its_words_not_also_by_its_init
     ranked = seeded.gather("Who found the Rosetta Stone?").ranked
     found = next(item for item in ranked if item.text.startswith("French soldiers found the"))
     opening = next(item for item in ranked if item.text.startswith("The Rosetta Stone is a"))
-    assert found.wanted == {"found", "rosetta", "stone"}
-    assert found.focus == 1.0
+    assert found.wanted == {"found", "rosetta", "stone"} <= found.terms
+    assert found.focus == pytest.approx(1.0)  # summed in set order: the last bit may differ
     assert opening.focus < found.focus
 
 
