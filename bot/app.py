@@ -16,7 +16,7 @@ from bot.backends import BackendChoice, choose_backend
 from config.errors import StoreError
 from config.settings import Settings
 from ingest.embedding import Embedder, make_embedder
-from ingest.schema import CHROMA_DATABASE
+from ingest.schema import CHROMA_DATABASE, CHROMA_FOLDER
 from ingest.sources import SOURCES_FILE
 from ingest.store import ChromaStore
 
@@ -130,7 +130,7 @@ def _open_store(
 def _check_there_is_a_store(data_dir: Path) -> None:
     """A command that only reads must not make a new, empty store: a mistyped --data-dir or a
     deleted database would look like a store that holds nothing."""
-    folder = data_dir / "chroma"
+    folder = data_dir / CHROMA_FOLDER
     if (folder / CHROMA_DATABASE).is_file():
         return
     rebuild = (

@@ -18,7 +18,7 @@ import click
 
 from bot.bidi import isolate
 from config.errors import ArticleNotFoundError, InquoteError, QuestionError, SourceError
-from ingest.schema import DEFAULT_LIBRARY, Scope, library_name
+from ingest.schema import CHROMA_FOLDER, DEFAULT_LIBRARY, Scope, library_name
 
 if TYPE_CHECKING:
     from bot.answer import Answer
@@ -928,12 +928,13 @@ def _rebuild_from_sources(settings: Settings) -> None:
             "since inquote noted them can be read again; restore a backup (`inquote restore`) or "
             "ingest the articles again"
         )
-    old = settings.data_dir / "chroma"
+    old = settings.data_dir / CHROMA_FOLDER
     if settings.store.mode == "embedded" and old.exists():
         lock = DataDirLock(settings.data_dir)
         lock.acquire()  # no writer may be using the store we move aside
         try:
-            aside = old.with_name(f"chroma.before-rebuild-{time.strftime('%Y%m%d-%H%M%S')}")
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            aside = old.with_name(f"{CHROMA_FOLDER}.before-rebuild-{stamp}")
             old.rename(aside)
         finally:
             lock.release()

@@ -18,7 +18,7 @@ from pathlib import Path
 from config.errors import StoreError
 from ingest.keyword_index import KEYWORDS_FOLDER
 from ingest.locking import LOCK_NAME, DataDirLock
-from ingest.schema import CHROMA_DATABASE
+from ingest.schema import CHROMA_DATABASE, CHROMA_FOLDER
 from ingest.sentence_vectors import SENTENCE_VECTORS_FILE
 from ingest.sqlite_check import check_database
 
@@ -51,7 +51,7 @@ def restore(source: Path, data_dir: Path) -> Path:
 
 
 def _check_store(data_dir: Path, doing: str) -> None:
-    database = data_dir / "chroma" / CHROMA_DATABASE
+    database = data_dir / CHROMA_FOLDER / CHROMA_DATABASE
     if not database.is_file():
         raise StoreError(f"There is no store in {data_dir} to {doing} (no chroma/{database.name})")
     try:

@@ -26,6 +26,7 @@ from config.errors import EmbeddingMismatchError, StoreError
 from ingest.schema import (
     ARTICLE_VECTOR,
     ARTICLES_COLLECTION,
+    CHROMA_FOLDER,
     CHUNKS_COLLECTION,
     REINDEX_COLLECTION,
     Article,
@@ -42,7 +43,7 @@ FULL_BELOW = 1 << 20  # bytes free under which a disk counts as full (SQLite nee
 def unexpected_fault(exc: BaseException, data_dir: Path | None) -> str:
     """One line for an error inquote did not expect: a library's own, or a Rust panic in one.
     A full disk or a damaged store is named as such; anything else with a pointer to ``-v``."""
-    path = data_dir / "chroma" if data_dir else None
+    path = data_dir / CHROMA_FOLDER if data_dir else None
     module = type(exc).__module__ or ""
     if _disk_full(path) or module.startswith(("chromadb", "sqlite3", "pyo3")):
         return str(store_fault(exc, path))

@@ -42,7 +42,15 @@ from typing import Protocol
 
 import tantivy
 
-from ingest.schema import CHROMA_DATABASE, Article, Chunk, Scope, day_number, library_field
+from ingest.schema import (
+    CHROMA_DATABASE,
+    CHROMA_FOLDER,
+    Article,
+    Chunk,
+    Scope,
+    day_number,
+    library_field,
+)
 from ingest.sqlite_check import check_database, checked_read_only, quick_check
 from ingest.terms import spelled_acronyms, terms
 
@@ -505,7 +513,7 @@ def listing(data_dir: Path, scope: Scope) -> list[Article] | None:
         if (root / WRITE_MARK).exists():
             return None
         pointer = json.loads((root / CURRENT_FILE).read_text(encoding="utf-8"))
-        database = data_dir / "chroma" / CHROMA_DATABASE
+        database = data_dir / CHROMA_FOLDER / CHROMA_DATABASE
         if pointer["database"] != _identity(database):
             return None
         check_database(database)

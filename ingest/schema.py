@@ -38,7 +38,8 @@ ARTICLES_COLLECTION = "inquote_articles"
 CHUNKS_COLLECTION = "inquote_chunks"
 REINDEX_COLLECTION = "inquote_chunks_reindex"
 ARTICLE_VECTOR = [1.0]
-CHROMA_DATABASE = "chroma.sqlite3"  # an embedded store's database, in DATA_DIR/chroma
+CHROMA_FOLDER = "chroma"  # an embedded store, in the data directory
+CHROMA_DATABASE = "chroma.sqlite3"  # its database, in CHROMA_FOLDER
 
 # Collection-metadata keys of the embedding fingerprint.
 FINGERPRINT_MODEL = "inquote:embedding_model"

@@ -25,7 +25,14 @@ from ingest.chunking import sentence_spans
 from ingest.keyword_index import KEYWORDS_FOLDER, KeywordIndex, store_write
 from ingest.locking import DataDirLock
 from ingest.recent_articles import RecentArticles
-from ingest.schema import CHROMA_DATABASE, Article, Chunk, EmbeddingFingerprint, ScoredChunk
+from ingest.schema import (
+    CHROMA_DATABASE,
+    CHROMA_FOLDER,
+    Article,
+    Chunk,
+    EmbeddingFingerprint,
+    ScoredChunk,
+)
 from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors
 from ingest.sqlite_check import check_database
 
@@ -74,14 +81,14 @@ class ChromaStore:
                 f"Cannot create the data directory {data_dir} ({exc.strerror}); "
                 "choose another with --data-dir or INQUOTE_DATA_DIR"
             ) from exc
+        path = data_dir / CHROMA_FOLDER
         lock = DataDirLock(data_dir) if write else None
         if lock is not None:
             try:
                 lock.acquire()
             except OSError as exc:
-                raise store_fault(exc, data_dir / "chroma") from exc
+                raise store_fault(exc, path) from exc
         settings = ChromaSettings(anonymized_telemetry=False)
-        path = data_dir / "chroma"
         try:
             check_database(path / CHROMA_DATABASE)
             client = chromadb.PersistentClient(path=str(path), settings=settings)
