@@ -85,7 +85,7 @@ class LogisticModel(BaseModel, frozen=True):
                 self.features, self.means, self.scales, self.weights, strict=True
             )
         )
-        return _sigmoid(logit)
+        return sigmoid(logit)
 
 
 def leading(items: Sequence[Item], first: int) -> list[Item]:
@@ -93,7 +93,7 @@ def leading(items: Sequence[Item], first: int) -> list[Item]:
     return [items[first], *items[:first], *items[first + 1 :]]
 
 
-def _sigmoid(logit: float) -> float:
+def sigmoid(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(logit, 500.0), -500.0)))
 
 
@@ -168,7 +168,7 @@ class Judge(BaseModel, frozen=True):
     def calibrated(self, confidence: float, language: str) -> float:
         """The confidence as measured for ``language`` (the pooled calibration elsewhere)."""
         slope, intercept = self.calibration.get(language, self.calibration[""])
-        return _sigmoid(intercept + slope * logit(confidence))
+        return sigmoid(intercept + slope * logit(confidence))
 
     def assess(self, question: str, ranked: Sequence[ScoredSentence]) -> Assessment:
         """How likely ``ranked`` (best first, never empty) answers ``question``, and how likely

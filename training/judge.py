@@ -54,6 +54,7 @@ from bot.answerability import (
     kinds_of,
     leading,
     logit,
+    sigmoid,
 )
 from bot.app import Library
 from bot.backends import EXTRACTIVE
@@ -377,7 +378,29 @@ def fit(lines: list[Line], chosen: Choices) -> tuple[Judge, dict[str, dict[str, 
     answered = held_out_answers(lines, scored, thresholds)
     judge = fitted(lines, thresholds, calibrations(answered), chosen)
     judge = judge.model_copy(update={"direct": direct_cuts(answered, judge)})
-    return judge, figures(lines, scored, judge)
+    table = figures(lines, scored, judge)
+    for name, error in other_sets_calibration(lines, scored, thresholds).items():
+        table[name]["ece_calibrated_on_other_sets"] = error
+    return judge, table
+
+
+def other_sets_calibration(
+    lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], thresholds: dict[str, float]
+) -> dict[str, float]:
+    """Per set and language: the ECE of its cross-validated answers with a calibration fitted
+    on every other set's: how the confidence holds on a source it was not calibrated on."""
+    answered: dict[str, list[tuple[float, bool]]] = {}
+    for line, item in zip(lines, scored, strict=True):
+        for name, pairs in held_out_answers([line], [item], thresholds).items():
+            if name:
+                answered.setdefault(f"{line['set']}:{name}", []).extend(pairs)
+    errors = {}
+    for name, pairs in answered.items():
+        others = [pair for other, more in answered.items() if other != name for pair in more]
+        slope, intercept = calibrations({"": others})[""]
+        calibrated = [(sigmoid(intercept + slope * logit(c)), ok) for c, ok in pairs]
+        errors[name] = round(calibration_error(calibrated) or 0.0, 4)
+    return errors
 
 
 def cross_validated_scores(lines: list[Line], chosen: Choices) -> list[tuple[float, float, bool]]:
