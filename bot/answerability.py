@@ -85,7 +85,7 @@ class LogisticModel(BaseModel, frozen=True):
                 self.features, self.means, self.scales, self.weights, strict=True
             )
         )
-        return sigmoid(logit)
+        return _sigmoid(logit)
 
 
 def leading(items: Sequence[Item], first: int) -> list[Item]:
@@ -93,7 +93,7 @@ def leading(items: Sequence[Item], first: int) -> list[Item]:
     return [items[first], *items[:first], *items[first + 1 :]]
 
 
-def sigmoid(logit: float) -> float:
+def _sigmoid(logit: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(logit, 500.0), -500.0)))
 
 
@@ -101,6 +101,12 @@ def logit(probability: float) -> float:
     """The inverse of the sigmoid, for a probability kept clear of 0 and 1."""
     clamped = min(max(probability, 1e-9), 1 - 1e-9)
     return math.log(clamped / (1 - clamped))
+
+
+def recalibrated(confidence: float, calibration: tuple[float, float]) -> float:
+    """``confidence`` through a calibration: (slope, intercept) on its logit."""
+    slope, intercept = calibration
+    return _sigmoid(intercept + slope * logit(confidence))
 
 
 @dataclass(frozen=True)
@@ -167,8 +173,7 @@ class Judge(BaseModel, frozen=True):
 
     def calibrated(self, confidence: float, language: str) -> float:
         """The confidence as measured for ``language`` (the pooled calibration elsewhere)."""
-        slope, intercept = self.calibration.get(language, self.calibration[""])
-        return sigmoid(intercept + slope * logit(confidence))
+        return recalibrated(confidence, self.calibration.get(language, self.calibration[""]))
 
     def assess(self, question: str, ranked: Sequence[ScoredSentence]) -> Assessment:
         """How likely ``ranked`` (best first, never empty) answers ``question``, and how likely

@@ -54,7 +54,7 @@ from bot.answerability import (
     kinds_of,
     leading,
     logit,
-    sigmoid,
+    recalibrated,
 )
 from bot.app import Library
 from bot.backends import EXTRACTIVE
@@ -397,8 +397,8 @@ def other_sets_calibration(
     errors = {}
     for name, pairs in answered.items():
         others = [pair for other, more in answered.items() if other != name for pair in more]
-        slope, intercept = calibrations({"": others})[""]
-        calibrated = [(sigmoid(intercept + slope * logit(c)), ok) for c, ok in pairs]
+        calibration = calibrations({"": others})[""]
+        calibrated = [(recalibrated(c, calibration), ok) for c, ok in pairs]
         errors[name] = round(calibration_error(calibrated) or 0.0, 4)
     return errors
 
