@@ -37,6 +37,7 @@ COLUMNS = {
     "gold_answer_in_first_quote": "gold in first quote",
     "gold_in_first_lenient": "gold in first (lenient)",
     "quotes_per_answer": "quotes / answer",
+    "first_quote_chars": "first quote, chars",
     "quote_validity": "quotes verbatim",
     "abstained_unanswerable": "unanswerable declined",
     "abstained_off_corpus": "off-corpus declined",
@@ -147,6 +148,7 @@ class Tally:
     gold_in_first: int = 0
     gold_in_first_lenient: int = 0
     quotes_in_answers: int = 0
+    first_quote_chars: int = 0  # summed over answers
     quotes_shown: int = 0
     quotes_verbatim: int = 0
     unanswerable: int = 0
@@ -174,6 +176,9 @@ class Tally:
         result["gold_in_first_lenient"] = _share(self.gold_in_first_lenient, self.answerable)
         result["quotes_per_answer"] = (
             self.quotes_in_answers / self.answered if self.answered else None
+        )
+        result["first_quote_chars"] = (
+            self.first_quote_chars / self.answered if self.answered else None
         )
         result["quote_validity"] = _share(self.quotes_verbatim, self.quotes_shown)
         result["abstained_unanswerable"] = _share(self.unanswerable_abstained, self.unanswerable)
@@ -384,6 +389,7 @@ def evaluate(
                 answer.abstained and answer.quotes and _holds(answer.quotes[0].text, item.answers)
             )
             tally.quotes_in_answers += len(quotes)
+            tally.first_quote_chars += len(quotes[0].text) if quotes else 0
             tally.gold_in_quote += any(_holds(quote.text, item.answers) for quote in quotes)
             tally.gold_in_first += bool(quotes) and _holds(quotes[0].text, item.answers)
             tally.gold_in_first_lenient += bool(quotes) and _holds_lenient(

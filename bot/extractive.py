@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from bot.quotes import MIN_QUOTE_CHARS
@@ -235,16 +235,49 @@ def select_answer(
     if not ranked:
         return []
     first = ranked[0]
-    chosen = [first]
+    joined = lead_passage(first, ranked)
+    chosen = [joined]
     covered = set(first.terms)
     for item in ranked[1:]:
         if len(chosen) == max_quotes or item.rank < first.rank - RUNNER_UP_MARGIN:
             break
+        if _within(item, joined):
+            covered |= item.terms
+            continue
         adds = (item.wanted & item.terms) - covered
         if item.article.article_id == first.article.article_id and adds:
             chosen.append(item)
             covered |= item.terms
     return chosen
+
+
+def lead_passage(first: ScoredSentence, ranked: Sequence[ScoredSentence]) -> ScoredSentence:
+    """``first`` grown over the sentences right before and after it that rank within
+    ``RUNNER_UP_MARGIN`` of it: one passage quoted whole, as the answer is often in the sentence
+    beside the one that names the question's subject ("It has been on display in the British
+    Museum since 1802")."""
+    text = first.article.text
+    spans = sorted(
+        (item.start, item.end)
+        for item in ranked
+        if item.article.article_id == first.article.article_id
+        and item.rank >= first.rank - RUNNER_UP_MARGIN
+    )
+    start, end = first.start, first.end
+    for before_start, before_end in reversed([span for span in spans if span[1] <= start]):
+        if text[before_end:start].strip():
+            break
+        start = before_start
+    for after_start, after_end in [span for span in spans if span[0] >= end]:
+        if text[end:after_start].strip():
+            break
+        end = after_end
+    return replace(first, start=start, end=end)
+
+
+def _within(item: ScoredSentence, passage: ScoredSentence) -> bool:
+    same = item.article.article_id == passage.article.article_id
+    return same and passage.start <= item.start and item.end <= passage.end
 
 
 def _dot(left: Sequence[float], right: Sequence[float]) -> float:

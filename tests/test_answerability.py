@@ -12,7 +12,7 @@ import pytest
 from bot.answerability import CANDIDATES, JUDGE_FILE, candidate_signals, shipped_judge
 from bot.answering import Answerer
 from bot.evaluation import declined_at, roc_auc
-from bot.extractive import ScoredSentence, select_answer
+from bot.extractive import ScoredSentence, lead_passage, select_answer
 from config.settings import load_settings
 from ingest.embedding import Embedder
 from ingest.schema import Article
@@ -157,7 +157,10 @@ def test_a_languages_learned_first_pick_leads_the_answer(
     ranked = answerer.gather(question).ranked
     assert len(ranked) > 1
     answer = answerer.ask(question)
-    assert answer.quotes[0].text == ranked[min(len(ranked), CANDIDATES) - 1].text
+    pick = ranked[min(len(ranked), CANDIDATES) - 1]
+    # the pick's quote: the pick, with the sentences beside it that rank nearly as high or higher
+    assert answer.quotes[0].text == lead_passage(pick, ranked).text
+    assert pick.text in answer.quotes[0].text
     assert answer.quotes[0].text != ranked[0].text
     assert_quotes_verbatim(answerer, answer.quotes)
 
@@ -181,7 +184,11 @@ def _sentence(article: Article, text: str, rank: float, wanted: set[str]) -> Sco
 
 def test_further_quotes_come_from_the_first_ones_article_and_add_a_missing_term() -> None:
     apollo = Article(
-        "a1", "Apollo", "a.md", "Armstrong planted the flag. The flag was nylon.", "h1"
+        "a1",
+        "Apollo",
+        "a.md",
+        "Armstrong planted the flag. Aldrin saluted. The flag was nylon.",
+        "h1",
     )
     mehr = Article("a2", "Mehr", "m.md", "The administration said the flag was a sign.", "h2")
     wanted = {"flag", "nylon", "said"}
@@ -196,6 +203,23 @@ def test_further_quotes_come_from_the_first_ones_article_and_add_a_missing_term(
     assert len(select_answer(repeats, max_quotes=3, min_evidence=0.0)) == 1
     behind = [ranked[0], _sentence(apollo, "The flag was nylon.", 0.5, wanted)]
     assert len(select_answer(behind, max_quotes=3, min_evidence=0.0)) == 1  # too far behind
+
+
+def test_the_sentences_beside_the_first_join_its_quote_when_they_rank_nearly_as_high() -> None:
+    text = (
+        "It opened in 1802. The museum keeps the stone. It is on show in London. Tickets are free."
+    )
+    museum = Article("a1", "Stone", "s.md", text, "h1")
+    wanted = {"museum", "stone", "kept"}
+    first = _sentence(museum, "The museum keeps the stone.", 0.9, wanted)
+    after = _sentence(museum, "It is on show in London.", 0.88, wanted)
+    before = _sentence(museum, "It opened in 1802.", 0.87, wanted)
+    last = _sentence(museum, "Tickets are free.", 0.5, wanted)  # too far behind to join
+    (joined,) = select_answer([first, after, before, last], max_quotes=3, min_evidence=0.0)
+    assert joined.text == "It opened in 1802. The museum keeps the stone. It is on show in London."
+    assert joined.text == text[joined.start : joined.end]
+    apart = select_answer([first, last], max_quotes=3, min_evidence=0.0)
+    assert [item.text for item in apart] == ["The museum keeps the stone."]
 
 
 def test_roc_auc_and_declined_at_an_answered_rate() -> None:

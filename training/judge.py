@@ -149,12 +149,13 @@ def candidate_rows(line: Line, kinds: AnswerKinds) -> list[dict[str, float]]:
 def judged_rows(
     lines: Sequence[Line], kinds: AnswerKinds
 ) -> tuple[list[dict[str, float]], list[bool]]:
-    """Each question's judge inputs, and whether its first sentence holds the answer."""
+    """Each question's judge inputs, and whether the quote its first sentence leads holds the
+    answer."""
     rows, right = [], []
     for line in lines:
         articles = [candidate["article"] for candidate in line["candidates"]]
         rows.append(judge_inputs(line["question_signals"], candidate_rows(line, kinds), articles))
-        right.append(line["kind"] == "answerable" and line["candidates"][0]["gold"])
+        right.append(line["kind"] == "answerable" and line["candidates"][0]["quote_gold"])
     return rows, right
 
 
@@ -241,9 +242,11 @@ def first_picks(lines: list[Line]) -> dict[str, dict[str, float]]:
             ranker = fit_ranker([answerable[i] for i in train_index], kinds)
             for i in test_index:
                 line = answerable[i]
-                picked.append(line["candidates"][ranker.best(candidate_rows(line, kinds))]["gold"])
+                picked.append(
+                    line["candidates"][ranker.best(candidate_rows(line, kinds))]["quote_gold"]
+                )
         tried[code] = {
-            "ranking": _mean([line["candidates"][0]["gold"] for line in answerable]),
+            "ranking": _mean([line["candidates"][0]["quote_gold"] for line in answerable]),
             "learned": _mean(picked),
         }
     return tried

@@ -4,8 +4,10 @@ One JSON line per question: its set, language and kind (``answerable``, ``unansw
 data set marks it, ``removed`` when the half of its article holding the answer was taken out,
 ``off-corpus`` when asked of a store without its topic), the signals of all the candidate
 sentences (:func:`bot.answerability.question_signals`), those of the best
-:data:`~bot.answerability.RERANKED` (:func:`~bot.answerability.candidate_signals`) with whether
-each holds a gold answer, and whether the passage an abstention would show first holds one.
+:data:`~bot.answerability.CANDIDATES` (:func:`~bot.answerability.candidate_signals`) with whether
+each holds a gold answer and whether the quote it would lead does
+(:func:`bot.extractive.lead_passage`), and whether the passage an abstention would show first
+holds one.
 Nothing here depends on the shipped judge, so the models can be refitted from these lines alone.
 """
 
@@ -22,6 +24,7 @@ from bot.answerability import candidate_signals, question_signals
 from bot.answering import Answerer
 from bot.backends import EXTRACTIVE
 from bot.evaluation import EvalArticle, EvalQuestion, build_library
+from bot.extractive import lead_passage
 from config.settings import Settings
 from ingest.embedding import Embedder
 from training.question_sets import QuestionSet, in_topic_unanswerable
@@ -47,6 +50,10 @@ def asked(answerer: Answerer, item: EvalQuestion, kind: str, name: str) -> dict[
                 "signals": row,
                 "article": candidate.article.article_id,
                 "gold": any(gold in candidate.text for gold in item.answers),
+                # in the quote shown were it to lead (bot.extractive.lead_passage)
+                "quote_gold": any(
+                    gold in lead_passage(candidate, evidence.ranked).text for gold in item.answers
+                ),
             }
             for row, candidate in zip(rows, evidence.ranked, strict=False)
         ],
