@@ -252,26 +252,23 @@ def select_answer(
 
 
 def lead_passage(first: ScoredSentence, ranked: Sequence[ScoredSentence]) -> ScoredSentence:
-    """``first`` grown over the sentences right before and after it that rank within
-    ``RUNNER_UP_MARGIN`` of it: one passage quoted whole, as the answer is often in the sentence
-    beside the one that names the question's subject ("It has been on display in the British
-    Museum since 1802")."""
+    """``first`` with the sentence right before it and the one right after it, each where it
+    ranks within ``RUNNER_UP_MARGIN`` of it or higher: one passage quoted whole, as the answer is
+    often in the sentence beside the one that names the question's subject ("It has been on
+    display in the British Museum since 1802")."""
     text = first.article.text
-    spans = sorted(
-        (item.start, item.end)
+    beside = [
+        item
         for item in ranked
         if item.article.article_id == first.article.article_id
         and item.rank >= first.rank - RUNNER_UP_MARGIN
-    )
-    start, end = first.start, first.end
-    for before_start, before_end in reversed([span for span in spans if span[1] <= start]):
-        if text[before_end:start].strip():
-            break
-        start = before_start
-    for after_start, after_end in [span for span in spans if span[0] >= end]:
-        if text[end:after_start].strip():
-            break
-        end = after_end
+        and (
+            (item.end <= first.start and not text[item.end : first.start].strip())
+            or (item.start >= first.end and not text[first.end : item.start].strip())
+        )
+    ]
+    start = min([first.start, *(item.start for item in beside)])
+    end = max([first.end, *(item.end for item in beside)])
     return replace(first, start=start, end=end)
 
 
