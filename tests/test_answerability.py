@@ -49,9 +49,9 @@ def test_answers_are_called_direct_only_where_held_out_ones_were_right_nine_time
         language = name.rsplit(":", 1)[1]
         if language in judge.direct and row.get("direct_share"):
             assert row["direct_right"] >= DIRECT_RIGHT, name
-    # the low end of a 90% interval: 19 right of 20 is not yet enough, 95 of 100 is
-    assert wilson_low([True] * 19 + [False]) < DIRECT_RIGHT < wilson_low([True] * 95 + [False] * 5)
-    held_out = {"xx": [(0.95, True)] * 95 + [(0.95, False)] * 5 + [(0.6, False)] * 50}
+    # the low end of a 95% interval: 29 right of 30 is not yet enough, 97 of 100 is
+    assert wilson_low([True] * 29 + [False]) < DIRECT_RIGHT < wilson_low([True] * 97 + [False] * 3)
+    held_out = {"xx": [(0.95, True)] * 97 + [(0.95, False)] * 3 + [(0.6, False)] * 50}
     calibrated = judge.model_copy(update={"calibration": {"xx": (1.0, 0.0), "": (1.0, 0.0)}})
     assert direct_cuts(held_out, calibrated) == {"xx": 0.65}
     assert direct_cuts({"xx": [(0.95, True)] * 20}, calibrated) == {}  # too few to tell
