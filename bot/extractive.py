@@ -222,7 +222,8 @@ def _share(weights: dict[str, float], found: frozenset[str], wanted: frozenset[s
 def select_answer(
     ranked: Sequence[ScoredSentence], max_quotes: int, min_evidence: float
 ) -> list[ScoredSentence]:
-    """The sentences that make the answer (``ranked``: best first), the one that answers first.
+    """The sentences that make the answer (``ranked``: best first), the one that answers first,
+    as the passage it leads (:func:`lead_passage`).
 
     Sentences in the question's language are preferred when one of them has the support to
     answer (``min_evidence``): the embedding model compares across languages less sharply than
