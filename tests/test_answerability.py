@@ -11,7 +11,7 @@ import pytest
 
 from bot.answerability import CANDIDATES, JUDGE_FILE, candidate_signals, shipped_judge
 from bot.answering import Answerer
-from bot.evaluation import declined_at, roc_auc
+from bot.evaluation import EvalQuestion, declined_at, roc_auc
 from bot.extractive import ScoredSentence, lead_passage, select_answer
 from config.settings import load_settings
 from ingest.embedding import Embedder
@@ -19,6 +19,7 @@ from ingest.schema import Article
 from ingest.store import ChromaStore
 from tests.conftest import FakeGenerator, answerer_leading_with_the_tenth, assert_quotes_verbatim
 from training.direct import DIRECT_RIGHT, direct_cuts, wilson_low
+from training.signals import asked
 
 CARD = json.loads(JUDGE_FILE.read_text(encoding="utf-8"))
 
@@ -247,3 +248,16 @@ def test_no_llm_call_when_the_judge_says_the_articles_do_not_answer(
     asked = answerer.ask("Why did Putin send troops into eastern Ukraine?")
     assert asked.abstained  # the model's own "not in the passages" is an abstention
     assert len(generator.history) == 1
+
+
+def test_training_labels_the_confidence_on_the_quote_the_answer_shows(seeded: Answerer) -> None:
+    # The first sentence lacks the answer; the one after it, which joins its quote, holds it: the
+    # confidence learns from the quote the asker sees, not from the sentence alone.
+    question = "How many people died in the molasses flood?"
+    gold = "56 kilometres per hour"
+    item = EvalQuestion(question, (gold,), "The Great Molasses Flood of 1919", "en")
+    line = asked(seeded, item, "answerable", "seeds")
+    assert line is not None
+    first = line["candidates"][0]
+    assert (first["gold"], first["quote_gold"]) == (False, True)
+    assert gold in seeded.ask(question).quotes[0].text
