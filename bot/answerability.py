@@ -22,7 +22,7 @@ from typing import TypeVar
 import regex
 from pydantic import BaseModel
 
-from bot.extractive import ScoredSentence
+from bot.extractive import ScoredSentence, is_beside
 from ingest.terms import ISO_ALIASES, normalize, terms, words
 
 Item = TypeVar("Item")
@@ -365,18 +365,16 @@ def _missing(wanted: frozenset[str], found: frozenset[str]) -> float:
 
 
 def _window_terms(item: ScoredSentence, ranked: Sequence[ScoredSentence]) -> frozenset[str]:
-    """The sentence's terms with those of the candidates just before and after it."""
+    """The sentence's terms with those of the candidates just before and after it, and of any
+    that overlaps it (a sentence a chunk's edge cut short)."""
     window = item.terms
-    text = item.article.text
     for other in ranked:
-        if other is item or other.article.article_id != item.article.article_id:
-            continue
-        gap = (
-            text[other.end : item.start]
-            if other.end <= item.start
-            else text[item.end : other.start]
+        overlaps = (
+            other.article.article_id == item.article.article_id
+            and other.start < item.end
+            and item.start < other.end
         )
-        if not gap.strip():
+        if other is not item and (is_beside(item, other) or overlaps):
             window |= other.terms
     return window
 

@@ -257,20 +257,27 @@ def lead_passage(first: ScoredSentence, ranked: Sequence[ScoredSentence]) -> Sco
     ranks within ``RUNNER_UP_MARGIN`` of it or higher: one passage quoted whole, as the answer is
     often in the sentence beside the one that names the question's subject ("It has been on
     display in the British Museum since 1802")."""
-    text = first.article.text
     beside = [
         item
         for item in ranked
-        if item.article.article_id == first.article.article_id
-        and item.rank >= first.rank - RUNNER_UP_MARGIN
-        and (
-            (item.end <= first.start and not text[item.end : first.start].strip())
-            or (item.start >= first.end and not text[first.end : item.start].strip())
-        )
+        if is_beside(first, item) and item.rank >= first.rank - RUNNER_UP_MARGIN
     ]
     start = min([first.start, *(item.start for item in beside)])
     end = max([first.end, *(item.end for item in beside)])
     return replace(first, start=start, end=end)
+
+
+def is_beside(item: ScoredSentence, other: ScoredSentence) -> bool:
+    """``other`` is the sentence right before or right after ``item`` in its article (nothing
+    but whitespace between them)."""
+    if other.article.article_id != item.article.article_id:
+        return False
+    text = item.article.text
+    if other.end <= item.start:
+        return not text[other.end : item.start].strip()
+    if other.start >= item.end:
+        return not text[item.end : other.start].strip()
+    return False
 
 
 def _within(item: ScoredSentence, passage: ScoredSentence) -> bool:
