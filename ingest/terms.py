@@ -5,8 +5,10 @@
    forms unified, yeh and kaf unified (Persian forms, Arabic ones for Arabic text, as each
    language's Snowball stemmer expects), and the zero-width non-joiner read as a word break
    (articles write ``بین‌المللی``, people type ``بین المللی``).
-2. Split into words; runs of Han or kana script, written without spaces, become overlapping
-   character bigrams.
+2. Split into words; runs of Han or kana script, written without spaces, and of Hangul, whose
+   words carry their particles (``서울은``, ``서울에서``), become overlapping character bigrams,
+   as Lucene's CJK analyzer reads them; runs of Thai, Lao, Khmer or Myanmar script, also written
+   without spaces between words, are split into words by ICU's dictionaries (icu4py).
 3. Drop the language's stopwords and stem with its Snowball stemmer (PyStemmer), where there are
    such for the language; other languages keep their normalised words.
 4. Acronyms: ``U.S.``, ``US`` and ``United States`` all give the term ``us`` (kept even where the
@@ -25,6 +27,7 @@ from pathlib import Path
 import regex
 import Stemmer
 import stopwordsiso
+from icu4py.breakers import WordBreaker
 
 # ISO 639-1 code → Snowball algorithm.
 SNOWBALL = {
@@ -56,7 +59,10 @@ _CAPITALS = regex.compile(r"\b\p{Lu}{2,}\b")
 _NAME = regex.compile(
     r"\b\p{Lu}\p{Ll}+\b(?: \p{Lu}\p{Ll}+\b)*"
 )  # capitalised words, one space apart
-_UNSPACED_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]+")
+_BIGRAM_SCRIPT = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}]+")
+# Scripts written without spaces between words, whose words ICU's dictionaries find
+_DICTIONARY_SCRIPT = regex.compile(r"[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]+")
+_UNSPACED_RUN = regex.compile(rf"{_BIGRAM_SCRIPT.pattern}|{_DICTIONARY_SCRIPT.pattern}")
 _DIGIT = regex.compile(r"\d")
 _ARABIC_MARKS = regex.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 # Alef with hamza above/below, with madda, wasla → bare alef; zero-width non-joiner → space.
@@ -93,7 +99,7 @@ def terms(text: str, language: str = "") -> list[str]:
     ignored = stopwords(language)
     words = []
     for word in _words(normalize(text, language)):
-        if word not in ignored and (len(word) > 1 or _UNSPACED_SCRIPT.fullmatch(word)):
+        if word not in ignored and (len(word) > 1 or _BIGRAM_SCRIPT.fullmatch(word)):
             words.append(word)
     stemmer = _stemmer(language)
     if stemmer is not None:
@@ -148,7 +154,7 @@ def content_terms(text: str, language: str = "") -> set[str]:
 
 def words(text: str, language: str = "") -> list[str]:
     """Every word of ``text``, normalised, stopwords kept (question words among them); runs of
-    Han or kana script as character bigrams."""
+    Han, kana or Hangul script as character bigrams."""
     return _words(normalize(text, language))
 
 
@@ -156,17 +162,22 @@ def _words(text: str) -> list[str]:
     words = []
     for word in _WORD.findall(text):
         position = 0
-        for run in _UNSPACED_SCRIPT.finditer(word):
+        for run in _UNSPACED_RUN.finditer(word):
             if run.start() > position:
                 words.append(word[position : run.start()])
-            chars = run.group()
-            words.extend(
-                [chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)]
-            )
+            words.extend(_unspaced_words(run.group()))
             position = run.end()
         if position < len(word):
             words.append(word[position:])
     return words
+
+
+def _unspaced_words(chars: str) -> list[str]:
+    """A word's run of one of the scripts read in pieces: dictionary words where ICU has them
+    (Thai, Lao, Khmer, Myanmar), overlapping character bigrams for Han, kana and Hangul."""
+    if _DICTIONARY_SCRIPT.fullmatch(chars):
+        return list(WordBreaker(chars, ""))
+    return [chars] if len(chars) == 1 else [chars[i : i + 2] for i in range(len(chars) - 1)]
 
 
 def _has_arabic_script(text: str) -> bool:

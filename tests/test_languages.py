@@ -19,7 +19,14 @@ from ingest.language import detect_language, question_languages
 from ingest.pipeline import Ingestor
 from ingest.reading import make_article
 from ingest.store import ChromaStore
-from ingest.terms import _nltk_english_stopwords, content_terms, normalize, spelled_acronyms, terms
+from ingest.terms import (
+    _nltk_english_stopwords,
+    content_terms,
+    normalize,
+    spelled_acronyms,
+    terms,
+    words,
+)
 from tests.conftest import SEEDS, assert_quotes_verbatim
 
 ARTICLES = {
@@ -167,6 +174,23 @@ def test_a_name_read_as_initials_keeps_its_words() -> None:
 def test_text_without_spaces_becomes_character_bigrams() -> None:
     assert terms("亚马逊雨林", "zh") == ["亚马", "马逊", "逊雨", "雨林"]
     assert terms("IPCC和Galor", "zh") == ["ipcc", "galor"]  # 和 (and) is a stopword
+
+
+def test_korean_words_match_across_their_particles() -> None:
+    # 수도 (capital) with the particle 이다 in the article, 는 in the question
+    article, question = "서울은 대한민국의 수도이다.", "대한민국의 수도는 어디인가?"
+    assert {"수도", "대한", "민국"} <= content_terms(article, "ko") & content_terms(question, "ko")
+
+
+def test_thai_lao_khmer_and_burmese_runs_are_split_into_dictionary_words() -> None:
+    # XQuAD's Thai: the question's words inside a sentence that writes no space between them
+    sentence = "ทีมรับของแพนเธอร์สถอดใจที่คะแนน 308 ได้อันดับที่หกของลีก"
+    question = "ทีมรับของแพนเธอร์สยอมแพ้ที่คะแนนเท่าไร"
+    assert {"ทีม", "แพน", "คะแนน"} <= content_terms(question, "th") & content_terms(sentence, "th")
+    assert "ที่" not in content_terms(sentence, "th")  # a stopword, found once it is a word
+    assert words("ພາສາລາວແມ່ນພາສາ", "lo") == ["ພາສາ", "ລາວ", "ແມ່ນ", "ພາສາ"]
+    assert len(words("ភាសាខ្មែរគឺជាភាសា", "km")) > 1
+    assert len(words("မြန်မာဘာသာစကား", "my")) > 1
 
 
 SCRIPTS = {
