@@ -31,6 +31,9 @@ SPREAD = 5  # how many of the best sentences the spread signals look at
 KINDS = ("number", "year", "name")  # kinds of answer a question may ask for
 CANDIDATES = 10  # how many of the best sentences the best one is compared with
 GRAM = 4  # letters in the n-grams that match inflected and compound words
+# The key of the judge's per-language tables for a question asked in another language than the
+# article its best sentence comes from (training.question_sets.across_languages)
+ACROSS = "*"
 RELATIVE = ("similarity", "focus", "coverage", "matched_weight", "shared_run", "gram_share")
 _NUMBER = regex.compile(r"\d+(?:[.,]\d+)*")
 _YEAR = regex.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
@@ -117,8 +120,9 @@ class Assessment:
     threshold: float  # the judge's, for the language of the best sentence's article
     confidence: float  # that the answer's first quote is right: what the answer says of itself
     first: int = 0  # which of the ranked sentences leads the answer (Judge.rankers)
-    # ``confidence`` was calibrated for this question: a question in the language of the
-    # article, which has a calibration of its own (languages the judge never saw have none)
+    # ``confidence`` was calibrated for this question: its article's language, or questions
+    # across languages (``ACROSS``), has a calibration of its own (languages the judge never saw
+    # have none)
     calibrated: bool = True
     direct: bool = False  # sure enough to say "The articles answer this" (``Judge.direct``)
 
@@ -153,7 +157,7 @@ class Judge(BaseModel, frozen=True):
     rankers: dict[str, LogisticModel]
     confidence: LogisticModel
     threshold: float  # answer at or above this probability (languages not in ``thresholds``)
-    thresholds: dict[str, float]  # per language the judge was trained on
+    thresholds: dict[str, float]  # per language the judge was trained on, and ``ACROSS``
     # per language: (slope, intercept) on the confidence's logit, fitted on held-out answers
     calibration: dict[str, tuple[float, float]]
     # per language: from this calibrated confidence an answer is called direct, the lowest at
@@ -161,14 +165,9 @@ class Judge(BaseModel, frozen=True):
     # here is never called direct
     direct: dict[str, float]
 
-    def threshold_for(self, language: str, *, same_language: bool = True) -> float:
-        """The judge's threshold for an answer from an article in ``language``. A question in
-        another language than the article is judged by the pooled model and gets the lowest of
-        its languages' thresholds: no training pair was across languages, and such pairs lack
-        every word signal, so they score lower."""
-        if not same_language:
-            pooled = [cut for code, cut in self.thresholds.items() if code not in self.models]
-            return min(pooled, default=self.threshold)
+    def threshold_for(self, language: str) -> float:
+        """The judge's threshold for an answer from an article in ``language`` (:data:`ACROSS`:
+        to a question in another language than the article)."""
         return self.thresholds.get(language, self.threshold)
 
     def calibrated(self, confidence: float, language: str) -> float:
@@ -180,6 +179,7 @@ class Judge(BaseModel, frozen=True):
         its first sentence is right."""
         language = ranked[0].article.language
         same = ranked[0].same_language
+        judged_as = language if same else ACROSS  # the key of thresholds, calibration, direct
         expected = self.kinds.expected(question, language)
         rows = candidate_inputs(candidate_signals(question, ranked), expected)
         ranker = self.rankers.get(language) if same else None
@@ -188,15 +188,15 @@ class Judge(BaseModel, frozen=True):
         as_ranked = judge_inputs(asked, rows, articles)
         as_led = judge_inputs(asked, leading(rows, first), leading(articles, first))
         own = self.models.get(language) if same else None
-        confidence = self.calibrated(self.confidence.probability(as_led), language)
-        calibrated = same and language in self.calibration
+        confidence = self.calibrated(self.confidence.probability(as_led), judged_as)
+        calibrated = judged_as in self.calibration
         return Assessment(
             own.probability(as_led) if own else self.model.probability(as_ranked),
-            self.threshold_for(language, same_language=same),
+            self.threshold_for(judged_as),
             confidence,
             first,
             calibrated,
-            calibrated and confidence >= self.direct.get(language, math.inf),
+            calibrated and confidence >= self.direct.get(judged_as, math.inf),
         )
 
 

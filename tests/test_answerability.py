@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answerability import CANDIDATES, JUDGE_FILE, candidate_signals, shipped_judge
+from bot.answerability import ACROSS, CANDIDATES, JUDGE_FILE, candidate_signals, shipped_judge
 from bot.answering import Answerer
 from bot.evaluation import EvalQuestion, declined_at, roc_auc
 from bot.extractive import ScoredSentence, lead_passage, select_answer
@@ -55,7 +55,8 @@ def test_answers_are_called_direct_only_where_held_out_ones_were_right_nine_time
     held_out = {"xx": [(0.95, True)] * 97 + [(0.95, False)] * 3 + [(0.6, False)] * 50}
     calibrated = judge.model_copy(update={"calibration": {"xx": (1.0, 0.0), "": (1.0, 0.0)}})
     assert direct_cuts(held_out, calibrated) == {"xx": 0.65}
-    assert direct_cuts({"xx": [(0.95, True)] * 20}, calibrated) == {}  # too few to tell
+    # too few to tell: 40 answers of a few articles, all right, are not yet enough
+    assert direct_cuts({"xx": [(0.95, True)] * 40}, calibrated) == {}
 
 
 @pytest.mark.parametrize("check", CARD["checks"], ids=lambda check: check["question"][:40])
@@ -144,6 +145,23 @@ def test_a_language_the_judge_was_never_calibrated_on_is_told_in_words_alone(
     english = seeded.ask("Who deciphered the hieroglyphs?")
     assert english.as_json()["calibrated"] is True
     assert english.lead.endswith("sure):")
+
+
+def test_a_question_in_another_language_than_the_article_is_judged_on_its_own_threshold(
+    seeded: Answerer,
+) -> None:
+    # German, of English articles: the word signals say nothing, so the judge uses the threshold
+    # learned from XQuAD questions asked of articles in other languages (training.question_sets)
+    question = "Wer hat die Hieroglyphen entziffert?"
+    evidence = seeded.gather(question)
+    assert evidence.ranked
+    assert not evidence.ranked[0].same_language
+    judged = seeded.judge(question, evidence)
+    assert judged is not None
+    assert judged.threshold == shipped_judge().thresholds[ACROSS] != shipped_judge().threshold
+    assert not judged.calibrated  # too few such answers to calibrate on: words alone
+    assert not judged.direct
+    assert seeded.ask(question).lead == "The closest the articles come:"
 
 
 def test_a_languages_learned_first_pick_leads_the_answer(

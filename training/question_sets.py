@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.languages import topic
+from bot.answerability import ACROSS
 from bot.evaluation import EvalArticle, EvalQuestion, load_eval_file
 
 XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
@@ -48,6 +49,29 @@ def question_set(path: Path, held_out: set[str], every: int = 1, name: str = "")
     titles = {article.title for article in kept}
     asked = [question for question in questions if question.article in titles]
     return QuestionSet(name or path.stem, kept, asked, every)
+
+
+def across_languages(xquad: Path, held_out: set[str], every: int = 1) -> QuestionSet:
+    """XQuAD's topics outside ``held_out``, each article in one of its languages and its
+    questions asked in another (the pair turns with the topic: Arabic questions of a Greek
+    article, Chinese ones of an English article …), with the gold answers of the article's
+    language. The judge learns from them what its word signals cannot say across languages;
+    their lines' language is :data:`~bot.answerability.ACROSS`."""
+    files = {code: load_eval_file(xquad / f"xquad.{code}.json") for code in XQUAD_LANGUAGES}
+    count = len(XQUAD_LANGUAGES)
+    articles, questions = [], []
+    topics = [a for a in files["en"][0] if topic(a.title) not in held_out]
+    for place, english in enumerate(topics):
+        shown = XQUAD_LANGUAGES[place % count]
+        asked = XQUAD_LANGUAGES[(place + 1 + place // count % (count - 1)) % count]
+        shown_articles, shown_questions = files[shown]
+        articles += [article for article in shown_articles if article.title == english.title]
+        questions += [
+            EvalQuestion(question.question, gold.answers, gold.article, ACROSS)
+            for question, gold in zip(files[asked][1], shown_questions, strict=True)
+            if gold.article == english.title
+        ]
+    return QuestionSet("xquad.across", articles, questions, every)
 
 
 def halved(article: EvalArticle, keep_first: bool) -> EvalArticle:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from benchmarks.languages import off_corpus_folds
-from bot.answerability import candidate_signals, question_signals
+from bot.answerability import ACROSS, candidate_signals, question_signals
 from bot.answering import Answerer
 from bot.backends import EXTRACTIVE
 from bot.evaluation import EvalArticle, EvalQuestion, build_library
@@ -104,4 +104,9 @@ def _answerer(
 
 def _lines(answerer: Answerer, item: EvalQuestion, kind: str, name: str) -> list[dict[str, Any]]:
     line = asked(answerer, item, kind, name)
+    # A question across languages whose best sentence is in a language the question may be in
+    # (another topic's article, in a store of many languages) is judged as that language's
+    # question: it teaches nothing about questions across languages.
+    if line and item.language == ACROSS and line["candidates"][0]["signals"]["same_language"]:
+        return []
     return [line] if line else []
