@@ -149,8 +149,8 @@ class Judge(BaseModel, frozen=True):
 
     kinds: AnswerKinds
     model: LogisticModel  # pooled over every language, on the candidates as ranked
-    # per language with enough development data of its own (same-language questions only), on
-    # the candidates as its ranker leads them
+    # per language with enough development data of its own (same-language questions only), and
+    # for questions across languages (``ACROSS``), on the candidates as its ranker leads them
     models: dict[str, LogisticModel]
     # per language where, in cross-validation, a learned pick of the first sentence among the
     # best ``CANDIDATES`` beat the ranking's own first by a clear margin (training.judge)
@@ -179,15 +179,15 @@ class Judge(BaseModel, frozen=True):
         its first sentence is right."""
         language = ranked[0].article.language
         same = ranked[0].same_language
-        judged_as = language if same else ACROSS  # the key of thresholds, calibration, direct
+        judged_as = language if same else ACROSS  # the key of every per-language table
         expected = self.kinds.expected(question, language)
         rows = candidate_inputs(candidate_signals(question, ranked), expected)
-        ranker = self.rankers.get(language) if same else None
+        ranker = self.rankers.get(judged_as)
         first = ranker.best(rows) if ranker else 0
         asked, articles = question_signals(ranked), [item.article.article_id for item in ranked]
         as_ranked = judge_inputs(asked, rows, articles)
         as_led = judge_inputs(asked, leading(rows, first), leading(articles, first))
-        own = self.models.get(language) if same else None
+        own = self.models.get(judged_as)
         confidence = self.calibrated(self.confidence.probability(as_led), judged_as)
         calibrated = judged_as in self.calibration
         return Assessment(

@@ -369,11 +369,13 @@ def _mean(values: Sequence[float | bool]) -> float:
 
 def choices(lines: list[Line], picks: dict[str, dict[str, float]]) -> Choices:
     """Decided once, on every development line, so that cross-validation fits what ships: the
-    languages with ``MIN_OWN_LINES`` questions get a judge of their own, those whose learned pick
-    holds the answer ``RANKER_GAIN`` more often get the pick."""
+    languages with ``MIN_OWN_LINES`` questions get a judge of their own, and so do questions
+    across languages (``ACROSS``: their word signals are all at one value, so the weights the
+    pooled judge gives those signals say nothing of them); those whose learned pick holds the
+    answer ``RANKER_GAIN`` more often get the pick."""
     return Choices(
         own=tuple(code for code, members in _by_language(lines).items()
-                  if len(members) >= MIN_OWN_LINES),
+                  if len(members) >= MIN_OWN_LINES or code == ACROSS),
         ranked=tuple(code for code, pick in picks.items()
                      if pick["learned"] - pick["ranking"] >= RANKER_GAIN),
     )  # fmt: skip
