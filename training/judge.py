@@ -277,8 +277,8 @@ def thresholds_for(
     """Per language with enough answerable questions, the highest judge probability at which
     ``TARGET_ANSWERED`` of them are answered; ``""``: for the rest, the median of those of the
     languages the pooled judge serves (not of those with a judge of their own, ``own``: another
-    scale; nor of ``ACROSS``, questions in another language than the article, which score
-    lower)."""
+    scale; nor of ``ACROSS``, questions across languages, which have a judge of their own
+    too)."""
     by_language: dict[str, list[float]] = {}
     for line, p in zip(lines, judged, strict=True):
         if line["kind"] == "answerable":

@@ -60,7 +60,7 @@ def across_languages(xquad: Path, held_out: set[str], every: int = 1) -> Questio
     files = {code: load_eval_file(xquad / f"xquad.{code}.json") for code in XQUAD_LANGUAGES}
     count = len(XQUAD_LANGUAGES)
     articles, questions = [], []
-    topics = [a for a in files["en"][0] if topic(a.title) not in held_out]
+    topics = [entry for entry in files["en"][0] if topic(entry.title) not in held_out]
     for place, english in enumerate(topics):
         shown = XQUAD_LANGUAGES[place % count]
         asked = XQUAD_LANGUAGES[(place + 1 + place // count % (count - 1)) % count]
