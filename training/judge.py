@@ -277,8 +277,7 @@ def thresholds_for(
     """Per language with enough answerable questions, the highest judge probability at which
     ``TARGET_ANSWERED`` of them are answered; ``""``: for the rest, the median of those of the
     languages the pooled judge serves (not of those with a judge of their own, ``own``: another
-    scale; nor of ``ACROSS``, questions across languages, which have a judge of their own
-    too)."""
+    scale; questions across languages, ``ACROSS``, are among them)."""
     by_language: dict[str, list[float]] = {}
     for line, p in zip(lines, judged, strict=True):
         if line["kind"] == "answerable":
@@ -288,7 +287,7 @@ def thresholds_for(
         if len(scores) >= MIN_LANGUAGE_QUESTIONS:
             ordered = sorted(scores, reverse=True)
             cuts[language] = round(ordered[int(np.ceil(TARGET_ANSWERED * len(ordered))) - 1], 4)
-    pooled = [cut for language, cut in cuts.items() if language not in (*own, ACROSS)]
+    pooled = [cut for language, cut in cuts.items() if language not in own]
     return {**dict(sorted(cuts.items())), "": round(float(np.median(pooled)), 4)}
 
 
