@@ -41,6 +41,7 @@ COLUMNS = {
     "quote_validity": "quotes verbatim",
     "abstained_unanswerable": "unanswerable declined",
     "abstained_off_corpus": "off-corpus declined",
+    "off_corpus_gold": "off-corpus answered, gold in first quote",
     "recall@1": "recall@1",
     "recall@5": "recall@5",
     "question_language_matches": "question language = article's",
@@ -155,6 +156,9 @@ class Tally:
     unanswerable_abstained: int = 0
     off_corpus: int = 0
     off_corpus_abstained: int = 0
+    # off-corpus, answered, the first quote holding the question's own gold answer: a store
+    # split by article title keeps other articles on the same story (NorQuAD news)
+    off_corpus_gold: int = 0
     language_checked: int = 0
     language_matched: int = 0
     # (answerable?, the judge's probability) per question
@@ -183,6 +187,7 @@ class Tally:
         result["quote_validity"] = _share(self.quotes_verbatim, self.quotes_shown)
         result["abstained_unanswerable"] = _share(self.unanswerable_abstained, self.unanswerable)
         result["abstained_off_corpus"] = _share(self.off_corpus_abstained, self.off_corpus)
+        result["off_corpus_gold"] = float(self.off_corpus_gold) if self.off_corpus else None
         result["question_language_matches"] = _share(self.language_matched, self.language_checked)
         result["judge_auc"] = roc_auc(self.judged)
         result["declined_over_own_evidence"] = (
@@ -404,10 +409,14 @@ def evaluate(
             progress()
     for item in off_corpus:
         tallies = report.tallies(item.language)
-        abstained = _ask(answerer, item, report, tallies, scope).abstained
+        answer = _ask(answerer, item, report, tallies, scope)
+        gold = bool(not answer.abstained and answer.quotes) and _holds(
+            answer.quotes[0].text, item.answers
+        )
         for tally in tallies:
             tally.off_corpus += 1
-            tally.off_corpus_abstained += abstained
+            tally.off_corpus_abstained += answer.abstained
+            tally.off_corpus_gold += gold
         if progress:
             progress()
     return report

@@ -38,9 +38,16 @@ def test_the_judge_ships_in_the_package_with_its_card_and_thresholds() -> None:
     assert {"en", "nb"} <= set(judge.thresholds)
     assert "" in judge.calibration
     assert set(judge.model.features) == set(judge.confidence.features)
-    for row in CARD["cross_validated"].values():  # every language answers the target share
-        if row["answerable"] >= 100:
-            assert row["answered"] >= CARD["target_answered"] - 0.005
+    across_off, across_declined = 0, 0.0
+    for name, row in CARD["cross_validated"].items():
+        if name.endswith(f":{ACROSS}"):
+            off = CARD["data"][name].get("off-corpus", 0)
+            across_off += off
+            across_declined += off * (row.get("off-corpus_declined") or 0.0)
+        elif row["answerable"] >= 100:  # every language answers the target share
+            assert row["answered"] >= CARD["target_answered"] - 0.005, name
+    # questions across languages answer fewer, so that 0.95 of the off-corpus ones are declined
+    assert across_declined / across_off >= 0.95 - 0.005
 
 
 def test_answers_are_called_direct_only_where_held_out_ones_were_right_nine_times_in_ten() -> None:
@@ -159,7 +166,9 @@ def test_a_question_in_another_language_than_the_article_is_judged_on_its_own_th
     judged = seeded.judge(question, evidence)
     assert judged is not None
     assert judged.threshold == shipped_judge().thresholds[ACROSS] != shipped_judge().threshold
-    assert not judged.calibrated  # too few such answers to calibrate on: words alone
+    # never calibrated (training.judge.calibrations: a mix of language pairs): words alone
+    assert ACROSS not in shipped_judge().calibration
+    assert not judged.calibrated
     assert not judged.direct
     assert seeded.ask(question).lead == "The closest the articles come:"
 

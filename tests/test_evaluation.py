@@ -46,19 +46,23 @@ def test_eval_reports_retrieval_answers_validity_abstention_and_latency(tmp_path
          "answers": ["Michael Collins"], "article": MOON},
         {"question": "In which sea did the lunar module land?",
          "answers": ["Sea of Tranquility"], "article": MOON},
+        # "off-corpus" by its file, answered by another article on the same story: counted apart
+        {"question": "Who owned the molasses tank?",
+         "answers": ["Purity Distilling Company"], "article": "Another report on the flood"},
     ])  # fmt: skip
     result = run(tmp_path / "data", "eval", str(questions), "--off-corpus", str(off_corpus),
                  "--json")  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["backend"] == "extractive"
-    assert report["counts"] == {"answerable": 3, "unanswerable": 1, "off_corpus": 2,
+    assert report["counts"] == {"answerable": 3, "unanswerable": 1, "off_corpus": 3,
                                 "quotes_shown": report["counts"]["quotes_shown"]}  # fmt: skip
     measures = report["measures"]
     assert measures["recall@5"] == 1.0
     assert measures["gold_answer_in_quote"] >= 2 / 3
     assert measures["quote_validity"] == 1.0
-    assert measures["abstained_off_corpus"] == 1.0
+    assert measures["abstained_off_corpus"] == 2 / 3
+    assert measures["off_corpus_gold"] == 1  # the one answered holds its own gold answer
     assert measures["retrieve_p50_ms"] > 0
     assert not (tmp_path / "data" / "chroma").exists()  # a temporary store, not the user's
     assert measures["gold_answer_in_first_quote"] <= measures["gold_answer_in_quote"]
@@ -72,6 +76,7 @@ def test_eval_reports_retrieval_answers_validity_abstention_and_latency(tmp_path
     assert "| en | 3 / 1 / 0 |" in table
     assert "| all | 3 / 1 / 0 |" in table
     assert "gold in first quote" in table
+    assert "off-corpus answered, gold in first quote" in table
 
 
 @pytest.mark.slow  # three backends over one store

@@ -10,10 +10,10 @@ evaluation files are always left out, so nothing reported is trained on.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.languages import topic
+from benchmarks.languages import folds, topic
 from bot.answerability import ACROSS
 from bot.evaluation import EvalArticle, EvalQuestion, load_eval_file
 
@@ -22,12 +22,16 @@ XQUAD_LANGUAGES = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "
 
 @dataclass(frozen=True)
 class QuestionSet:
-    """One source's articles and the questions to ask of them (every ``every``-th, per kind)."""
+    """One source's articles and the questions to ask of them (every ``every``-th, per kind);
+    ``elsewhere``: questions asked once of all the articles, with no halves or folds (answerable
+    when they carry gold answers, else off-corpus): other sources' (:func:`other_sources`) and
+    other languages' (:func:`across_one_language`)."""
 
     name: str
     articles: list[EvalArticle]
     questions: list[EvalQuestion]
     every: int = 1
+    elsewhere: list[EvalQuestion] = field(default_factory=list)
 
 
 def held_out_topics(paths: Sequence[Path]) -> set[str]:
@@ -72,6 +76,67 @@ def across_languages(xquad: Path, held_out: set[str], every: int = 1) -> Questio
             if gold.article == english.title
         ]
     return QuestionSet("xquad.across", articles, questions, every)
+
+
+def other_sources(
+    store: QuestionSet, others: Sequence[QuestionSet], every: int, name: str
+) -> QuestionSet:
+    """``store``'s articles with every ``every``-th question of ``others``: sources on other
+    topics in other languages (news against Wikipedia), so each is off-corpus and asked across
+    languages (:data:`~bot.answerability.ACROSS`). Off-corpus questions in another language than
+    the store's are what a reader asks of articles that never covered the story; the
+    across-languages set alone has too few of them to teach the judge to decline."""
+    asked = [
+        EvalQuestion(item.question, (), item.article, ACROSS)
+        for other in others
+        for item in other.questions[::every]
+    ]
+    return QuestionSet(name, store.articles, [], store.every, asked)
+
+
+def across_one_language(xquad: Path, held_out: set[str], every: int) -> list[QuestionSet]:
+    """Per XQuAD language, a store of half of its topics (outside ``held_out``; the half turns
+    with the language), and every ``every``-th question of each other language: about the
+    store's topics, answerable with the store language's gold answers; about the other half's,
+    off-corpus. All are asked across languages, of a store in one language, as a reader asks
+    articles of one outlet in their own language; the off-corpus ones share the store's kind of
+    text, so the judge cannot tell them by their source (:func:`other_sources`) alone."""
+    files = {code: question_set(xquad / f"xquad.{code}.json", held_out) for code in XQUAD_LANGUAGES}
+    sets = []
+    for place, code in enumerate(XQUAD_LANGUAGES):
+        kept = folds(files[code].articles)[place % 2]
+        topics = {topic(article.title) for article in kept}
+        asked = [
+            EvalQuestion(item.question, gold.answers if on else (), item.article, ACROSS)
+            for other in XQUAD_LANGUAGES
+            if other != code
+            for item, gold in list(zip(files[other].questions, files[code].questions, strict=True))[
+                ::every
+            ]
+            for on in [topic(item.article) in topics]
+        ]
+        sets.append(QuestionSet(f"xquad.{code}.asked-across", kept, [], 1, asked))
+    return sets
+
+
+def across_mixed_off_corpus(across: QuestionSet, xquad: Path, every: int) -> list[QuestionSet]:
+    """Each half of the topics of :func:`across_languages`'s store (each topic in one language)
+    with every ``every``-th question of the other half, in every language: off-corpus questions
+    of a store of many languages, where a sentence in the question's own language may share its
+    words without answering it."""
+    asked_in = {code: load_eval_file(xquad / f"xquad.{code}.json")[1] for code in XQUAD_LANGUAGES}
+    sets = []
+    for side, kept in enumerate(folds(across.articles)):
+        topics = {topic(article.title) for article in kept}
+        off = {topic(article.title) for article in across.articles} - topics
+        asked = [
+            EvalQuestion(item.question, (), item.article, ACROSS)
+            for code in XQUAD_LANGUAGES
+            for item in asked_in[code][::every]
+            if topic(item.article) in off
+        ]
+        sets.append(QuestionSet(f"{across.name}.half-{side}", kept, [], 1, asked))
+    return sets
 
 
 def halved(article: EvalArticle, keep_first: bool) -> EvalArticle:

@@ -2,7 +2,8 @@
 
 One JSON line per question: its set, language and kind (``answerable``, ``unanswerable`` as its
 data set marks it, ``removed`` when the half of its article holding the answer was taken out,
-``off-corpus`` when asked of a store without its topic), the signals of all the candidate
+``off-corpus`` when asked of a store without its topic), ``elsewhere`` when asked across
+languages of a store built for it (``QuestionSet.elsewhere``), the signals of all the candidate
 sentences (:func:`bot.answerability.question_signals`), those of the best
 :data:`~bot.answerability.CANDIDATES` (:func:`~bot.answerability.candidate_signals`) with whether
 each holds a gold answer and whether the quote it would lead does
@@ -64,13 +65,20 @@ def asked(answerer: Answerer, item: EvalQuestion, kind: str, name: str) -> dict[
 def ask_set(
     questions: QuestionSet, folder: Path, settings: Settings, embedder: Embedder
 ) -> Iterator[dict[str, Any]]:
-    """Every ``every``-th question of the set over all its articles; in-topic ones whose answer
-    was taken out; then off-corpus ones over the other half of the topics."""
+    """Every ``every``-th question of the set over all its articles, and the questions from
+    elsewhere; in-topic ones whose answer was taken out; then off-corpus ones over the other half
+    of the topics."""
     every = questions.every
     answerer = _answerer(questions.articles, folder / "all", settings, embedder)
     for item in questions.questions[::every]:
         kind = "answerable" if item.answers else "unanswerable"
         yield from _lines(answerer, item, kind, questions.name)
+    for item in questions.elsewhere:
+        kind = "answerable" if item.answers else "off-corpus"
+        for line in _lines(answerer, item, kind, questions.name):
+            yield {**line, "elsewhere": True}
+    if not questions.questions:
+        return
     kept, removed = in_topic_unanswerable(questions.articles, questions.questions)
     answerer = _answerer(kept, folder / "halved", settings, embedder)
     for item in removed[:: 2 * every]:
