@@ -178,7 +178,8 @@ class Judge(BaseModel, frozen=True):
         """How likely ``ranked`` (best first, never empty) answers ``question``, and how likely
         its first sentence is right."""
         language = ranked[0].article.language
-        judged_as = judged_language(ranked)  # the key of every per-language table
+        same = ranked[0].same_language
+        judged_as = language if same else ACROSS  # the key of every per-language table
         expected = self.kinds.expected(question, language)
         rows = candidate_inputs(candidate_signals(question, ranked), expected)
         ranker = self.rankers.get(judged_as)
@@ -197,12 +198,6 @@ class Judge(BaseModel, frozen=True):
             calibrated,
             calibrated and confidence >= self.direct.get(judged_as, math.inf),
         )
-
-
-def judged_language(ranked: Sequence[ScoredSentence]) -> str:
-    """Whose models, thresholds and calibration judge ``ranked`` (best first): its best
-    sentence's article's language, or :data:`ACROSS` when the question is in another."""
-    return ranked[0].article.language if ranked[0].same_language else ACROSS
 
 
 def sentence_signals(

@@ -106,15 +106,14 @@ def across_one_language(xquad: Path, held_out: set[str], every: int) -> list[Que
     for place, code in enumerate(XQUAD_LANGUAGES):
         kept = folds(files[code].articles)[place % 2]
         topics = {topic(article.title) for article in kept}
-        asked = [
-            EvalQuestion(item.question, gold.answers if on else (), item.article, ACROSS)
-            for other in XQUAD_LANGUAGES
-            if other != code
-            for item, gold in list(zip(files[other].questions, files[code].questions, strict=True))[
-                ::every
-            ]
-            for on in [topic(item.article) in topics]
-        ]
+        asked = []
+        for other in XQUAD_LANGUAGES:
+            if other == code:
+                continue
+            pairs = list(zip(files[other].questions, files[code].questions, strict=True))
+            for item, gold in pairs[::every]:
+                answers = gold.answers if topic(item.article) in topics else ()
+                asked.append(EvalQuestion(item.question, answers, item.article, ACROSS))
         sets.append(QuestionSet(f"xquad.{code}.asked-across", kept, [], 1, asked))
     return sets
 
