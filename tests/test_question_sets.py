@@ -16,6 +16,7 @@ from training.question_sets import (
     across_mixed_off_corpus,
     across_one_language,
     other_sources,
+    question_set,
 )
 from training.signals import ask_set
 
@@ -121,7 +122,11 @@ def test_each_language_is_asked_in_the_others_about_its_topics_and_about_topics_
     tmp_path: Path,
 ) -> None:
     write_parallel_xquad(tmp_path)
-    sets = across_one_language(tmp_path, held_out={"Topic_3"}, every=1)
+    xquad = {
+        code: question_set(tmp_path / f"xquad.{code}.json", held_out={"Topic_3"})
+        for code in XQUAD_LANGUAGES
+    }
+    sets = across_one_language(xquad, every=1)
     assert len(sets) == len(XQUAD_LANGUAGES)
     for questions in sets:
         shown = {article.text.split(" text in ")[1].split(",")[0] for article in questions.articles}

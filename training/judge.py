@@ -486,19 +486,19 @@ def gather(args: argparse.Namespace) -> None:
     wikipedia = []
     if args.squad:
         wikipedia.append(question_set(args.squad, held_out, args.squad_every, "squad-v2-dev"))
-    if args.xquad:
-        wikipedia += [
-            question_set(
-                args.xquad / f"xquad.{lang}.json", held_out, args.xquad_every, f"xquad.{lang}"
-            )
-            for lang in XQUAD_LANGUAGES
-        ]
+    xquad = {
+        lang: question_set(
+            args.xquad / f"xquad.{lang}.json", held_out, args.xquad_every, f"xquad.{lang}"
+        )
+        for lang in (XQUAD_LANGUAGES if args.xquad else ())
+    }
+    wikipedia += xquad.values()
     sets = [news, *wikipedia]
     if args.xquad:
         across = across_languages(args.xquad, held_out, args.xquad_every)
         sets += [
             across,
-            *across_one_language(args.xquad, held_out, ACROSS_EVERY),
+            *across_one_language(xquad, ACROSS_EVERY),
             *across_mixed_off_corpus(across, args.xquad, MIXED_OFF_EVERY),
         ]
     sets += elsewhere(news, wikipedia)

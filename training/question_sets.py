@@ -9,7 +9,7 @@ evaluation files are always left out, so nothing reported is trained on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,26 +91,26 @@ def other_sources(
         for other in others
         for item in other.questions[::every]
     ]
-    return QuestionSet(name, store.articles, [], store.every, asked)
+    return QuestionSet(name, store.articles, [], 1, asked)
 
 
-def across_one_language(xquad: Path, held_out: set[str], every: int) -> list[QuestionSet]:
-    """Per XQuAD language, a store of half of its topics (outside ``held_out``; the half turns
-    with the language), and every ``every``-th question of each other language: about the
-    store's topics, answerable with the store language's gold answers; about the other half's,
-    off-corpus. All are asked across languages, of a store in one language, as a reader asks
-    articles of one outlet in their own language; the off-corpus ones share the store's kind of
-    text, so the judge cannot tell them by their source (:func:`other_sources`) alone."""
-    files = {code: question_set(xquad / f"xquad.{code}.json", held_out) for code in XQUAD_LANGUAGES}
+def across_one_language(xquad: Mapping[str, QuestionSet], every: int) -> list[QuestionSet]:
+    """Per XQuAD language (``xquad``: each language's set, outside the held-out topics), a store
+    of half of its topics (the half turns with the language), and every ``every``-th question of
+    each other language: about the store's topics, answerable with the store language's gold
+    answers; about the other half's, off-corpus. All are asked across languages, of a store in
+    one language, as a reader asks articles of one outlet in their own language; the off-corpus
+    ones share the store's kind of text, so the judge cannot tell them by their source
+    (:func:`other_sources`) alone."""
     sets = []
     for place, code in enumerate(XQUAD_LANGUAGES):
-        kept = folds(files[code].articles)[place % 2]
+        kept = folds(xquad[code].articles)[place % 2]
         topics = {topic(article.title) for article in kept}
         asked = []
         for other in XQUAD_LANGUAGES:
             if other == code:
                 continue
-            pairs = list(zip(files[other].questions, files[code].questions, strict=True))
+            pairs = list(zip(xquad[other].questions, xquad[code].questions, strict=True))
             for item, gold in pairs[::every]:
                 answers = gold.answers if topic(item.article) in topics else ()
                 asked.append(EvalQuestion(item.question, answers, item.article, ACROSS))
