@@ -152,9 +152,12 @@ class Judge(BaseModel, frozen=True):
     # per language with enough development data of its own (same-language questions only), and
     # for questions across languages (``ACROSS``), on the candidates as its ranker leads them
     models: dict[str, LogisticModel]
-    # per language where, in cross-validation, a learned pick of the first sentence among the
-    # best ``CANDIDATES`` beat the ranking's own first by a clear margin (training.judge)
-    rankers: dict[str, LogisticModel]
+    # per language with the questions to decide for itself: a learned pick of the first sentence
+    # among the best ``CANDIDATES`` where, in cross-validation, it beat the ranking's own first by
+    # a clear margin, else None (the ranking's order); ``""``: the pick learned from one
+    # language's questions, for questions in their article's language in the other languages,
+    # kept where it beat the ranking's first on the languages it never saw (training.judge)
+    rankers: dict[str, LogisticModel | None]
     confidence: LogisticModel
     threshold: float  # answer at or above this probability (languages not in ``thresholds``)
     thresholds: dict[str, float]  # per language the judge was trained on, and ``ACROSS``
@@ -170,6 +173,14 @@ class Judge(BaseModel, frozen=True):
         to a question in another language than the article)."""
         return self.thresholds.get(language, self.threshold)
 
+    def ranker_for(self, judged_as: str) -> LogisticModel | None:
+        """The learned first pick for an article's language, or for :data:`ACROSS` (None: the
+        ranking's order): the language's own decision, else, for a question in its article's
+        language, the shared pick."""
+        if judged_as in self.rankers or judged_as == ACROSS:
+            return self.rankers.get(judged_as)
+        return self.rankers.get("")
+
     def calibrated(self, confidence: float, language: str) -> float:
         """The confidence as measured for ``language`` (the pooled calibration elsewhere)."""
         return recalibrated(confidence, self.calibration.get(language, self.calibration[""]))
@@ -182,7 +193,7 @@ class Judge(BaseModel, frozen=True):
         judged_as = language if same else ACROSS  # the key of every per-language table
         expected = self.kinds.expected(question, language)
         rows = candidate_inputs(candidate_signals(question, ranked), expected)
-        ranker = self.rankers.get(judged_as)
+        ranker = self.ranker_for(judged_as)
         first = ranker.best(rows) if ranker else 0
         asked, articles = question_signals(ranked), [item.article.article_id for item in ranked]
         as_ranked = judge_inputs(asked, rows, articles)

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.answerability import ACROSS, CANDIDATES, JUDGE_FILE, candidate_signals, shipped_judge
+from bot.answerability import (
+    ACROSS,
+    CANDIDATES,
+    JUDGE_FILE,
+    LogisticModel,
+    candidate_signals,
+    shipped_judge,
+)
 from bot.answering import Answerer
 from bot.evaluation import EvalQuestion, declined_at, roc_auc
 from bot.extractive import ScoredSentence, lead_passage, select_answer
@@ -195,10 +202,29 @@ def test_a_languages_learned_first_pick_leads_the_answer(
 
 def test_only_languages_whose_learned_pick_did_better_have_one() -> None:
     judge = shipped_judge()
-    for code in judge.rankers:  # kept: it held the answer clearly more often, cross-validated
-        pick = CARD["first_pick"][code]
-        assert pick["learned"] - pick["ranking"] >= 0.02
+    for code, ranker in judge.rankers.items():  # decided on the language's own questions
+        if code:
+            pick = CARD["first_pick"][code]
+            assert (pick["learned"] - pick["ranking"] >= 0.02) == (ranker is not None)
+    if "" in judge.rankers:  # shared: better on the languages it never saw, worse in none
+        shared = CARD["shared_first_pick"]
+        gains = {code: pick["learned"] - pick["ranking"] for code, pick in shared.items()}
+        assert gains[""] >= 0.01
+        assert min(gains.values()) > -0.01
     assert set(judge.models) <= set(judge.thresholds)
+
+
+def test_the_shared_first_pick_serves_the_languages_that_did_not_decide_for_themselves() -> None:
+    own, shared = (
+        LogisticModel(features=("place",), means=(0.0,), scales=(1.0,), weights=(w,), bias=0.0)
+        for w in (1.0, -1.0)
+    )
+    judge = shipped_judge().model_copy(update={"rankers": {"nb": own, "en": None, "": shared}})
+    assert judge.ranker_for("nb") is own
+    assert judge.ranker_for("en") is None  # decided on its own questions: the ranking's order
+    assert judge.ranker_for("ru") is shared
+    assert judge.ranker_for(ACROSS) is None  # the shared pick is for questions in its language
+    assert judge.model_copy(update={"rankers": {"nb": own}}).ranker_for("ru") is None
 
 
 def _sentence(article: Article, text: str, rank: float, wanted: set[str]) -> ScoredSentence:

@@ -89,6 +89,13 @@ MIXED_OFF_EVERY = 8  # ... and asked off-corpus of the across-languages store's 
 MIN_OWN_LINES = 2000  # questions a language needs for a judge of its own (else the pooled one)
 MIN_RANKER_QUESTIONS = 1000  # answerable questions a language needs to try a learned first pick
 RANKER_GAIN = 0.02  # ... which is kept if its cross-validated first pick is right this much more
+# Whose learned first pick the other languages share (``Judge.rankers[""]``): NorQuAD's questions
+# were written by people of news, in their own words, where SQuAD's and XQuAD's repeat the
+# article's. It is kept if, on the questions of every other language (which it never saw), it
+# holds the answer this much more often than the ranking's first, and in no language this much
+# less often.
+SHARED_RANKER_SOURCE = "nb"
+SHARED_RANKER_GAIN = 0.01
 FOLDS = 5
 MIN_LANGUAGE_QUESTIONS = 100  # answerable questions a language needs for its own threshold
 MIN_CALIBRATION_ANSWERS = 200  # answers a language needs for its own calibration
@@ -112,10 +119,12 @@ Line = dict[str, Any]
 
 
 class Choices(NamedTuple):
-    """Which languages get a judge of their own, and which a learned first pick."""
+    """Which languages get a judge of their own, which a learned first pick (``""``: the shared
+    one), and which decided on their own questions to keep the ranking's order."""
 
     own: tuple[str, ...]
     ranked: tuple[str, ...]
+    unranked: tuple[str, ...] = ()
 
 
 _NO_MODEL = LogisticModel(features=(), means=(), scales=(), weights=(), bias=0.0)
@@ -191,7 +200,7 @@ def fit_ranker(lines: Sequence[Line], kinds: AnswerKinds) -> LogisticModel:
 
 def led(line: Line, judge: Judge) -> Line:
     """``line`` with its candidates in the order the judge answers from (``Judge.rankers``)."""
-    ranker = judge.rankers.get(line["language"])
+    ranker = judge.ranker_for(line["language"])
     if ranker is None:
         return line
     first = ranker.best(candidate_rows(line, judge.kinds))
@@ -227,7 +236,9 @@ def fitted(
     (XQuAD sample: Arabic off-corpus declined 0.926 → 0.877)."""
     kinds = learn_kinds(lines)
     by_language = _by_language(lines)
-    rankers = {code: fit_ranker(by_language[code], kinds) for code in chosen.ranked}
+    rankers: dict[str, LogisticModel | None] = dict.fromkeys(chosen.unranked)
+    for code in chosen.ranked:
+        rankers[code] = fit_ranker(by_language[code or SHARED_RANKER_SOURCE], kinds)
     unfitted = Judge(kinds=kinds, model=_NO_MODEL, models={}, rankers=rankers,
                      confidence=_NO_MODEL, threshold=0.0, thresholds={}, calibration={},
                      direct={})  # fmt: skip
@@ -275,6 +286,35 @@ def first_picks(lines: list[Line]) -> dict[str, dict[str, float]]:
             "learned": _mean(picked),
         }
     return tried
+
+
+def shared_picks(lines: list[Line]) -> dict[str, dict[str, float]]:
+    """How often the ranking's first sentence and the pick learned from every answerable question
+    of ``SHARED_RANKER_SOURCE`` hold the answer, per other language with
+    ``MIN_LANGUAGE_QUESTIONS`` answerable questions in their article's language (which the pick
+    never saw), and over all of them (``""``)."""
+    kinds = learn_kinds(lines)
+    ranker = fit_ranker(_by_language(lines)[SHARED_RANKER_SOURCE], kinds)
+    tried, pooled = {}, []
+    for code, members in sorted(_by_language(lines).items()):
+        answerable = [line for line in members if line["kind"] == "answerable"]
+        if code in (SHARED_RANKER_SOURCE, ACROSS) or len(answerable) < MIN_LANGUAGE_QUESTIONS:
+            continue
+        outcomes = [
+            (line["candidates"][0]["quote_gold"],
+             line["candidates"][ranker.best(candidate_rows(line, kinds))]["quote_gold"])
+            for line in answerable
+        ]  # fmt: skip
+        tried[code] = _picks(outcomes)
+        pooled += outcomes
+    return {"": _picks(pooled), **tried}
+
+
+def _picks(outcomes: Sequence[tuple[bool, bool]]) -> dict[str, float]:
+    return {
+        "ranking": _mean([first for first, _ in outcomes]),
+        "learned": _mean([picked for _, picked in outcomes]),
+    }
 
 
 def _by_language(lines: Sequence[Line]) -> dict[str, list[Line]]:
@@ -396,17 +436,27 @@ def _mean(values: Sequence[float | bool]) -> float:
     return round(float(np.mean(values)), 4) if values else 0.0
 
 
-def choices(lines: list[Line], picks: dict[str, dict[str, float]]) -> Choices:
+def choices(
+    lines: list[Line], picks: dict[str, dict[str, float]], shared: dict[str, dict[str, float]]
+) -> Choices:
     """Decided once, on every development line, so that cross-validation fits what ships: the
     languages with ``MIN_OWN_LINES`` questions get a judge of their own, and so do questions
     across languages (``ACROSS``: their word signals are all at one value, so the weights the
-    pooled judge gives those signals say nothing of them); those whose learned pick holds the
-    answer ``RANKER_GAIN`` more often get the pick."""
+    pooled judge gives those signals say nothing of them). The languages with the questions to
+    try a learned pick of their own (``picks``) decide on them: the pick where it holds the
+    answer ``RANKER_GAIN`` more often, else the ranking's order; the others share
+    ``SHARED_RANKER_SOURCE``'s pick (``""``; the source then needs none of its own) where it
+    passed on the languages it never saw (``shared_picks``)."""
+    gains = {code: pick["learned"] - pick["ranking"] for code, pick in shared.items()}
+    is_shared = gains[""] >= SHARED_RANKER_GAIN and min(gains.values()) > -SHARED_RANKER_GAIN
+    kept = {code: pick["learned"] - pick["ranking"] >= RANKER_GAIN for code, pick in picks.items()}
+    ranked = [code for code, keep in kept.items()
+              if keep and not (is_shared and code == SHARED_RANKER_SOURCE)]  # fmt: skip
     return Choices(
         own=tuple(code for code, members in _by_language(lines).items()
                   if len(members) >= MIN_OWN_LINES or code == ACROSS),
-        ranked=tuple(code for code, pick in picks.items()
-                     if pick["learned"] - pick["ranking"] >= RANKER_GAIN),
+        ranked=(*ranked, *([""] if is_shared else [])),
+        unranked=tuple(code for code, keep in kept.items() if not keep),
     )  # fmt: skip
 
 
@@ -521,8 +571,8 @@ def elsewhere(news: QuestionSet, wikipedia: Sequence[QuestionSet]) -> list[Quest
 def refit(args: argparse.Namespace) -> None:
     """Fits the models on signal lines and writes the judge's file."""
     lines = [json.loads(row) for path in args.signals for row in path.open(encoding="utf-8")]
-    picks = first_picks(lines)
-    judge, table = fit(lines, choices(lines, picks))
+    picks, shared = first_picks(lines), shared_picks(lines)
+    judge, table = fit(lines, choices(lines, picks, shared))
     settings = load_settings()
     card = {
         "judge": judge.model_dump(),
@@ -531,6 +581,7 @@ def refit(args: argparse.Namespace) -> None:
         "data": describe(lines),
         "cross_validated": table,
         "first_pick": picks,
+        "shared_first_pick": shared,
         "target_answered": TARGET_ANSWERED,
     }
     args.out.write_text(json.dumps(card, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
