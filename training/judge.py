@@ -89,12 +89,12 @@ MIXED_OFF_EVERY = 8  # ... and asked off-corpus of the across-languages store's 
 MIN_OWN_LINES = 2000  # questions a language needs for a judge of its own (else the pooled one)
 MIN_RANKER_QUESTIONS = 1000  # answerable questions a language needs to try a learned first pick
 RANKER_GAIN = 0.02  # ... which is kept if its cross-validated first pick is right this much more
-# Whose learned first pick the other languages share (``Judge.rankers[""]``): NorQuAD's questions
-# were written by people of news, in their own words, where SQuAD's and XQuAD's repeat the
-# article's. It is kept if, on the questions of every other language (which it never saw), it
-# holds the answer this much more often than the ranking's first, and in no language this much
-# less often.
+# Whose learned first pick the languages with too few questions to decide share
+# (``Judge.rankers[""]``): NorQuAD's questions were written by people of news, in their own words,
+# where SQuAD's and XQuAD's repeat the article's
 SHARED_RANKER_SOURCE = "nb"
+# ... kept if, over the other languages' questions (which it never saw), it holds the answer this
+# much more often than the ranking's first, and in none of them this much less often
 SHARED_RANKER_GAIN = 0.01
 FOLDS = 5
 MIN_LANGUAGE_QUESTIONS = 100  # answerable questions a language needs for its own threshold
@@ -124,7 +124,7 @@ class Choices(NamedTuple):
 
     own: tuple[str, ...]
     ranked: tuple[str, ...]
-    unranked: tuple[str, ...] = ()
+    unranked: tuple[str, ...]
 
 
 _NO_MODEL = LogisticModel(features=(), means=(), scales=(), weights=(), bias=0.0)
