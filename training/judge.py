@@ -272,19 +272,12 @@ def first_picks(lines: list[Line]) -> dict[str, dict[str, float]]:
         answerable = [line for line in members if line["kind"] == "answerable"]
         if len(answerable) < MIN_RANKER_QUESTIONS:
             continue
-        picked = []
+        outcomes = []
         for train_index, test_index in _folds(answerable):
             kinds = learn_kinds([answerable[i] for i in train_index])
             ranker = fit_ranker([answerable[i] for i in train_index], kinds)
-            for i in test_index:
-                line = answerable[i]
-                picked.append(
-                    line["candidates"][ranker.best(candidate_rows(line, kinds))]["quote_gold"]
-                )
-        tried[code] = {
-            "ranking": _mean([line["candidates"][0]["quote_gold"] for line in answerable]),
-            "learned": _mean(picked),
-        }
+            outcomes += [_outcome(answerable[i], ranker, kinds) for i in test_index]
+        tried[code] = _picks(outcomes)
     return tried
 
 
@@ -293,24 +286,28 @@ def shared_picks(lines: list[Line]) -> dict[str, dict[str, float]]:
     of ``SHARED_RANKER_SOURCE`` hold the answer, per other language with
     ``MIN_LANGUAGE_QUESTIONS`` answerable questions in their article's language (which the pick
     never saw), and over all of them (``""``)."""
-    kinds = learn_kinds(lines)
-    ranker = fit_ranker(_by_language(lines)[SHARED_RANKER_SOURCE], kinds)
+    kinds, by_language = learn_kinds(lines), _by_language(lines)
+    ranker = fit_ranker(by_language[SHARED_RANKER_SOURCE], kinds)
     tried, pooled = {}, []
-    for code, members in sorted(_by_language(lines).items()):
+    for code, members in sorted(by_language.items()):
         answerable = [line for line in members if line["kind"] == "answerable"]
         if code in (SHARED_RANKER_SOURCE, ACROSS) or len(answerable) < MIN_LANGUAGE_QUESTIONS:
             continue
-        outcomes = [
-            (line["candidates"][0]["quote_gold"],
-             line["candidates"][ranker.best(candidate_rows(line, kinds))]["quote_gold"])
-            for line in answerable
-        ]  # fmt: skip
+        outcomes = [_outcome(line, ranker, kinds) for line in answerable]
         tried[code] = _picks(outcomes)
         pooled += outcomes
     return {"": _picks(pooled), **tried}
 
 
+def _outcome(line: Line, ranker: LogisticModel, kinds: AnswerKinds) -> tuple[bool, bool]:
+    """Whether the quote the ranking's first sentence leads holds the answer, and the one
+    ``ranker``'s pick leads."""
+    picked = line["candidates"][ranker.best(candidate_rows(line, kinds))]
+    return line["candidates"][0]["quote_gold"], picked["quote_gold"]
+
+
 def _picks(outcomes: Sequence[tuple[bool, bool]]) -> dict[str, float]:
+    """The share of ``outcomes`` (:func:`_outcome`) right for the ranking's first and the pick."""
     return {
         "ranking": _mean([first for first, _ in outcomes]),
         "learned": _mean([picked for _, picked in outcomes]),
