@@ -136,12 +136,18 @@ class AnswerKinds(BaseModel, frozen=True):
     base: tuple[float, ...]  # the shares over all questions, for a question of no known word
 
     def expected(self, question: str, language: str) -> dict[str, float]:
-        """How likely ``question`` asks for each kind: the strongest of its known words."""
+        """How likely ``question`` asks for each kind: as its most telling known word says (the
+        one whose shares lie furthest from the base: ``many``, not ``the``)."""
         known = [self.words[word] for word in words(question, language) if word in self.words]
-        return {
-            kind: max((shares[index] for shares in known), default=self.base[index])
-            for index, kind in enumerate(KINDS)
-        }
+        shares = max(known, key=self._telling, default=self.base)
+        return dict(zip(KINDS, shares, strict=True))
+
+    def _telling(self, shares: tuple[float, ...]) -> float:
+        """How far a word's shares lie from the base: their summed binary KL divergence."""
+        return sum(
+            share * math.log(share / base) + (1 - share) * math.log((1 - share) / (1 - base))
+            for share, base in zip(shares, self.base, strict=True)
+        )
 
 
 class Judge(BaseModel, frozen=True):

@@ -13,6 +13,7 @@ from bot.answerability import (
     ACROSS,
     CANDIDATES,
     JUDGE_FILE,
+    AnswerKinds,
     LogisticModel,
     candidate_signals,
     shipped_judge,
@@ -131,6 +132,22 @@ def test_the_answer_says_how_sure_it_is(seeded: Answerer) -> None:
     direct = data["probability"] >= shipped_judge().direct.get("en", math.inf)
     assert data["confidence"] == ("direct" if direct else "closest")
     assert answer.lead.endswith("sure):")
+
+
+def test_what_a_question_asks_for_is_read_from_its_most_telling_word() -> None:
+    kinds = AnswerKinds(
+        words={"the": (0.19, 0.11, 0.50), "many": (0.45, 0.02, 0.18), "when": (0.75, 0.65, 0.26)},
+        base=(0.18, 0.08, 0.38),
+    )
+    # "the", in every question, no longer makes every question ask for a name
+    asked = kinds.expected("How many pieces of equipment were involved in the drills?", "en")
+    assert asked == {"number": 0.45, "year": 0.02, "name": 0.18}
+    assert kinds.expected("When did the Eagle land?", "en")["year"] == 0.65
+    assert kinds.expected("Wer ist das?", "de") == {"number": 0.18, "year": 0.08, "name": 0.38}
+    shipped = shipped_judge().kinds
+    counted = shipped.expected("How many troops took part in the drills?", "en")
+    assert counted["number"] > shipped.base[0]
+    assert counted["name"] < shipped.base[2]
 
 
 def test_a_name_no_article_mentions_lowers_the_judges_probability(seeded: Answerer) -> None:
