@@ -143,11 +143,13 @@ class AnswerKinds(BaseModel, frozen=True):
         return dict(zip(KINDS, shares, strict=True))
 
     def _telling(self, shares: tuple[float, ...]) -> float:
-        """How far a word's shares lie from the base: their summed binary KL divergence."""
-        return sum(
-            share * math.log(share / base) + (1 - share) * math.log((1 - share) / (1 - base))
-            for share, base in zip(shares, self.base, strict=True)
-        )
+        """How far a word's shares lie from the base: their summed binary KL divergence (shares
+        kept clear of 0 and 1, as a table rounded to four places may hold them)."""
+        total = 0.0
+        for share, base in zip(shares, self.base, strict=True):
+            p, q = (min(max(value, 1e-9), 1 - 1e-9) for value in (share, base))
+            total += p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+        return total
 
 
 class Judge(BaseModel, frozen=True):

@@ -144,6 +144,8 @@ def test_what_a_question_asks_for_is_read_from_its_most_telling_word() -> None:
     assert asked == {"number": 0.45, "year": 0.02, "name": 0.18}
     assert kinds.expected("When did the Eagle land?", "en")["year"] == 0.65
     assert kinds.expected("Wer ist das?", "de") == {"number": 0.18, "year": 0.08, "name": 0.38}
+    rounded = AnswerKinds(words={"when": (0.8, 1.0, 0.0)}, base=(0.18, 0.08, 0.38))
+    assert rounded.expected("When was it?", "en")["year"] == 1.0  # shares of 0 and 1 read too
     shipped = shipped_judge().kinds
     counted = shipped.expected("How many troops took part in the drills?", "en")
     assert counted["number"] > shipped.base[0]
