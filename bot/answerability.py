@@ -102,8 +102,14 @@ def _sigmoid(logit: float) -> float:
 
 def logit(probability: float) -> float:
     """The inverse of the sigmoid, for a probability kept clear of 0 and 1."""
-    clamped = min(max(probability, 1e-9), 1 - 1e-9)
+    clamped = _clear(probability)
     return math.log(clamped / (1 - clamped))
+
+
+def _clear(probability: float) -> float:
+    """``probability`` kept clear of 0 and 1, where a logarithm of it or of its complement is
+    taken."""
+    return min(max(probability, 1e-9), 1 - 1e-9)
 
 
 def recalibrated(confidence: float, calibration: tuple[float, float]) -> float:
@@ -147,7 +153,7 @@ class AnswerKinds(BaseModel, frozen=True):
         kept clear of 0 and 1, as a table rounded to four places may hold them)."""
         total = 0.0
         for share, base in zip(shares, self.base, strict=True):
-            p, q = (min(max(value, 1e-9), 1 - 1e-9) for value in (share, base))
+            p, q = _clear(share), _clear(base)
             total += p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
         return total
 
