@@ -94,10 +94,16 @@ def sentence_spans(
     return spans
 
 
+def _in_number(text: str, cut: int) -> bool:
+    """Is ``cut`` right after the point of a decimal number? sentencex ends a sentence at the
+    point of 0.6 written in Persian or Arabic-Indic digits, though not in ASCII ones."""
+    return cut >= 2 and text[cut - 1] == "." and text[cut - 2].isdecimal() and text[cut].isdecimal()
+
+
 def _sentence_bounds(text: str, language: str) -> list[tuple[int, int]]:
     """Sentences of ``text`` as consecutive spans that cover it, whitespace included."""
     rules = SENTENCE_RULES.get(language, language) or "en"
     found = sentencex.get_sentence_boundaries(rules, text)
     cuts = sorted({int(sentence["end_index"]) for sentence in found} - {0, len(text)})
-    edges = [0, *cuts, len(text)]
+    edges = [0, *(cut for cut in cuts if not _in_number(text, cut)), len(text)]
     return list(itertools.pairwise(edges))

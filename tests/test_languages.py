@@ -100,6 +100,9 @@ def test_a_question_may_be_read_in_a_close_stored_language() -> None:
             ["亚马逊雨林很大。", "它有多少种树？", "大约一万六千种！"],
         ),
         ("ja", "今日は晴れです。明日は雨！本当？", ["今日は晴れです。", "明日は雨！", "本当？"]),
+        # a decimal point in Persian or Arabic-Indic digits ends no sentence
+        ("fa", "دما ۰.۶ درجه بالا رفت. باران آمد.", ["دما ۰.۶ درجه بالا رفت.", "باران آمد."]),
+        ("ar", "ارتفع ٠.٦ درجة. ثم هطل المطر.", ["ارتفع ٠.٦ درجة.", "ثم هطل المطر."]),
     ],
 )
 def test_sentences_are_split_by_the_rules_of_their_language(
