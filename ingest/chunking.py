@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # Languages sentencex has no rules of, split by a close relative's (Danish knows "kl." and "7.").
 SENTENCE_RULES = {"nb": "da", "nn": "da", "no": "da"}
+_INITIAL = re.compile(r"(?<!\w)[^\W\d_]\.\s*$")  # a one-letter word and its point
 
 
 def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
@@ -94,10 +95,16 @@ def sentence_spans(
     return spans
 
 
-def _in_number(text: str, cut: int) -> bool:
-    """Is ``cut`` right after the point of a decimal number? sentencex ends a sentence at the
-    point of 0.6 written in Persian or Arabic-Indic digits, though not in ASCII ones."""
-    return cut >= 2 and text[cut - 1] == "." and text[cut - 2].isdecimal() and text[cut].isdecimal()
+def _no_end(text: str, cut: int) -> bool:
+    """Is ``cut`` a sentence end sentencex sees where there is none: the point of a decimal
+    number in Persian or Arabic-Indic digits (not in ASCII ones), or the point of a one-letter
+    initial before a name (``Майкл Э. Манн``, ``Ørn E. Borgen``, Arabic's ``مالكوم ك. هيوز``)?"""
+    if text[cut - 1 : cut] == "." and text[cut - 2 : cut - 1].isdecimal():
+        return text[cut : cut + 1].isdecimal()
+    return (
+        bool(_INITIAL.search(text, max(0, cut - 8), cut))
+        and text[cut : cut + 8].lstrip()[:1].isalpha()
+    )
 
 
 def _sentence_bounds(text: str, language: str) -> list[tuple[int, int]]:
@@ -105,5 +112,5 @@ def _sentence_bounds(text: str, language: str) -> list[tuple[int, int]]:
     rules = SENTENCE_RULES.get(language, language) or "en"
     found = sentencex.get_sentence_boundaries(rules, text)
     cuts = sorted({int(sentence["end_index"]) for sentence in found} - {0, len(text)})
-    edges = [0, *(cut for cut in cuts if not _in_number(text, cut)), len(text)]
+    edges = [0, *(cut for cut in cuts if not _no_end(text, cut)), len(text)]
     return list(itertools.pairwise(edges))

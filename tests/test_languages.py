@@ -103,6 +103,10 @@ def test_a_question_may_be_read_in_a_close_stored_language() -> None:
         # a decimal point in Persian or Arabic-Indic digits ends no sentence
         ("fa", "دما ۰.۶ درجه بالا رفت. باران آمد.", ["دما ۰.۶ درجه بالا رفت.", "باران آمد."]),
         ("ar", "ارتفع ٠.٦ درجة. ثم هطل المطر.", ["ارتفع ٠.٦ درجة.", "ثم هطل المطر."]),
+        # nor does the point of a one-letter initial before a name
+        ("ru", "Её написал Майкл Э. Манн. Потом.", ["Её написал Майкл Э. Манн.", "Потом."]),
+        ("nb", "Foto: Ørn E. Borgen. Neste.", ["Foto: Ørn E. Borgen.", "Neste."]),
+        ("ar", "كتبها مالكوم ك. هيوز. ثم نشرت.", ["كتبها مالكوم ك. هيوز.", "ثم نشرت."]),
     ],
 )
 def test_sentences_are_split_by_the_rules_of_their_language(
