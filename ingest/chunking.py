@@ -13,6 +13,7 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING
 
+import regex
 import sentencex
 
 from ingest.schema import Article, Chunk, chunk_id_for
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 
 # Languages sentencex has no rules of, split by a close relative's (Danish knows "kl." and "7.").
 SENTENCE_RULES = {"nb": "da", "nn": "da", "no": "da"}
-_INITIAL = re.compile(r"(?<!\w)[^\W\d_]\.\s*$")  # a one-letter word and its point
+# A one-letter word and its point, in a script other than Latin (whose initials sentencex knows,
+# and where "Ptolemy V." or "a function of n." ends a sentence)
+_INITIAL = regex.compile(r"(?<!\w)[^\W\d_\p{Latin}]\.\s*$")
 
 
 def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
@@ -98,7 +101,7 @@ def sentence_spans(
 def _no_end(text: str, cut: int) -> bool:
     """Is ``cut`` a sentence end sentencex sees where there is none: the point of a decimal
     number in Persian or Arabic-Indic digits (not in ASCII ones), or the point of a one-letter
-    initial before a name (``Майкл Э. Манн``, ``Ørn E. Borgen``, Arabic's ``مالكوم ك. هيوز``)?"""
+    initial before a name outside the Latin script (``Майкл Э. Манн``, ``مالكوم ك. هيوز``)?"""
     if text[cut - 1 : cut] == "." and text[cut - 2 : cut - 1].isdecimal():
         return text[cut : cut + 1].isdecimal()
     return (
