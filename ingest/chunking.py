@@ -26,6 +26,7 @@ SENTENCE_RULES = {"nb": "da", "nn": "da", "no": "da"}
 # A one-letter word and its point, in a script other than Latin (whose initials sentencex knows,
 # and where "Ptolemy V." or "a function of n." ends a sentence)
 _INITIAL = regex.compile(r"(?<!\w)[^\W\d_\p{Latin}]\.\s*$")
+_ORDINAL = regex.compile(r"(?<![\d.])\d{1,2}\.\s*$")  # German writes "19." for "19th"
 
 
 def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
@@ -98,16 +99,22 @@ def sentence_spans(
     return spans
 
 
-def _no_end(text: str, cut: int) -> bool:
-    """Is ``cut`` a sentence end sentencex sees where there is none: the point of a decimal
-    number in Persian or Arabic-Indic digits (not in ASCII ones), or the point of a one-letter
-    initial before a name outside the Latin script (``Майкл Э. Манн``, ``مالكوم ك. هيوز``)?"""
-    if text[cut - 1 : cut] == "." and text[cut - 2 : cut - 1].isdecimal():
-        return text[cut : cut + 1].isdecimal()
-    return (
-        bool(_INITIAL.search(text, max(0, cut - 8), cut))
-        and text[cut : cut + 8].lstrip()[:1].isalpha()
-    )
+def _no_end(text: str, cut: int, language: str) -> bool:
+    """Is ``cut`` a sentence end sentencex sees where there is none? Where the text goes on in
+    lowercase (a sentence opens with a capital in every cased script: "Y. pestis", "im 16. und
+    17. Jahrhundert"); at the point of a decimal number in Persian or Arabic-Indic digits (not in
+    ASCII ones); at the point of a one-letter initial before a name outside the Latin script
+    (``Майкл Э. Манн``, ``مالكوم ك. هيوز``); and at the point of a German ordinal ("im 19.
+    Jahrhundert")."""
+    before, after = text[max(0, cut - 8) : cut].rstrip(), text[cut : cut + 8].lstrip()[:1]
+    if after.islower():
+        return True
+    point, digits = text[cut - 1 : cut], text[cut - 2 : cut - 1] + text[cut : cut + 1]
+    if point == "." and len(digits) == 2 and digits.isdecimal():  # no space: "0.6"
+        return True
+    if language == "de" and _ORDINAL.search(before):
+        return after.isalpha()
+    return bool(_INITIAL.search(before)) and after.isalpha()
 
 
 def _sentence_bounds(text: str, language: str) -> list[tuple[int, int]]:
@@ -115,5 +122,5 @@ def _sentence_bounds(text: str, language: str) -> list[tuple[int, int]]:
     rules = SENTENCE_RULES.get(language, language) or "en"
     found = sentencex.get_sentence_boundaries(rules, text)
     cuts = sorted({int(sentence["end_index"]) for sentence in found} - {0, len(text)})
-    edges = [0, *(cut for cut in cuts if not _no_end(text, cut)), len(text)]
+    edges = [0, *(cut for cut in cuts if not _no_end(text, cut, language)), len(text)]
     return list(itertools.pairwise(edges))

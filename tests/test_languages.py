@@ -106,6 +106,13 @@ def test_a_question_may_be_read_in_a_close_stored_language() -> None:
         # nor does the point of a one-letter initial before a name
         ("ru", "Её написал Майкл Э. Манн. Потом.", ["Её написал Майкл Э. Манн.", "Потом."]),
         ("en", "It was King Ptolemy V. The stone", ["It was King Ptolemy V.", "The stone"]),
+        # nor does a point the text goes on from in lowercase, nor a German ordinal's
+        ("es", "La Y. pestis mata. Otra.", ["La Y. pestis mata.", "Otra."]),
+        (
+            "de",
+            "Im 16. und 17. Jahrhundert. Aus dem 18. Jahrhundert.",
+            ["Im 16. und 17. Jahrhundert.", "Aus dem 18. Jahrhundert."],
+        ),
         ("ar", "كتبها مالكوم ك. هيوز. ثم نشرت.", ["كتبها مالكوم ك. هيوز.", "ثم نشرت."]),
     ],
 )
