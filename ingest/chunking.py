@@ -9,7 +9,6 @@ so each carries exact ``start``/``end`` offsets (``chunk.text == text[start:end]
 from __future__ import annotations
 
 import itertools
-import re
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -71,8 +70,8 @@ def _locate(text: str, piece: str, cursor: int) -> tuple[int, int]:
     if start >= 0:
         return start, start + len(piece)
     words = piece.split()
-    pattern = r"\s+".join(re.escape(word) for word in words)
-    match = re.compile(pattern).search(text, cursor)
+    pattern = r"\s+".join(regex.escape(word) for word in words)
+    match = regex.compile(pattern).search(text, cursor)
     if match is None:
         raise AssertionError(f"chunk not found in its article: {piece[:60]!r}")
     return match.start(), match.end()
@@ -88,7 +87,7 @@ def sentence_spans(
     """
     end = len(text) if end is None else end
     spans = []
-    for line in re.finditer(r"[^\n]+", text[start:end]):
+    for line in regex.finditer(r"[^\n]+", text[start:end]):
         base = start + line.start()
         for sentence_start, sentence_end in _sentence_bounds(line.group(), language):
             piece = line.group()[sentence_start:sentence_end]
