@@ -66,7 +66,7 @@ GC_EVERY = 20_000  # chunks indexed between full garbage collections (a first lo
 PROGRESS_FROM = 20_000  # chunks read from the store: a (re)build this large tells its progress
 # Part of the index's folder name: change it when the schema below or ingest.terms changes, and
 # every data directory builds its index again.
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 KEYWORDS_FOLDER = "keywords"  # in the data directory: every index of this host, and these two
 CURRENT_FILE = "current.json"  # the index last brought up to an embedded store, and its database
 WRITE_MARK = "writing"  # there while a write to the store is under way, or after one cut short

@@ -1,7 +1,8 @@
 """Text → search terms, per language: the one tokenizer of keyword retrieval and answer ranking.
 
-1. Normalise: NFKC and case folding; every decimal digit as ASCII (Persian ``۱۳۷۱`` and
-   Arabic-Indic digits match ``1371``); in Arabic script, diacritics and tatweel dropped, alef
+1. Normalise: NFKC and case folding (``İstanbul`` as ``istanbul``, not with a combining dot; in
+   Turkish and Azerbaijani ``I`` as the dotless i); every decimal digit as ASCII (Persian ``۱۳۷۱``
+   and Arabic-Indic digits match ``1371``); in Arabic script, diacritics and tatweel dropped, alef
    forms unified, yeh and kaf unified (Persian forms, Arabic ones for Arabic text, as each
    language's Snowball stemmer expects), and the zero-width non-joiner read as a word break
    (articles write ``بین‌المللی``, people type ``بین المللی``).
@@ -51,6 +52,8 @@ ENGLISH_QUESTION_WORDS = frozenset(
 ISO_ALIASES = {"nb": "no", "nn": "no"}
 NLTK_ENGLISH = ("_static", "nltk_cache", "corpora", "stopwords", "english")
 ARABIC_LANGUAGES = frozenset(("ar", "arz", "ary"))
+# Turkish and Azerbaijani write the capital of ``i`` as ``İ``, and ``I`` is that of the dotless i
+TURKIC_LANGUAGES = frozenset(("tr", "az"))
 
 _stemming = threading.Lock()
 _WORD = regex.compile(r"\w+")
@@ -79,13 +82,22 @@ _PERSIAN_FORMS = str.maketrans(
         "\u0629": "\u0647",
     }
 )
+_TURKIC_CAPITALS = str.maketrans({"I": "\u0131", "\u0130": "i"})
 # Farsi yeh → Arabic yeh; keheh → Arabic kaf.
 _ARABIC_FORMS = str.maketrans({"\u06cc": "\u064a", "\u06a9": "\u0643"})
 
 
+def _fold_case(text: str) -> str:
+    """``text`` case-folded, ``İ`` as ``i`` (casefold gives ``i`` and a combining dot)."""
+    return text.casefold().replace("i\u0307", "i")
+
+
 def normalize(text: str, language: str = "") -> str:
     """``text`` folded for matching (see the module's docstring); not for display."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+    text = unicodedata.normalize("NFKC", text)
+    if language in TURKIC_LANGUAGES:
+        text = text.translate(_TURKIC_CAPITALS)
+    text = _fold_case(text)
     text = _DIGIT.sub(lambda match: str(unicodedata.decimal(match.group(), 0)), text)
     if _has_arabic_script(text):
         text = _ARABIC_MARKS.sub("", text).translate(_ALEF_FORMS)
@@ -113,10 +125,10 @@ def acronyms(text: str, ignored: frozenset[str] = frozenset()) -> list[str]:
 
     Words in ``ignored`` (stopwords: a sentence's capitalised first word) break a name.
     """
-    found = [match.group().replace(".", "").casefold() for match in _DOTTED.finditer(text)]
+    found = [_fold_case(match.group().replace(".", "")) for match in _DOTTED.finditer(text)]
     # "US", "IT": kept where the lowercase word is a stopword (other capitals are words already)
     found += [
-        word for match in _CAPITALS.finditer(text) if (word := match.group().casefold()) in ignored
+        word for match in _CAPITALS.finditer(text) if (word := _fold_case(match.group())) in ignored
     ]
     return found + [initials for initials, _ in _names(text, ignored)]
 
@@ -140,10 +152,10 @@ def _names(text: str, ignored: frozenset[str]) -> list[tuple[str, list[str]]]:
     for match in _NAME.finditer(text):
         # a capitalised stopword ("The" opening a sentence) is no part of a name: it splits one
         words = match.group().split(" ")
-        for is_name, group in groupby(words, key=lambda word: word.casefold() not in ignored):
+        for is_name, group in groupby(words, key=lambda word: _fold_case(word) not in ignored):
             name = list(group)
             if is_name and 2 <= len(name) <= 4:
-                found.append(("".join(word[0] for word in name).casefold(), name))
+                found.append((_fold_case("".join(word[0] for word in name)), name))
     return found
 
 

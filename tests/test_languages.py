@@ -21,6 +21,7 @@ from ingest.reading import make_article
 from ingest.store import ChromaStore
 from ingest.terms import (
     _nltk_english_stopwords,
+    acronyms,
     content_terms,
     normalize,
     spelled_acronyms,
@@ -133,6 +134,13 @@ def test_persian_text_and_questions_meet_in_the_same_terms() -> None:
     assert normalize("كتاب", "fa") == normalize("کتاب", "fa")
     assert normalize("مُحَمَّد", "ar") == normalize("محمد", "ar")  # diacritics
     assert normalize("٢٠١٠", "ar") == "2010"
+
+
+def test_a_capital_dotted_i_folds_to_i_and_in_turkish_a_dotless_capital_to_dotless_i() -> None:
+    # casefold gives "İ" an "i" and a combining dot: "İstanbul" never matched "istanbul"
+    assert terms("İstanbul", "en") == terms("istanbul", "en") == ["istanbul"]
+    assert content_terms("İzmir ve Irak", "tr") == content_terms("izmir ve \u0131rak", "tr")
+    assert acronyms("İstanbul İzmir") == ["ii"]
 
 
 def test_inflected_words_share_a_stem() -> None:
