@@ -1,11 +1,12 @@
 """Text → search terms, per language: the one tokenizer of keyword retrieval and answer ranking.
 
 1. Normalise: NFKC and case folding (``İstanbul`` as ``istanbul``, not with a combining dot; in
-   Turkish and Azerbaijani ``I`` as the dotless i); every decimal digit as ASCII (Persian ``۱۳۷۱``
-   and Arabic-Indic digits match ``1371``); in Arabic script, diacritics and tatweel dropped, alef
-   forms unified, yeh and kaf unified (Persian forms, Arabic ones for Arabic text, as each
-   language's Snowball stemmer expects), and the zero-width non-joiner read as a word break
-   (articles write ``بین‌المللی``, people type ``بین المللی``).
+   Turkish and Azerbaijani ``I`` as the dotless i); soft hyphens and zero-width spaces and joiners
+   dropped; every decimal digit as ASCII (Persian ``۱۳۷۱`` and Arabic-Indic digits match ``1371``);
+   in Arabic script, diacritics and tatweel dropped, alef forms unified, yeh and kaf unified
+   (Persian forms, Arabic ones for Arabic text, as each language's Snowball stemmer expects), and
+   the zero-width non-joiner read as a word break (articles write ``بین‌المللی``, people type
+   ``بین المللی``).
 2. Split into words; runs of Han or kana script, written without spaces, and of Hangul, whose
    words carry their particles (``서울은``, ``서울에서``), become overlapping character bigrams,
    as Lucene's CJK analyzer reads them; runs of Thai, Lao, Khmer or Myanmar script, also written
@@ -82,6 +83,9 @@ _PERSIAN_FORMS = str.maketrans(
         "\u0629": "\u0647",
     }
 )
+# Soft hyphen, zero-width space and joiner, word joiner, byte order mark: invisible inside a word
+# ("Bundes\u00adregierung" is "Bundesregierung"), where they would split it or hide it
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200d\u2060\ufeff"))
 _TURKIC_CAPITALS = str.maketrans({"I": "\u0131", "\u0130": "i"})
 # Farsi yeh → Arabic yeh; keheh → Arabic kaf.
 _ARABIC_FORMS = str.maketrans({"\u06cc": "\u064a", "\u06a9": "\u0643"})
@@ -94,7 +98,7 @@ def _fold_case(text: str) -> str:
 
 def normalize(text: str, language: str = "") -> str:
     """``text`` folded for matching (see the module's docstring); not for display."""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     if language in TURKIC_LANGUAGES:
         text = text.translate(_TURKIC_CAPITALS)
     text = _fold_case(text)

@@ -143,6 +143,12 @@ def test_a_capital_dotted_i_folds_to_i_and_in_turkish_a_dotless_capital_to_dotle
     assert acronyms("İstanbul İzmir") == ["ii"]
 
 
+def test_a_soft_hyphen_or_zero_width_character_inside_a_word_leaves_it_whole() -> None:
+    whole = terms("Bundesregierung", "de")
+    for hidden in ("\u00ad", "\u200b", "\u200d", "\u2060", "\ufeff"):
+        assert terms(f"Bundes{hidden}regierung", "de") == whole
+
+
 def test_inflected_words_share_a_stem() -> None:
     assert content_terms("Бразилии", "ru") == content_terms("Бразилия", "ru")
     assert content_terms("Schulen", "de") == content_terms("Schule", "de")
