@@ -108,9 +108,12 @@ def _no_end(text: str, cut: int, language: str) -> bool:
     before, after = text[max(0, cut - 8) : cut].rstrip(), text[cut : cut + 8].lstrip()[:1]
     if after.islower():
         return True
-    point, digits = text[cut - 1 : cut], text[cut - 2 : cut - 1] + text[cut : cut + 1]
-    if point == "." and len(digits) == 2 and digits.isdecimal():  # no space: "0.6"
-        return True
+    if (
+        text[cut - 2 : cut - 1].isdecimal()
+        and text[cut - 1 : cut] == "."
+        and text[cut : cut + 1].isdecimal()
+    ):
+        return True  # a point between two digits, no space: "0.6"
     if language == "de" and _ORDINAL.search(before):
         return after.isalpha()
     return bool(_INITIAL.search(before)) and after.isalpha()
