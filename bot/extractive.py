@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from bot.quotes import MIN_QUOTE_CHARS
-from ingest.chunking import sentence_spans
+from ingest.chunking import chunk_sentences
 from ingest.embedding import Embedder
 from ingest.schema import Article, ScoredChunk
 from ingest.terms import content_terms, spelled_acronyms
@@ -171,7 +171,7 @@ def _candidates(
         coverage = len(wanted & chunk_terms) / len(wanted) if wanted else 0.0
         in_article = wanted & _with_names(_article_terms(hit.article.text, language), names)
         article_coverage = len(in_article) / len(wanted) if wanted else 0.0
-        spans = sentence_spans(hit.article.text, hit.chunk.start, hit.chunk.end, language)
+        spans = chunk_sentences(hit.article.text, hit.chunk.start, hit.chunk.end, language)
         for start, end in spans:
             key = (hit.article.article_id, start)
             sentence = hit.article.text[start:end]

@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.chunking import chunk_article, sentence_spans
+from ingest.chunking import (
+    LONGEST_WHOLE_SENTENCE,
+    chunk_article,
+    chunk_sentences,
+    sentence_spans,
+)
 from ingest.reading import find_articles, make_article, read_article
 from tests.conftest import SEEDS
 
@@ -75,3 +80,55 @@ def test_sentence_spans_split_lines_and_sentences() -> None:
         "Second one!",
         "Third?",
     ]
+
+
+GREEK = (
+    "Η Ελληνική Δημοκρατία είναι κράτος της νοτιοανατολικής Ευρώπης, στο νότιο άκρο της "
+    "Βαλκανικής χερσονήσου, με πρωτεύουσα την Αθήνα και πληθυσμό περίπου δέκα εκατομμυρίων "
+    "κατοίκων σύμφωνα με την απογραφή του 2021. "
+)
+
+
+def test_a_sentence_a_chunk_cuts_is_quoted_whole() -> None:
+    # an English tokenizer spends a token on every few Greek letters: a 128-token chunk cuts
+    # Greek sentences that an English one of the same length would hold whole
+    article = make_article("/greek.txt", GREEK * 6)
+    text = article.text
+    whole = sentence_spans(text, language="el")
+    chunks = chunk_article(article, chunk_size=40, chunk_overlap=8)
+    assert any(start < chunk.start < end for chunk in chunks for start, end in whole)
+    for chunk in chunks:
+        spans = chunk_sentences(text, chunk.start, chunk.end, "el")
+        assert spans
+        assert set(spans) <= set(whole)
+        assert all(start < chunk.end and chunk.start < end for start, end in spans)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(sentences, separators), min_size=1, max_size=60), st.data())
+def test_chunk_sentences_are_whole_or_as_far_as_the_chunk_holds_them(
+    parts: list[tuple[str, str]], data: st.DataObject
+) -> None:
+    text = "".join(sentence + sep for sentence, sep in parts)
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    whole = sentence_spans(text)
+    for first, last in chunk_sentences(text, start, end):
+        assert text[first:last] == text[first:last].strip() != ""
+        assert first < end
+        assert start < last
+        if (first, last) not in whole:  # cut by the chunk: only a sentence too long to quote
+            assert start <= first < last <= end
+            assert any(a <= first < last <= b and b - a > LONGEST_WHOLE_SENTENCE for a, b in whole)
+    held = [(a, b) for a, b in whole if a < end and start < b and b - a <= LONGEST_WHOLE_SENTENCE]
+    assert set(held) <= set(chunk_sentences(text, start, end))
+
+
+def test_a_sentence_too_long_to_quote_whole_is_taken_as_far_as_the_chunk_holds_it() -> None:
+    text = "Opening line.\n" + "word " * 400 + "end.\nClosing line."
+    start = text.index("word") + 1000
+    spans = chunk_sentences(text, start, start + 200)
+    assert len(spans) == 1
+    first, last = spans[0]
+    assert start <= first < last <= start + 200
+    assert text[first:last] == text[first:last].strip()
