@@ -391,7 +391,7 @@ def _missing(wanted: frozenset[str], found: frozenset[str]) -> float:
 
 def _window_terms(item: ScoredSentence, ranked: Sequence[ScoredSentence]) -> frozenset[str]:
     """The sentence's terms with those of the candidates just before and after it, and of any
-    that overlaps it (a sentence a chunk's edge cut short)."""
+    that overlaps it (a sentence too long to quote whole, cut at a chunk's edge)."""
     window = item.terms
     for other in ranked:
         overlaps = (

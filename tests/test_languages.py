@@ -277,3 +277,39 @@ def test_a_question_in_one_language_is_answered_from_an_article_in_another(
     # The German words of the same question find it through both retrievers as well.
     german = answerer.ask("Wann wurde der Hafen von Rostock eröffnet?")
     assert german.quotes[0].text == answer.quotes[0].text
+
+
+KHAJU = (
+    "# پل خواجو\n\n"
+    "پل خواجو یکی از پل‌های تاریخی اصفهان است. "
+    "این پل در دوران شاه عباس دوم در حدود سال ۱۰۶۰ خورشیدی بر روی رودخانه زاینده‌رود ساخته شد و "
+    "طول آن نزدیک به ۱۳۳ متر و عرض آن حدود ۱۲ متر است و دو طبقه دارد که طبقه پایین آن بیست و "
+    "چهار دهانه دارد و آب رودخانه از میان این دهانه‌ها و از زیر سنگ‌های بزرگ کف پل می‌گذرد. "
+    "مردم شهر در شب‌های تابستان بر روی پله‌های سنگی پل می‌نشینند.\n"
+)
+
+
+def test_a_persian_sentence_longer_than_a_chunk_is_quoted_whole(
+    tmp_path: Path, real_embedder: Embedder
+) -> None:
+    # 128 tokens of an English tokenizer hold about 150 Persian characters: the chunks cut the
+    # 265-character sentence that answers, and the quote must still be the sentence
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "khaju.md").write_text(KHAJU, encoding="utf-8")
+    defaults = load_settings(overrides={"data_dir": str(tmp_path / "data")})
+    store = ChromaStore.open_persistent(defaults.data_dir, real_embedder.fingerprint)
+    Ingestor(store, real_embedder, defaults).add_paths([folder])
+    (article,) = store.articles()
+    sentence = next(
+        article.text[start:end]
+        for start, end in sentence_spans(article.text, language="fa")
+        if "دهانه" in article.text[start:end]
+    )
+    chunks = chunk_article(article, defaults.chunking.chunk_size, defaults.chunking.chunk_overlap)
+    assert not any(sentence in chunk.text for chunk in chunks)  # no chunk holds it whole
+    answerer = Answerer(store, store.keywords, real_embedder, defaults.retrieval, defaults.answer)
+    answer = answerer.ask("طبقه پایین پل خواجو چند دهانه دارد؟")  # how many arches, below?
+    assert not answer.abstained
+    assert sentence in answer.quotes[0].text
+    assert_quotes_verbatim(store, answer.quotes)
