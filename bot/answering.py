@@ -31,7 +31,7 @@ from bot.summaries import (
 )
 from config.errors import QuestionError
 from config.settings import AnswerSettings, RetrievalSettings
-from ingest.chunking import sentence_spans
+from ingest.chunking import sentence_spans, widened
 from ingest.embedding import CachingEmbedder, Embedder
 from ingest.schema import WHOLE_STORE, Article, Scope, ScoredChunk
 
@@ -317,9 +317,12 @@ class Answerer:
                 )
                 return Answer(question, text, False, quotes, self.backend, claims=claims, **known)
         show(NOT_ANSWERED)
-        passages = [
-            (hit.article, hit.chunk.text, hit.chunk.start) for hit in evidence.closest_passages()
-        ]
+        passages = []
+        for hit in evidence.closest_passages():
+            start, end = widened(
+                hit.article.text, hit.chunk.start, hit.chunk.end, hit.article.language
+            )
+            passages.append((hit.article, hit.article.text[start:end], start))
         with watch.stage("verify"):
             closest = _verified(passages)
         return Answer(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from bot.citations import Passage
 from bot.generation import ChatMessage, Generator
+from ingest.chunking import widened
 from ingest.schema import ScoredChunk
 
 ANSWER_RULES = """You answer questions using only the numbered passages in the user's message.
@@ -47,7 +48,8 @@ def answer_messages(
     passages: list[Passage] = []
     blocks: list[str] = []
     for hit in hits:
-        passage = Passage(len(passages) + 1, hit.article, hit.chunk.start, hit.chunk.end)
+        span = widened(hit.article.text, hit.chunk.start, hit.chunk.end, hit.article.language)
+        passage = Passage(len(passages) + 1, hit.article, *span)
         title = _defused(hit.article.title).replace('"', "'")
         block = (
             f'<passage n="{passage.number}" title="{title}">\n{_defused(passage.text)}\n</passage>'

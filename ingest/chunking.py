@@ -130,6 +130,13 @@ def chunk_sentences(text: str, start: int, end: int, language: str = "") -> list
     return spans
 
 
+def widened(text: str, start: int, end: int, language: str = "") -> tuple[int, int]:
+    """``text[start:end]`` (a chunk) widened to the whole sentences at its edges
+    (:func:`chunk_sentences`): a passage shown or read opens and closes with a sentence's."""
+    spans = chunk_sentences(text, start, end, language)
+    return (spans[0][0], spans[-1][1]) if spans else (start, end)
+
+
 def _no_end(text: str, cut: int, language: str) -> bool:
     """Is ``cut`` a sentence end sentencex sees where there is none? Where the text goes on in
     lowercase (a sentence opens with a capital in every cased script: "Y. pestis", "im 16. und

@@ -11,6 +11,7 @@ from ingest.chunking import (
     chunk_article,
     chunk_sentences,
     sentence_spans,
+    widened,
 )
 from ingest.reading import find_articles, make_article, read_article
 from tests.conftest import SEEDS
@@ -102,6 +103,13 @@ def test_a_sentence_a_chunk_cuts_is_quoted_whole() -> None:
         assert spans
         assert set(spans) <= set(whole)
         assert all(start < chunk.end and chunk.start < end for start, end in spans)
+
+    for chunk in chunks:  # a passage shown or read opens and closes with a whole sentence
+        start, end = widened(text, chunk.start, chunk.end, "el")
+        assert start in {a for a, _ in whole}
+        assert end in {b for _, b in whole}
+        assert start <= chunk.start + len(chunk.text) - len(chunk.text.lstrip())
+        assert end >= chunk.end - len(chunk.text) + len(chunk.text.rstrip())
 
 
 @settings(max_examples=40, deadline=None)
