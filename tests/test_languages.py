@@ -259,17 +259,30 @@ HARBOUR = (
 )
 
 
+def _ingested(
+    tmp_path: Path, embedder: Embedder, texts: dict[str, str], seeds: tuple[str, ...] = ()
+) -> tuple[Answerer, ChromaStore]:
+    """A store of ``texts`` (file name → text) and the named seed files, and its answerer."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    for seed in seeds:
+        shutil.copy(SEEDS / seed, folder)
+    defaults = load_settings(overrides={"data_dir": str(tmp_path / "data")})
+    store = ChromaStore.open_persistent(defaults.data_dir, embedder.fingerprint)
+    Ingestor(store, embedder, defaults).add_paths([folder])
+    answerer = Answerer(store, store.keywords, embedder, defaults.retrieval, defaults.answer)
+    return answerer, store
+
+
 def test_a_question_in_one_language_is_answered_from_an_article_in_another(
     tmp_path: Path, real_embedder: Embedder
 ) -> None:
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "hafen.md").write_text(HARBOUR, encoding="utf-8")
-    shutil.copy(SEEDS / "rosetta-stone.md", folder)  # an English article beside it
-    defaults = load_settings(overrides={"data_dir": str(tmp_path / "data")})
-    store = ChromaStore.open_persistent(defaults.data_dir, real_embedder.fingerprint)
-    Ingestor(store, real_embedder, defaults).add_paths([folder])
-    answerer = Answerer(store, store.keywords, real_embedder, defaults.retrieval, defaults.answer)
+    # an English article beside the German one
+    answerer, store = _ingested(
+        tmp_path, real_embedder, {"hafen.md": HARBOUR}, seeds=("rosetta-stone.md",)
+    )
     answer = answerer.ask("When was the port of Rostock opened?")
     assert not answer.abstained
     assert answer.quotes[0].text.startswith("Der Hafen von Rostock wurde im Jahr 1960 eröffnet")
@@ -294,21 +307,16 @@ def test_a_persian_sentence_longer_than_a_chunk_is_quoted_whole(
 ) -> None:
     # 128 tokens of an English tokenizer hold about 150 Persian characters: the chunks cut the
     # 265-character sentence that answers, and the quote must still be the sentence
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "khaju.md").write_text(KHAJU, encoding="utf-8")
-    defaults = load_settings(overrides={"data_dir": str(tmp_path / "data")})
-    store = ChromaStore.open_persistent(defaults.data_dir, real_embedder.fingerprint)
-    Ingestor(store, real_embedder, defaults).add_paths([folder])
+    answerer, store = _ingested(tmp_path, real_embedder, {"khaju.md": KHAJU})
     (article,) = store.articles()
     sentence = next(
         article.text[start:end]
         for start, end in sentence_spans(article.text, language="fa")
         if "دهانه" in article.text[start:end]
     )
-    chunks = chunk_article(article, defaults.chunking.chunk_size, defaults.chunking.chunk_overlap)
+    chunking = load_settings().chunking
+    chunks = chunk_article(article, chunking.chunk_size, chunking.chunk_overlap)
     assert not any(sentence in chunk.text for chunk in chunks)  # no chunk holds it whole
-    answerer = Answerer(store, store.keywords, real_embedder, defaults.retrieval, defaults.answer)
     answer = answerer.ask("طبقه پایین پل خواجو چند دهانه دارد؟")  # how many arches, below?
     assert not answer.abstained
     assert sentence in answer.quotes[0].text
