@@ -124,7 +124,11 @@ class EmbeddingSettings(_Group):
 
 
 class ChunkingSettings(_Group):
-    chunk_size: int = Field(ge=32, le=2048, description="Target chunk size in tokens.")
+    chunk_size: int = Field(
+        ge=32,
+        le=2048,
+        description="Target chunk size in tokens (the embedder's own outside English).",
+    )
     chunk_overlap: int = Field(ge=0, description="Tokens shared by neighbouring chunks.")
 
     @model_validator(mode="after")

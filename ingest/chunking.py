@@ -4,12 +4,16 @@ Sentences are split by the article's language with sentencex (Wikimedia's rule-b
 abbreviations per language, ``؟`` and ``。`` and their kin as sentence ends). LlamaIndex's
 ``SentenceSplitter`` packs those sentences into chunks; we then locate every chunk in the article
 so each carries exact ``start``/``end`` offsets (``chunk.text == text[start:end]``).
+
+Chunk sizes are in tokens. English chunks count LlamaIndex's (OpenAI's cl100k, on which the size
+was set); other languages' count the embedder's own where it is known: cl100k spends a token on
+every character or two of Arabic, Greek or Hindi, so their chunks held 100 to 150 characters.
 """
 
 from __future__ import annotations
 
 import itertools
-from functools import cache
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import regex
@@ -31,9 +35,17 @@ _ORDINAL = regex.compile(r"(?<![\d.])\d{1,2}\.\s*$")  # German writes "19." for 
 LONGEST_WHOLE_SENTENCE = 600
 
 
-def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
-    """Split an article into overlapping, sentence-aligned chunks with exact offsets."""
-    pieces = _splitter(chunk_size, chunk_overlap, article.language).split_text(article.text)
+def chunk_article(
+    article: Article,
+    chunk_size: int,
+    chunk_overlap: int,
+    count_tokens: Callable[[str], int] | None = None,
+) -> list[Chunk]:
+    """Split an article into overlapping, sentence-aligned chunks with exact offsets; sizes in
+    ``count_tokens``'s tokens (the embedder's) unless the article is English or it is None."""
+    counter = None if article.language == "en" else count_tokens
+    splitter = _splitter(chunk_size, chunk_overlap, article.language, counter)
+    pieces = splitter.split_text(article.text)
     chunks = []
     cursor = 0
     for index, piece in enumerate(pieces):
@@ -53,8 +65,9 @@ def chunk_article(article: Article, chunk_size: int, chunk_overlap: int) -> list
     return chunks
 
 
-@cache
-def _splitter(chunk_size: int, chunk_overlap: int, language: str) -> SentenceSplitter:
+def _splitter(
+    chunk_size: int, chunk_overlap: int, language: str, count_tokens: Callable[[str], int] | None
+) -> SentenceSplitter:
     """LlamaIndex's splitter, imported on the write path only: answering needs
     :func:`sentence_spans`, not LlamaIndex, and should not wait for it to import."""
     from llama_index.core.node_parser import SentenceSplitter  # noqa: PLC0415
@@ -62,8 +75,14 @@ def _splitter(chunk_size: int, chunk_overlap: int, language: str) -> SentenceSpl
     def split(text: str) -> list[str]:
         return [text[start:end] for start, end in _sentence_bounds(text, language)]
 
+    def tokens(text: str) -> list[int]:  # LlamaIndex counts the list it is given
+        return [0] * count_tokens(text) if count_tokens else []
+
     return SentenceSplitter(
-        chunk_size=chunk_size, chunk_overlap=chunk_overlap, chunking_tokenizer_fn=split
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        chunking_tokenizer_fn=split,
+        tokenizer=tokens if count_tokens else None,
     )
 
 

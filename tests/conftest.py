@@ -7,7 +7,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,6 +50,7 @@ class FakeEmbedder:
         self._fingerprint = EmbeddingFingerprint(model, dimension)
         self.document_calls = 0
         self.fail_after: int | None = None
+        self.count_tokens: Callable[[str], int] | None = None
 
     @property
     def fingerprint(self) -> EmbeddingFingerprint:

@@ -13,6 +13,7 @@ from ingest.chunking import (
     sentence_spans,
     widened,
 )
+from ingest.embedding import Embedder
 from ingest.reading import find_articles, make_article, read_article
 from tests.conftest import SEEDS
 
@@ -50,6 +51,19 @@ def test_chunks_end_on_sentence_boundaries() -> None:
     chunks = chunk_article(article, 128, 16)
     for chunk in chunks[:-1]:
         assert chunk.text.rstrip()[-1] in ".!?”\"'’)", chunk.text[-60:]
+
+
+def test_other_languages_are_chunked_in_the_embedders_tokens(real_embedder: Embedder) -> None:
+    count = real_embedder.count_tokens
+    assert count is not None
+    persian = read_article(SEEDS / "takht-e-jamshid-persepolis.md")
+    chunks = chunk_article(persian, 128, 16, count)
+    sizes = [count(chunk.text) for chunk in chunks]
+    assert all(size <= 128 for size in sizes)
+    assert max(sizes) > 100  # cl100k's count left every Persian chunk under 50 of these
+    assert len(chunks) < len(chunk_article(persian, 128, 16))
+    english = read_article(SEEDS / "apollo-11-moon-landing.html")
+    assert chunk_article(english, 128, 16, count) == chunk_article(english, 128, 16)
 
 
 words = st.text(alphabet=st.sampled_from(list("abcdefghij")), min_size=1, max_size=12)

