@@ -74,6 +74,22 @@ def test_answers_are_called_direct_only_where_held_out_ones_were_right_nine_time
     assert direct_cuts({"xx": [(0.95, True)] * 40}, calibrated) == {}
 
 
+def test_languages_the_judge_never_saw_answer_the_share_of_the_pooled_questions() -> None:
+    judge_training = pytest.importorskip("training.judge", reason="needs the [train] extra")
+    lines = [
+        {"language": language, "kind": "answerable"}
+        for language, count in (("xx", 100), ("yy", 300), ("own", 100))
+        for _ in range(count)
+    ]
+    # xx's questions score 0.50 … 0.99, yy's 0.10 … 0.40, own's (another scale) all 0.99
+    judged = [0.5 + i / 200 for i in range(100)] + [0.1 + i / 1000 for i in range(300)]
+    judged += [0.99] * 100
+    cuts = judge_training.thresholds_for(lines, judged, own=("own",))
+    assert (cuts["xx"], cuts["yy"]) == (0.545, 0.127)  # each answers 0.91 of its own
+    # 0.91 of xx's and yy's 400 questions together, not the median of their two thresholds
+    assert cuts[""] == 0.136
+
+
 @pytest.mark.parametrize("check", CARD["checks"], ids=lambda check: check["question"][:40])
 def test_the_read_path_decides_as_the_training_script_did(seeded: Answerer, check) -> None:
     answer = seeded.ask(check["question"])
