@@ -30,8 +30,9 @@ class Answer:
     # The judge's probability that the articles answer the question (below its threshold: abstain).
     answerable: float | None = None
     direct: bool = False  # sure enough to say "The articles answer this"
-    # ``probability`` was calibrated on held-out answers in the language asked: shown as a
-    # percentage; else the answer says how sure it is in words alone
+    # ``probability`` was calibrated on held-out answers in the language asked, and held on each
+    # source of them (bot/data/JUDGE.md): shown as a percentage; else the answer says how sure
+    # it is in words alone
     calibrated: bool = True
     timings: Mapping[str, float] = field(default_factory=dict, compare=False)
 

@@ -126,9 +126,9 @@ class Assessment:
     threshold: float  # the judge's, for the language of the best sentence's article
     confidence: float  # that the answer's first quote is right: what the answer says of itself
     first: int = 0  # which of the ranked sentences leads the answer (Judge.rankers)
-    # ``confidence`` was calibrated for this question: its article's language, or questions
-    # across languages (``ACROSS``), has a calibration of its own (languages the judge never saw
-    # have none)
+    # ``confidence`` was calibrated for this question: its article's language has a calibration
+    # of its own that held on each of its development sources (``Judge.percentages``; languages
+    # the judge never saw, questions across languages and English have none such)
     calibrated: bool = True
     direct: bool = False  # sure enough to say "The articles answer this" (``Judge.direct``)
 
@@ -181,6 +181,10 @@ class Judge(BaseModel, frozen=True):
     # which held-out answers were right often enough (training.direct); a language not named
     # here is never called direct
     direct: dict[str, float]
+    # the calibrated languages whose calibration held on each of their development sources
+    # (training.percentages): their answers state the confidence as a percentage, the others'
+    # in words alone
+    percentages: tuple[str, ...]
 
     def threshold_for(self, language: str) -> float:
         """The judge's threshold for an answer from an article in ``language`` (:data:`ACROSS`:
@@ -214,7 +218,7 @@ class Judge(BaseModel, frozen=True):
         as_led = judge_inputs(asked, leading(rows, first), leading(articles, first))
         own = self.models.get(judged_as)
         confidence = self.calibrated(self.confidence.probability(as_led), judged_as)
-        calibrated = judged_as in self.calibration
+        calibrated = judged_as in self.percentages
         return Assessment(
             own.probability(as_led) if own else self.model.probability(as_ranked),
             self.threshold_for(judged_as),

