@@ -3,10 +3,7 @@
 Each sentence of the retrieved chunks gets four signals, each in 0..1:
 
 * ``closeness``: cosine similarity of question and sentence embeddings, rescaled to the band
-  where the embedded model tells related from unrelated text. A sentence in a language the
-  question may be in is read alone and under its article's title, and the closer reading counts:
-  "Eagle landed … on 20 July 1969" answers "When did Apollo 11 land?" only under "Apollo 11: the
-  first crewed Moon landing";
+  where the embedded model tells related from unrelated text;
 * ``coverage``: the share of the question's content words that the sentence's chunk contains;
 * ``article_coverage``: the share its whole article contains (a name counts as found where the
   article writes its initials, ``U.S.`` for ``United States``);
@@ -33,7 +30,6 @@ from bot.quotes import MIN_QUOTE_CHARS
 from ingest.chunking import chunk_sentences
 from ingest.embedding import Embedder
 from ingest.schema import Article, ScoredChunk
-from ingest.sentence_vectors import readings
 from ingest.terms import content_terms, spelled_acronyms
 
 # The embedded e5 model puts unrelated texts near 0.75 and paraphrases near 0.95: rescale that band.
@@ -129,19 +125,13 @@ def rank_evidence(
     candidates = _candidates(question, languages, hits)
     wanted_terms = {c.wanted for c in candidates}
     weights = _idf(frozenset().union(*wanted_terms), [c.terms for c in candidates])
-    # across languages the sentence is read alone: the band closeness rescales was measured so
-    texts = [
-        readings(c.article.title, c.article.text[c.start : c.end])[: 2 if c.same_language else 1]
-        for c in candidates
-    ]
-    vectors = iter(embedder.embed_documents([text for read in texts for text in read]))
-    closest = [max(_dot(question_vector, next(vectors)) for _ in read) for read in texts]
+    vectors = embedder.embed_documents([c.article.text[c.start : c.end] for c in candidates])
     evidence = [
         ScoredSentence(
             c.article,
             c.start,
             c.end,
-            similarity=similarity,
+            similarity=_dot(question_vector, vector),
             coverage=c.coverage,
             focus=_share(weights, c.wanted & c.terms, c.wanted),
             matched_weight=sum(weights[term] for term in c.wanted & c.terms),
@@ -151,7 +141,7 @@ def rank_evidence(
             article_coverage=c.article_coverage,
             chunk_rank=c.chunk_rank,
         )
-        for c, similarity in zip(candidates, closest, strict=True)
+        for c, vector in zip(candidates, vectors, strict=True)
     ]
     return sorted(evidence, key=lambda item: item.rank, reverse=True)
 

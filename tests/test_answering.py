@@ -14,7 +14,6 @@ from config.settings import Settings, load_settings
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor
 from ingest.schema import Scope
-from ingest.sentence_vectors import readings
 from ingest.store import ChromaStore
 from tests.conftest import SEEDS, FakeEmbedder, assert_quotes_verbatim
 
@@ -139,24 +138,6 @@ def test_whatever_is_asked_every_quote_is_verbatim(seeded: Answerer, question: s
     answer = seeded.ask(question)
     assert_quotes_verbatim(seeded, answer.quotes)
     assert answer.abstained or answer.quotes
-
-
-def test_a_sentence_is_read_under_its_article_title_as_well(
-    seeded: Answerer, real_embedder: Embedder
-) -> None:
-    """A sentence that names its subject only by the article's title ("Eagle landed …" in the
-    Apollo 11 article) is as close to the question as its reading under the title."""
-    question = "When did Apollo 11 land on the Moon?"
-    ranked = seeded.gather(question).ranked
-    eagle = next(item for item in ranked if item.text.startswith("Eagle landed"))
-    asked = real_embedder.embed_query(question)
-    alone, titled = real_embedder.embed_documents(readings(eagle.article.title, eagle.text))
-    assert eagle.similarity == pytest.approx(max(_dot(asked, alone), _dot(asked, titled)))
-    assert eagle.similarity > _dot(asked, alone) + 0.05
-
-
-def _dot(left: list[float], right: list[float]) -> float:
-    return sum(a * b for a, b in zip(left, right, strict=True))
 
 
 def test_a_repeated_question_embeds_no_sentence_again(

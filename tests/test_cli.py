@@ -69,7 +69,8 @@ def test_ask_json_prints_one_object_whose_quotes_are_in_the_articles(seeded: Pat
     assert answer["abstained"] is False
     assert answer["backend"] == "extractive"
     assert answer["quotes"]
-    quote = next(quote for quote in answer["quotes"] if "Donetsk and Lugansk" in quote["text"])
+    quote = answer["quotes"][0]
+    assert "Donetsk and Lugansk" in quote["text"]
     text = article_text(seeded, quote["article_id"])
     assert text[quote["start"] : quote["end"]] == quote["text"]
     assert quote["source"] == str((SEEDS / "mehr-news-donbas-recognition-2022.md").resolve())
