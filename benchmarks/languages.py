@@ -28,6 +28,7 @@ from bot.evaluation import (
     build_library,
     evaluate,
     load_eval_file,
+    page_title,
     reliability,
 )
 from bot.generation import Generator
@@ -92,7 +93,9 @@ def cross_language_questions(sample: Path) -> list[EvalQuestion]:
                 golds.setdefault(squad_id, set()).update(a["text"] for a in qa["answers"])
     rows = [json.loads(line) for line in ENGLISH_XQUAD.read_text(encoding="utf-8").splitlines()]
     return [
-        EvalQuestion(row["question"], tuple(sorted(golds[row["id"]])), row["article"], CROSS)
+        EvalQuestion(
+            row["question"], tuple(sorted(golds[row["id"]])), page_title(row["article"]), CROSS
+        )
         for row in rows
         if row["id"] in golds
     ]

@@ -34,7 +34,18 @@ GRAM = 4  # letters in the n-grams that match inflected and compound words
 # The key of the judge's per-language tables for a question asked in another language than the
 # article its best sentence comes from (training.question_sets.across_languages)
 ACROSS = "*"
-RELATIVE = ("similarity", "focus", "coverage", "matched_weight", "shared_run", "gram_share")
+RELATIVE = (
+    "similarity",
+    "titled_similarity",
+    "focus",
+    "coverage",
+    "matched_weight",
+    "shared_run",
+    "gram_share",
+)
+# Signals only the first pick weighs: a headline that answers the question brings every sentence
+# of its article close to it read under the title, so the judge and the confidence leave them out
+PICK_ONLY = frozenset({"titled_similarity", "below_best_titled_similarity"})
 _NUMBER = regex.compile(r"\d+(?:[.,]\d+)*")
 _YEAR = regex.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 _NAME = regex.compile(r"(?<=[\p{L}\p{N},;:)] )(\p{Lu}[\p{Ll}\p{Lo}]+)")
@@ -199,6 +210,12 @@ class Judge(BaseModel, frozen=True):
             return self.rankers.get(judged_as)
         return self.rankers.get("")
 
+    def reads_titles(self, language: str) -> bool:
+        """Does the first pick for a question in ``language``'s articles weigh a sentence read
+        under its article's title (:data:`PICK_ONLY`)? Elsewhere nothing reads it."""
+        ranker = self.ranker_for(language)
+        return ranker is not None and not PICK_ONLY.isdisjoint(ranker.features)
+
     def calibrated(self, confidence: float, language: str) -> float:
         """The confidence as measured for ``language`` (the pooled calibration elsewhere)."""
         return recalibrated(confidence, self.calibration.get(language, self.calibration[""]))
@@ -243,6 +260,7 @@ def sentence_signals(
         "coverage": item.coverage,
         "focus": item.focus,
         "similarity": item.similarity,
+        "titled_similarity": item.titled_similarity,
         "rank": item.rank,
         "matched_weight": item.matched_weight,
         "article_coverage": item.article_coverage if same else item.closeness,
@@ -368,7 +386,7 @@ def judge_inputs(
     runner_up = candidates[1]["rank"] if len(candidates) > 1 else 0.0
     return {
         **asked,
-        **{f"top_{name}": value for name, value in candidates[0].items()},
+        **{f"top_{name}": value for name, value in candidates[0].items() if name not in PICK_ONLY},
         "rank_gap": candidates[0]["rank"] - runner_up,
         "articles": float(len(set(articles[:SPREAD]))),
     }

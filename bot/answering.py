@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from bot.answer import Answer, confidence_lead
-from bot.answerability import Assessment, Judge, leading, shipped_judge
+from bot.answerability import ACROSS, Assessment, Judge, leading, shipped_judge
 from bot.bidi import isolate
 from bot.citations import CitedAnswer, Passage, answer_schema
 from bot.extractive import ScoredSentence, rank_evidence, select_answer
@@ -171,17 +171,33 @@ class Answerer:
         top_k: int | None = None,
         scope: Scope = WHOLE_STORE,
         languages: Sequence[str] | None = None,
+        *,
+        every_title: bool = False,
     ) -> Evidence:
         """The chunks ``question`` retrieves and their sentences, ranked (no answering);
-        ``languages``: the question's, when the caller has them already."""
+        ``languages``: the question's, when the caller has them already. A sentence is read under
+        its article's title where the judge's pick for its language weighs that reading, or
+        everywhere (``every_title``: training gathers every signal)."""
         question_vector = self._embedder.embed_query(question)
         if languages is None:
             languages = self._retriever.question_languages(question)
         hits = self._retriever.retrieve(
             question, question_vector, top_k or self._retrieval.top_k, scope, languages
         )
+        judge = self._used_judge()
+        # an article in a language other than the question's may lead the ranking, and then the
+        # pick for questions across languages weighs every candidate's reading under its title
+        across = any(hit.article.language and hit.article.language not in languages for hit in hits)
+        everywhere = every_title or (across and bool(languages) and judge.reads_titles(ACROSS))
         ranked = (
-            rank_evidence(question, question_vector, hits, self._sentence_vectors, languages)
+            rank_evidence(
+                question,
+                question_vector,
+                hits,
+                self._sentence_vectors,
+                languages,
+                reads_title=lambda language: everywhere or judge.reads_titles(language),
+            )
             if hits
             else []
         )

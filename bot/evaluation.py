@@ -96,10 +96,16 @@ def load_eval_file(path: Path) -> tuple[list[EvalArticle], list[EvalQuestion]]:
     return articles, [replace(q, language=languages.get(q.article, "")) for q in questions]
 
 
+def page_title(name: str) -> str:
+    """A SQuAD article's title, a Wikipedia page's name, as the page shows it: words, not
+    ``Computational_complexity_theory`` (answering reads each sentence under its title)."""
+    return name.replace("_", " ")
+
+
 def _from_squad(data: dict[str, Any]) -> tuple[list[EvalArticle], list[EvalQuestion]]:
     articles, questions = [], []
     for entry in data["data"]:
-        title = str(entry["title"])
+        title = page_title(str(entry["title"]))
         articles.append(EvalArticle(title, "\n\n".join(p["context"] for p in entry["paragraphs"])))
         for paragraph in entry["paragraphs"]:
             for qa in paragraph["qas"]:

@@ -11,6 +11,12 @@ Each sentence of the retrieved chunks gets four signals, each in 0..1:
   sentence holding the question's rarest word ("killed", "deciphered") wins over one that only
   repeats the topic ("Boston", "Rosetta").
 
+A sentence in a language the question may be in is also read under its article's title
+(``titled_similarity``): "Eagle landed … on 20 July 1969" answers "When did Apollo 11 land?" only
+under "Apollo 11: the first crewed Moon landing". The ranking leaves that reading out (a headline
+that answers the question brings every sentence of its article close to it); the judge's learned
+first picks weigh it (``bot.answerability``), and it is made only where one does.
+
 Two scores come from them. ``support`` says how well the retrieved text addresses the question
 (off-topic questions still retrieve *something* and a dense model finds every text somewhat
 similar; what gives them away is that the question's own words are missing): it is one of the
@@ -22,7 +28,7 @@ ranker was tried against it and not kept (docs/answers.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -30,6 +36,7 @@ from bot.quotes import MIN_QUOTE_CHARS
 from ingest.chunking import chunk_sentences
 from ingest.embedding import Embedder
 from ingest.schema import Article, ScoredChunk
+from ingest.sentence_vectors import readings
 from ingest.terms import content_terms, spelled_acronyms
 
 # The embedded e5 model puts unrelated texts near 0.75 and paraphrases near 0.95: rescale that band.
@@ -60,6 +67,9 @@ class ScoredSentence:
     article_coverage: float = 0.0  # the share of ``wanted`` anywhere in the article
     chunk_rank: int = 0  # its chunk's place in the retrieved list
     matched_weight: float = 0.0  # the summed IDF of the question terms it holds
+    # ``similarity`` of the sentence read under its article's title (in a language the question
+    # may be in; else the same as ``similarity``)
+    titled_similarity: float = 0.0
 
     @property
     def closeness(self) -> float:
@@ -115,23 +125,36 @@ def rank_evidence(
     hits: Sequence[ScoredChunk],
     embedder: Embedder,
     languages: Sequence[str] = (),
+    *,
+    reads_title: Callable[[str], bool] = lambda _: True,
 ) -> list[ScoredSentence]:
     """Every sentence of the retrieved chunks, best answer first.
 
     ``languages``: the question's language, then others it may be in (``Retriever``). An
     article in one of them is searched for the question's words read in the article's language;
-    an article in another language is judged by closeness alone.
+    an article in another language is judged by closeness alone. ``reads_title``: whether a
+    sentence in an article's language is also read under its title (no need where nothing
+    weighs that reading; ``titled_similarity`` is then ``similarity``).
     """
     candidates = _candidates(question, languages, hits)
     wanted_terms = {c.wanted for c in candidates}
     weights = _idf(frozenset().union(*wanted_terms), [c.terms for c in candidates])
-    vectors = embedder.embed_documents([c.article.text[c.start : c.end] for c in candidates])
+    # across languages the sentence is read alone (its words and title say nothing there)
+    texts = [
+        readings(c.article.title, c.article.text[c.start : c.end])[
+            : 2 if c.same_language and reads_title(c.article.language) else 1
+        ]
+        for c in candidates
+    ]
+    vectors = iter(embedder.embed_documents([text for read in texts for text in read]))
+    similarities = [[_dot(question_vector, next(vectors)) for _ in read] for read in texts]
     evidence = [
         ScoredSentence(
             c.article,
             c.start,
             c.end,
-            similarity=_dot(question_vector, vector),
+            similarity=read[0],
+            titled_similarity=read[-1],
             coverage=c.coverage,
             focus=_share(weights, c.wanted & c.terms, c.wanted),
             matched_weight=sum(weights[term] for term in c.wanted & c.terms),
@@ -141,7 +164,7 @@ def rank_evidence(
             article_coverage=c.article_coverage,
             chunk_rank=c.chunk_rank,
         )
-        for c, vector in zip(candidates, vectors, strict=True)
+        for c, read in zip(candidates, similarities, strict=True)
     ]
     return sorted(evidence, key=lambda item: item.rank, reverse=True)
 

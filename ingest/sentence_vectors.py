@@ -1,6 +1,7 @@
 """Sentence vectors kept beside the store, so no process embeds a stored sentence twice.
 
-Answering compares the question with every sentence of the retrieved chunks; embedding those took
+Answering compares the question with every sentence of the retrieved chunks, each read alone and
+under its article's title (:func:`readings`); embedding those took
 about 1.1 s of a cold ``inquote ask`` on the seeds, paid again by every process (and by the bot
 after every restart) for the same articles. A sentence's vector is written back the first time
 any process embeds it (an ingest is not slowed), keyed by a hash of its text, in
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 
 SENTENCE_VECTORS_FILE = "sentence-vectors.sqlite"
 _BATCH = 500  # keys a query names at once (SQLite's variable limit is far above)
+
+
+def readings(title: str, sentence: str) -> tuple[str, str]:
+    """The texts a sentence is embedded as: alone, and under its article's title (for a sentence
+    that names its subject only by the title: "Eagle landed …" in an article on Apollo 11)."""
+    return sentence, f"{title}: {sentence}"
 
 
 def sentence_key(text: str) -> bytes:

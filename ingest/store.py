@@ -33,7 +33,7 @@ from ingest.schema import (
     EmbeddingFingerprint,
     ScoredChunk,
 )
-from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors
+from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors, readings
 from ingest.sqlite_check import check_database
 
 log = logging.getLogger(__name__)
@@ -290,7 +290,11 @@ class ChromaStore:
             if self._keeps_keywords():
                 self.keywords.catch_up(removed=[article_id])
         spans = sentence_spans(article.text, language=article.language)
-        self.sentence_vectors.forget(article.text[start:end] for start, end in spans)
+        self.sentence_vectors.forget(
+            text
+            for start, end in spans
+            for text in readings(article.title, article.text[start:end])
+        )
         return article
 
     def replace_all_chunks(

@@ -14,6 +14,7 @@ from bot.answerability import (
     ACROSS,
     CANDIDATES,
     JUDGE_FILE,
+    PICK_ONLY,
     AnswerKinds,
     LogisticModel,
     candidate_signals,
@@ -267,6 +268,23 @@ def test_a_languages_learned_first_pick_leads_the_answer(
     assert pick.text in answer.quotes[0].text
     assert answer.quotes[0].text != ranked[0].text
     assert_quotes_verbatim(answerer, answer.quotes)
+
+
+def test_the_sentence_read_under_its_title_informs_the_first_pick_alone() -> None:
+    """A headline that answers the question brings its whole article close to the question read
+    under the title: the picks weigh that reading, the judge and the confidence do not."""
+    judge = shipped_judge()
+    pick_features = {
+        name for ranker in judge.rankers.values() if ranker for name in ranker.features
+    }
+    assert pick_features >= PICK_ONLY
+    for model in (judge.model, judge.confidence, *judge.models.values()):
+        assert not any(name.removeprefix("top_") in PICK_ONLY for name in model.features)
+    # so a sentence is read under its title only where a pick weighs it: Norwegian's own, the
+    # shared one (Russian), not English's (the ranking's first)
+    assert judge.reads_titles("nb")
+    assert judge.reads_titles("ru")
+    assert not judge.reads_titles("en")
 
 
 def test_only_languages_whose_learned_pick_did_better_have_one() -> None:

@@ -8,12 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.answerability import shipped_judge
 from bot.answering import EMPTY_STORE, NOT_ANSWERED, Answerer
 from config.errors import QuestionError
 from config.settings import Settings, load_settings
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor
 from ingest.schema import Scope
+from ingest.sentence_vectors import readings
 from ingest.store import ChromaStore
 from tests.conftest import SEEDS, FakeEmbedder, assert_quotes_verbatim
 
@@ -138,6 +140,29 @@ def test_whatever_is_asked_every_quote_is_verbatim(seeded: Answerer, question: s
     answer = seeded.ask(question)
     assert_quotes_verbatim(seeded, answer.quotes)
     assert answer.abstained or answer.quotes
+
+
+def test_a_sentence_is_read_under_its_article_title_as_well(
+    seeded: Answerer, real_embedder: Embedder
+) -> None:
+    """A sentence that names its subject only by the article's title ("Eagle landed …" in the
+    Apollo 11 article) is closer to the question read under the title: the judge's picks see
+    that reading, the ranking the sentence alone. English, whose answers keep the ranking's
+    first, is read so only when training gathers every signal."""
+    question = "When did Apollo 11 land on the Moon?"
+    assert not shipped_judge().reads_titles("en")
+    assert all(item.titled_similarity == item.similarity for item in seeded.gather(question).ranked)
+    ranked = seeded.gather(question, every_title=True).ranked
+    eagle = next(item for item in ranked if item.text.startswith("Eagle landed"))
+    asked = real_embedder.embed_query(question)
+    alone, titled = real_embedder.embed_documents(readings(eagle.article.title, eagle.text))
+    assert eagle.similarity == pytest.approx(_dot(asked, alone))
+    assert eagle.titled_similarity == pytest.approx(_dot(asked, titled))
+    assert eagle.titled_similarity > eagle.similarity + 0.05
+
+
+def _dot(left: list[float], right: list[float]) -> float:
+    return sum(a * b for a, b in zip(left, right, strict=True))
 
 
 def test_a_repeated_question_embeds_no_sentence_again(

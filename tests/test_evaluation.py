@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.evaluation import load_eval_file
 from bot.retrieval import Retriever, fuse
 from config.settings import Settings
 from ingest.pipeline import Ingestor
@@ -108,6 +109,19 @@ def test_a_broken_question_file_is_one_line(tmp_path: Path) -> None:
     result = run(tmp_path, "eval", str(broken))
     assert result.exit_code == 1
     assert "not a SQuAD v2 or question JSONL file" in result.stderr
+
+
+def test_a_squad_title_is_the_wikipedia_page_name_as_the_page_shows_it(tmp_path: Path) -> None:
+    """The title heads each sentence's second reading (bot.extractive), so it reads as words."""
+    squad = tmp_path / "squad.json"
+    paragraph = {"context": "Complexity classes group problems by the resources they need.",
+                 "qas": [{"id": "1", "question": "What do complexity classes group?",
+                          "answers": [{"text": "problems", "answer_start": 24}]}]}  # fmt: skip
+    entry = {"title": "Computational_complexity_theory", "paragraphs": [paragraph]}
+    squad.write_text(json.dumps({"version": "v2.0", "data": [entry]}), encoding="utf-8")
+    articles, questions = load_eval_file(squad)
+    assert [article.title for article in articles] == ["Computational complexity theory"]
+    assert [question.article for question in questions] == ["Computational complexity theory"]
 
 
 def test_reciprocal_rank_fusion_rewards_agreement() -> None:

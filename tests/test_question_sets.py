@@ -20,7 +20,7 @@ from training.question_sets import (
 )
 from training.signals import ask_set
 
-TOPICS = [f"Topic_{number}" for number in range(15)]
+TOPICS = [f"Topic {number}" for number in range(15)]
 
 
 def write_parallel_xquad(folder: Path) -> None:
@@ -50,9 +50,9 @@ def write_parallel_xquad(folder: Path) -> None:
 
 def test_each_topic_is_shown_in_one_language_and_asked_in_another(tmp_path: Path) -> None:
     write_parallel_xquad(tmp_path)
-    questions = across_languages(tmp_path, held_out={"Topic_3"})
+    questions = across_languages(tmp_path, held_out={"Topic 3"})
     assert [article.title for article in questions.articles] == [
-        title for title in TOPICS if title != "Topic_3"
+        title for title in TOPICS if title != "Topic 3"
     ]
     pairs = set()
     for article, question in zip(questions.articles, questions.questions, strict=True):
@@ -123,7 +123,7 @@ def test_each_language_is_asked_in_the_others_about_its_topics_and_about_topics_
 ) -> None:
     write_parallel_xquad(tmp_path)
     xquad = {
-        code: question_set(tmp_path / f"xquad.{code}.json", held_out={"Topic_3"})
+        code: question_set(tmp_path / f"xquad.{code}.json", held_out={"Topic 3"})
         for code in XQUAD_LANGUAGES
     }
     sets = across_one_language(xquad, every=1)
@@ -139,7 +139,7 @@ def test_each_language_is_asked_in_the_others_about_its_topics_and_about_topics_
         )
         for item in questions.elsewhere:
             about = item.question.split(" about ")[1].rstrip("?")
-            assert about != "Topic_3"
+            assert about != "Topic 3"
             assert item.language == ACROSS
             # on the store's topics with the store language's gold, off them with none
             assert item.answers == ((f"{code}-{about}",) if about in stored else ())
@@ -151,7 +151,7 @@ def test_the_store_of_many_languages_is_asked_about_the_other_half_in_every_lang
     tmp_path: Path,
 ) -> None:
     write_parallel_xquad(tmp_path)
-    across = across_languages(tmp_path, held_out={"Topic_3"})
+    across = across_languages(tmp_path, held_out={"Topic 3"})
     halves = across_mixed_off_corpus(across, tmp_path, every=1)
     assert len(halves) == 2
     for half in halves:

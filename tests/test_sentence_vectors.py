@@ -13,7 +13,7 @@ from config.settings import Settings
 from ingest.chunking import sentence_spans
 from ingest.pipeline import Ingestor
 from ingest.schema import Article, EmbeddingFingerprint
-from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors
+from ingest.sentence_vectors import SENTENCE_VECTORS_FILE, SentenceVectors, readings
 from ingest.store import ChromaStore
 from tests.conftest import FakeEmbedder, answerer_over
 
@@ -57,12 +57,16 @@ def sentences(article: Article) -> list[str]:
 def test_a_removed_article_takes_its_sentences_along(
     stored: FakeEmbedder, settings: Settings
 ) -> None:
-    ask_in_a_new_process(settings, stored)
     store = ChromaStore.open_persistent(settings.data_dir, stored.fingerprint, write=True)
+    # every sentence read alone and under its title, as a language whose pick weighs titles is
+    answerer_over(store, stored, settings, None).gather(QUESTION, every_title=True)
     [rosetta] = [a for a in store.articles() if a.title.startswith("The Rosetta Stone")]
+    titled = [readings(rosetta.title, sentence)[1] for sentence in sentences(rosetta)]
     assert store.sentence_vectors.get(sentences(rosetta))  # its quoted sentences were kept
+    assert store.sentence_vectors.get(titled)  # ... and their readings under its title
     store.remove_article(rosetta.article_id)
     assert store.sentence_vectors.get(sentences(rosetta)) == {}
+    assert store.sentence_vectors.get(titled) == {}
     store.close()
 
 

@@ -33,7 +33,7 @@ from training.question_sets import QuestionSet, in_topic_unanswerable
 
 def asked(answerer: Answerer, item: EvalQuestion, kind: str, name: str) -> dict[str, Any] | None:
     """What one question retrieves, as a training line; None when nothing was retrieved."""
-    evidence = answerer.gather(item.question)
+    evidence = answerer.gather(item.question, every_title=True)
     if not evidence.ranked:
         return None
     rows = candidate_signals(item.question, evidence.ranked)
