@@ -210,11 +210,13 @@ class Judge(BaseModel, frozen=True):
             return self.rankers.get(judged_as)
         return self.rankers.get("")
 
-    def reads_titles(self, language: str) -> bool:
-        """Does the first pick for a question in ``language``'s articles weigh a sentence read
-        under its article's title (:data:`PICK_ONLY`)? Elsewhere nothing reads it."""
-        ranker = self.ranker_for(language)
-        return ranker is not None and not PICK_ONLY.isdisjoint(ranker.features)
+    def reads_titles(self, language: str, across: bool = False) -> bool:
+        """Does a first pick that may lead a sentence of ``language``'s article weigh its reading
+        under the title (:data:`PICK_ONLY`)? The language's pick, or, where other candidates are
+        in another language than the question (``across``: one of them may lead), the pick for
+        questions across languages. Elsewhere nothing reads it."""
+        rankers = [self.ranker_for(language), self.ranker_for(ACROSS) if across else None]
+        return any(r is not None and not PICK_ONLY.isdisjoint(r.features) for r in rankers)
 
     def calibrated(self, confidence: float, language: str) -> float:
         """The confidence as measured for ``language`` (the pooled calibration elsewhere)."""

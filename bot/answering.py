@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from bot.answer import Answer, confidence_lead
-from bot.answerability import ACROSS, Assessment, Judge, leading, shipped_judge
+from bot.answerability import Assessment, Judge, leading, shipped_judge
 from bot.bidi import isolate
 from bot.citations import CitedAnswer, Passage, answer_schema
 from bot.extractive import ScoredSentence, rank_evidence, select_answer
@@ -184,11 +184,6 @@ class Answerer:
         hits = self._retriever.retrieve(
             question, question_vector, top_k or self._retrieval.top_k, scope, languages
         )
-        judge = self._used_judge()
-        # an article in a language other than the question's may lead the ranking, and then the
-        # pick for questions across languages weighs every candidate's reading under its title
-        across = any(hit.article.language and hit.article.language not in languages for hit in hits)
-        everywhere = every_title or (across and bool(languages) and judge.reads_titles(ACROSS))
         ranked = (
             rank_evidence(
                 question,
@@ -196,7 +191,7 @@ class Answerer:
                 hits,
                 self._sentence_vectors,
                 languages,
-                reads_title=lambda language: everywhere or judge.reads_titles(language),
+                reads_title=(lambda *_: True) if every_title else self._used_judge().reads_titles,
             )
             if hits
             else []

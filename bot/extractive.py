@@ -126,23 +126,25 @@ def rank_evidence(
     embedder: Embedder,
     languages: Sequence[str] = (),
     *,
-    reads_title: Callable[[str], bool] = lambda _: True,
+    reads_title: Callable[[str, bool], bool] = lambda _language, _across: True,
 ) -> list[ScoredSentence]:
     """Every sentence of the retrieved chunks, best answer first.
 
     ``languages``: the question's language, then others it may be in (``Retriever``). An
     article in one of them is searched for the question's words read in the article's language;
-    an article in another language is judged by closeness alone. ``reads_title``: whether a
-    sentence in an article's language is also read under its title (no need where nothing
-    weighs that reading; ``titled_similarity`` is then ``similarity``).
+    an article in another language is judged by closeness alone. ``reads_title(language,
+    across)``: whether a sentence in its article's language is also read under its title, where
+    other candidates are ``across`` languages or not (no need where nothing weighs that reading;
+    ``titled_similarity`` is then ``similarity``).
     """
     candidates = _candidates(question, languages, hits)
     wanted_terms = {c.wanted for c in candidates}
     weights = _idf(frozenset().union(*wanted_terms), [c.terms for c in candidates])
+    across = any(not c.same_language for c in candidates)
     # across languages the sentence is read alone (its words and title say nothing there)
     texts = [
         readings(c.article.title, c.article.text[c.start : c.end])[
-            : 2 if c.same_language and reads_title(c.article.language) else 1
+            : 2 if c.same_language and reads_title(c.article.language, across) else 1
         ]
         for c in candidates
     ]

@@ -285,6 +285,7 @@ def test_the_sentence_read_under_its_title_informs_the_first_pick_alone() -> Non
     assert judge.reads_titles("nb")
     assert judge.reads_titles("ru")
     assert not judge.reads_titles("en")
+    assert judge.reads_titles("en", across=True)  # beside an article in another language
 
 
 def test_only_languages_whose_learned_pick_did_better_have_one() -> None:
