@@ -77,6 +77,26 @@ def test_answers_are_called_direct_only_where_held_out_ones_were_right_nine_time
     assert direct_cuts({"xx": [(0.95, True)] * 40}, calibrated) == {}
 
 
+def test_the_card_says_how_each_pooled_language_fares_as_one_the_judge_never_saw() -> None:
+    judge = shipped_judge()
+    unseen = CARD["as_unseen_language"]
+    pooled = {
+        name
+        for name, row in CARD["cross_validated"].items()
+        if name.rsplit(":", 1)[1] not in {*judge.models, ACROSS} and row["answerable"]
+    }
+    assert set(unseen) == pooled
+    assert len(pooled) >= 10
+    judge_md = JUDGE_FILE.with_name("JUDGE.md").read_text(encoding="utf-8")
+    for name, row in unseen.items():
+        seen = CARD["cross_validated"][name]
+        # the same questions, at the threshold and calibration a language never seen gets
+        assert row["answerable"] == seen["answerable"]
+        assert row["threshold"] == judge.threshold != seen["threshold"]
+        assert "direct_share" not in row
+        assert f"| {name} | {seen['answered']:.3f} → {row['answered']:.3f} |" in judge_md
+
+
 def test_languages_the_judge_never_saw_answer_the_share_of_the_pooled_questions() -> None:
     judge_training = pytest.importorskip("training.judge", reason="needs the [train] extra")
     lines = [

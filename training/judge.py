@@ -25,6 +25,9 @@ What is fitted, each over named, standardised signals of the best sentence and o
 * per language, the confidence from which an answer says "The articles answer this", where the
   cross-validated answers say it can (:mod:`training.direct`).
 
+The card also says how each language the pooled judge serves fares left out of training
+altogether, as a language the judge never saw (:func:`as_unseen`).
+
 Same data, same weights: scikit-learn's LBFGS fit is deterministic.
 """
 
@@ -511,6 +514,31 @@ def other_sets_calibration(
     return errors
 
 
+def as_unseen(
+    lines: list[Line], chosen: Choices, judge: Judge
+) -> dict[str, dict[str, float | int]]:
+    """Per language the pooled judge serves: its figures with the models fitted on every other
+    language's lines, at the threshold and with the calibration of languages the judge never saw
+    (``""``), and no first pick or "The articles answer this" of its own. How a language outside
+    the development data fares: its words are not among the answer kinds; its topics are, in the
+    other languages (XQuAD is parallel)."""
+    table = {}
+    for code in sorted(_by_language(lines)):
+        if not code or code in chosen.own:
+            continue
+        unseen = judge.model_copy(
+            update={
+                "thresholds": {k: v for k, v in judge.thresholds.items() if k != code},
+                "calibration": {k: v for k, v in judge.calibration.items() if k != code},
+            }
+        )
+        score = models([line for line in lines if line["language"] != code], chosen)
+        mine = [line for line in lines if line["language"] == code]
+        for name, row in figures(mine, [score(line) for line in mine], unseen).items():
+            table[name] = {k: v for k, v in row.items() if not k.startswith("direct")}
+    return table
+
+
 def cross_validated_scores(lines: list[Line], chosen: Choices) -> list[tuple[float, float, bool]]:
     """Each line's (judge p, confidence, first pick right) from models fitted without its
     topic's fold."""
@@ -589,7 +617,8 @@ def refit(args: argparse.Namespace) -> None:
     """Fits the models on signal lines and writes the judge's file."""
     lines = [json.loads(row) for path in args.signals for row in path.open(encoding="utf-8")]
     picks, shared = first_picks(lines), shared_picks(lines)
-    judge, table = fit(lines, choices(lines, picks, shared))
+    chosen = choices(lines, picks, shared)
+    judge, table = fit(lines, chosen)
     settings = load_settings()
     card = {
         "judge": judge.model_dump(),
@@ -597,6 +626,7 @@ def refit(args: argparse.Namespace) -> None:
         "trained": date.today().isoformat(),
         "data": describe(lines),
         "cross_validated": table,
+        "as_unseen_language": as_unseen(lines, chosen, judge),
         "first_pick": picks,
         "shared_first_pick": shared,
         "target_answered": TARGET_ANSWERED,
