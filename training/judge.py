@@ -532,7 +532,12 @@ def as_unseen(
                 "calibration": {k: v for k, v in judge.calibration.items() if k != code},
             }
         )
-        score = models([line for line in lines if line["language"] != code], chosen)
+        without = Choices(
+            own=chosen.own,
+            ranked=tuple(c for c in chosen.ranked if c != code),
+            unranked=tuple(c for c in chosen.unranked if c != code),
+        )
+        score = models([line for line in lines if line["language"] != code], without)
         mine = [line for line in lines if line["language"] == code]
         for name, row in figures(mine, [score(line) for line in mine], unseen).items():
             table[name] = {k: v for k, v in row.items() if not k.startswith("direct")}
