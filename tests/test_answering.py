@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -156,13 +157,9 @@ def test_a_sentence_is_read_under_its_article_title_as_well(
     eagle = next(item for item in ranked if item.text.startswith("Eagle landed"))
     asked = real_embedder.embed_query(question)
     alone, titled = real_embedder.embed_documents(readings(eagle.article.title, eagle.text))
-    assert eagle.similarity == pytest.approx(_dot(asked, alone))
-    assert eagle.titled_similarity == pytest.approx(_dot(asked, titled))
+    assert eagle.similarity == pytest.approx(np.dot(asked, alone))
+    assert eagle.titled_similarity == pytest.approx(np.dot(asked, titled))
     assert eagle.titled_similarity > eagle.similarity + 0.05
-
-
-def _dot(left: list[float], right: list[float]) -> float:
-    return sum(a * b for a, b in zip(left, right, strict=True))
 
 
 def test_a_repeated_question_embeds_no_sentence_again(
