@@ -169,7 +169,8 @@ def reliability_table(report: EvalReport) -> str:
 def side_by_side(summary: Sequence[tuple[str, EvalReport]]) -> str:
     """Each file's figures on one row: what the judge was tuned on beside what it never saw."""
     keys = ("answered", "gold_answer_in_first_quote", "abstained_unanswerable",
-            "abstained_off_corpus", "calibration_error", "direct_right")  # fmt: skip
+            "abstained_off_corpus", "calibration_error", "chance_calibration_error",
+            "direct_right")  # fmt: skip
     lines = [
         "| file | role | questions | " + " | ".join(COLUMNS[key] for key in keys) + " |",
         "|---" * (len(keys) + 3) + "|",

@@ -30,6 +30,7 @@ from ingest.terms import content_terms, normalize
 
 RECALL_AT = (1, 5, 10)
 ANSWERED_TARGETS = (0.95, 0.90, 0.85)  # unanswerable declined, had this share been answered
+CHANCE_DRAWS = 200  # outcomes drawn for the ECE that chance alone gives
 # Measures as the tables name them, in their order.
 COLUMNS = {
     "answered": "answered",
@@ -48,6 +49,7 @@ COLUMNS = {
     "judge_auc": "judge AUC",
     "declined_over_own_evidence": "declined, gold in first passage shown",
     "calibration_error": "confidence ECE",
+    "chance_calibration_error": "ECE by chance",
     "direct_share": 'said "answer this"',
     "direct_right": "right when said",
     **{f"declined_at_{t:.2f}": f"declined at {t:.2f} answered" for t in ANSWERED_TARGETS},
@@ -199,7 +201,9 @@ class Tally:
         result["declined_over_own_evidence"] = (
             float(self.declined_over_own_evidence) if self.answerable else None
         )
-        result["calibration_error"] = calibration_error([(p, ok) for p, ok, _ in self.answers])
+        stated = [(p, ok) for p, ok, _ in self.answers]
+        result["calibration_error"] = calibration_error(stated)
+        result["chance_calibration_error"] = chance_calibration_error(stated)
         direct = [ok for _, ok, said in self.answers if said]
         result["direct_share"] = _share(len(direct), len(self.answers))
         result["direct_right"] = _share(sum(direct), len(direct))
@@ -256,6 +260,21 @@ def calibration_error(answers: Sequence[tuple[float, bool]], bins: int = 10) -> 
             gap = _mean([p for p, _ in members]) - _mean([ok for _, ok in members])
             total += len(members) * abs(gap)
     return total / len(answers)
+
+
+def chance_calibration_error(answers: Sequence[tuple[float, bool]]) -> float | None:
+    """The ECE that as many answers show when each is right exactly as often as it says: the
+    mean over :data:`CHANCE_DRAWS` draws of their outcomes. An ECE near it is what chance alone
+    gives a perfect calibration on so few answers (about 0.08 on 150, 0.02 on 2,000)."""
+    if not answers:
+        return None
+    stated = np.array([probability for probability, _ in answers])
+    draws = np.random.default_rng(0).random((CHANCE_DRAWS, len(stated))) < stated
+    errors = [
+        calibration_error(list(zip(stated.tolist(), drawn.tolist(), strict=True))) or 0.0
+        for drawn in draws
+    ]
+    return float(np.mean(errors))
 
 
 def _mean(values: Sequence[float | bool]) -> float:

