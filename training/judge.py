@@ -495,14 +495,18 @@ def fit(lines: list[Line], chosen: Choices) -> tuple[Judge, dict[str, dict[str, 
 
 
 def answers_by_source(
-    lines: Sequence[Line], scored: Sequence[tuple[float, float, bool]], thresholds: dict[str, float]
+    lines: Sequence[Line],
+    scored: Sequence[tuple[float, float, bool]],
+    thresholds: dict[str, float],
+    group: Callable[[Line], str] = lambda line: str(line["set"]),
 ) -> dict[tuple[str, str], list[tuple[float, bool]]]:
-    """Per (set, language): its cross-validated answers (:func:`held_out_answers`)."""
+    """Per (set, language): its cross-validated answers (:func:`held_out_answers`); per
+    (``group``, language) for another grouping of the lines."""
     answered: dict[tuple[str, str], list[tuple[float, bool]]] = {}
     for line, item in zip(lines, scored, strict=True):
         for language, pairs in held_out_answers([line], [item], thresholds).items():
             if language:
-                answered.setdefault((line["set"], language), []).extend(pairs)
+                answered.setdefault((group(line), language), []).extend(pairs)
     return answered
 
 
@@ -531,10 +535,9 @@ def calibration_by_topic(
     ``TOPIC_ANSWERS`` answers. How much an ECE measured on a few topics can say of the
     calibration."""
     answered: dict[str, dict[str, list[tuple[float, bool]]]] = {}
-    for line, item in zip(lines, scored, strict=True):
-        for language, pairs in held_out_answers([line], [item], thresholds).items():
-            if language and language != ACROSS:
-                answered.setdefault(language, {}).setdefault(_topic(line), []).extend(pairs)
+    for (name, language), pairs in answers_by_source(lines, scored, thresholds, _topic).items():
+        if language != ACROSS:
+            answered.setdefault(language, {})[name] = pairs
     rows: dict[tuple[str, str], dict[str, float | int]] = {}
     for language, topics in answered.items():
         if sum(map(len, topics.values())) < MIN_CALIBRATION_ANSWERS:
