@@ -11,6 +11,7 @@ from chromadb.errors import InternalError
 
 from config.errors import ArticleNotFoundError, EmbeddingMismatchError, StoreError
 from config.settings import Settings
+from ingest.chroma_collections import SEARCH_EF
 from ingest.chunking import chunk_article
 from ingest.outcomes import IngestReport
 from ingest.pipeline import WRITE_BATCH, Ingestor
@@ -311,3 +312,33 @@ def test_chunks_a_killed_write_left_are_ignored_then_go_with_the_articles_next_w
     path.write_text(path.read_text("utf-8").replace("granodiorite", "basalt"), "utf-8")
     ingest([path], fake_store, fake_embedder, settings)
     assert fake_store._chroma._chunks.get(ids=[orphan.chunk_id])["ids"] == []
+
+
+def _unit_vectors(count: int, dimension: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(count, dimension))
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_nearest_chunks_are_the_exact_nearest_beyond_the_brute_force_buffer(
+    fake_store: ChromaStore, fake_embedder: FakeEmbedder
+) -> None:
+    """3,000 chunks sit in Chroma's HNSW graph, not its buffer of 100 searched exhaustively:
+    searched as Chroma does by default, some of the true 40 nearest were missed, and missed
+    differently from one process to the next."""
+    dimension = fake_embedder.fingerprint.dimension
+    stored = _unit_vectors(3000, dimension, seed=1)
+    ids = [f"chunk-{index}" for index in range(len(stored))]
+    fake_store._chroma._chunks.add(ids=ids, embeddings=stored.tolist())
+    for question in _unit_vectors(30, dimension, seed=2):
+        exact = [ids[i] for i in np.argsort(-(stored @ question))[:40]]
+        assert [chunk_id for chunk_id, _ in fake_store.nearest(question.tolist(), 40)] == exact
+
+
+def test_a_store_made_with_chromas_default_search_is_searched_wide_when_opened(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    older = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+    older._chroma._chunks.modify(configuration={"hnsw": {"ef_search": 100}})
+    older.close()
+    store = ChromaStore.open_persistent(settings.data_dir, fake_embedder.fingerprint)
+    assert store._chroma._chunks.configuration_json["hnsw"]["ef_search"] == SEARCH_EF
