@@ -323,8 +323,7 @@ def test_nearest_chunks_are_the_exact_nearest_beyond_the_brute_force_buffer(
     fake_store: ChromaStore, fake_embedder: FakeEmbedder
 ) -> None:
     """3,000 chunks sit in Chroma's HNSW graph, not its buffer of 100 searched exhaustively:
-    searched as Chroma does by default, some of the true 40 nearest were missed, and missed
-    differently from one process to the next."""
+    with Chroma's default 100 neighbours explored, some of these questions' true 40 were missed."""
     dimension = fake_embedder.fingerprint.dimension
     stored = _unit_vectors(3000, dimension, seed=1)
     ids = [f"chunk-{index}" for index in range(len(stored))]
