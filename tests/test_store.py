@@ -315,8 +315,9 @@ def test_chunks_a_killed_write_left_are_ignored_then_go_with_the_articles_next_w
 
 
 def _unit_vectors(count: int, dimension: int, seed: int) -> np.ndarray:
-    vectors = np.random.default_rng(seed).normal(size=(count, dimension))
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors: np.ndarray = np.random.default_rng(seed).normal(size=(count, dimension))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
 
 
 def test_nearest_chunks_are_the_exact_nearest_beyond_the_brute_force_buffer(
