@@ -116,9 +116,9 @@ def test_languages_the_judge_never_saw_answer_the_share_of_the_pooled_questions(
 @pytest.mark.parametrize("check", CARD["checks"], ids=lambda check: check["question"][:40])
 def test_the_read_path_decides_as_the_training_script_did(seeded: Answerer, check) -> None:
     """The same decisions and quotes, and the probabilities within 0.01: on a fresh machine
-    (2026-12-04) the same code and judge gave these up to 0.006 away from the card's, which the
-    training machine wrote (a store's numbers differ in their last digits from one machine to
-    another), with the same decisions and quotes."""
+    (2026-12-04) the same code and judge gave these up to 0.006 away from those the training
+    machine wrote in the card (a store's numbers differ in their last digits from one machine to
+    another)."""
     answer = seeded.ask(check["question"])
     assert answer.answerable == pytest.approx(check["answerable"], abs=0.01)
     assert answer.probability == pytest.approx(check["probability"], abs=0.01)
